@@ -1,0 +1,60 @@
+/*
+ * policy.c	Pure decisions of the login flow.
+ */
+#include <stdint.h>
+#include "twofa.h"
+#include "policy.h"
+
+/** Length of the UTF-8 sequence at p (at most len bytes), 0 if invalid. */
+static size_t utf8_sequence(uint8_t const *p, size_t len)
+{
+	uint32_t	cp;
+	size_t		n, i;
+
+	if (p[0] < 0x80) return 1;
+	if ((p[0] & 0xe0) == 0xc0) { n = 2; cp = p[0] & 0x1f; }
+	else if ((p[0] & 0xf0) == 0xe0) { n = 3; cp = p[0] & 0x0f; }
+	else if ((p[0] & 0xf8) == 0xf0) { n = 4; cp = p[0] & 0x07; }
+	else return 0;
+
+	if (n > len) return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) return 0;	/* overlong */
+	if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return 0;
+	if (cp >= 0x80 && cp <= 0x9f) return 0;		/* C1 controls */
+
+	return n;
+}
+
+bool twofa_user_name_valid(char const *name, size_t len)
+{
+	uint8_t const	*p = (uint8_t const *) name;
+	size_t		i = 0;
+
+	if (!name || (len == 0) || (len > TWOFA_USER_NAME_MAX)) return false;
+
+	while (i < len) {
+		size_t n;
+
+		if ((p[i] < 0x20) || (p[i] == 0x7f)) return false;	/* C0 controls, NUL, DEL */
+		n = utf8_sequence(p + i, len - i);
+		if (!n) return false;
+		i += n;
+	}
+
+	return true;
+}
+
+bool twofa_code_well_formed(char const *code, size_t len, unsigned int digits)
+{
+	size_t i;
+
+	if (!code || (len == 0) || (len != digits)) return false;
+	for (i = 0; i < len; i++) if ((code[i] < '0') || (code[i] > '9')) return false;
+
+	return true;
+}

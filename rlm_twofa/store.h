@@ -1,0 +1,134 @@
+/*
+ * store.h	The one store API: users, enrolments, used time steps, lockout
+ *		counters and the audit log.
+ *
+ *		The module and tools/twofa-admin both use it.  store.c picks the
+ *		backend; store_sqlite.c is the only file that includes sqlite3.h,
+ *		so a PostgreSQL backend shared by several radiusd can sit beside it
+ *		without touching the login flow.
+ *
+ *		Thread safety: one twofa_store_t may be used from many threads at
+ *		once.  Each thread gets its own connection with its statements
+ *		prepared once, on that thread's first call; no lock is held around
+ *		a login.
+ */
+#ifndef TWOFA_STORE_H
+#define TWOFA_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <talloc.h>
+#include "twofa.h"
+#include "totp.h"
+
+typedef struct twofa_store twofa_store_t;
+
+typedef enum {
+	TWOFA_TOTP_NONE = 0,		//!< no TOTP secret on file
+	TWOFA_TOTP_PENDING,		//!< enrolled, waiting for a first valid code
+	TWOFA_TOTP_CONFIRMED,		//!< in use
+} twofa_totp_state_t;
+
+/** One user's row, as read by twofa_store_get_user(); talloc'd, strings are children. */
+typedef struct {
+	int64_t			id;
+	char			*name;
+	char			*password_hash;		//!< crypt(3) string, NULL if none
+	time_t			created;
+	unsigned int		fail_count;		//!< consecutive failed codes
+	unsigned int		lock_count;		//!< locks since the last success
+	time_t			locked_until;		//!< 0 if not locked
+
+	twofa_totp_state_t	totp_state;
+	uint8_t			*totp_sealed;		//!< AES-GCM blob (crypto.h), NULL if none
+	size_t			totp_sealed_len;
+	twofa_totp_params_t	totp;			//!< hash, digits, period
+	int64_t			totp_last_step;		//!< last accepted step, -1 if none
+} twofa_user_t;
+
+/** Lockout policy for twofa_store_record_failure(). */
+typedef struct {
+	unsigned int		max_failures;		//!< consecutive failures before a lock, 1..100
+	unsigned int		lock_seconds;		//!< first lock; doubles on each further lock
+	unsigned int		max_lock_seconds;	//!< ceiling for the doubling
+} twofa_lockout_t;
+
+typedef struct {
+	char const		*path;			//!< SQLite file ("sqlite:" prefix optional)
+	unsigned int		busy_timeout_ms;	//!< how long to wait for a lock before TWOFA_ERR_BUSY
+	bool			create;			//!< create the file (twofa-admin init); else it must exist
+} twofa_store_config_t;
+
+/** Open the store and bring its schema up to date (PRAGMA user_version migrations).
+ *  The handle is a talloc child of ctx; freeing it closes every thread's connection.
+ *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND (no file and !create), TWOFA_ERR_STORE, TWOFA_ERR_BUSY.
+ *  On failure *out is still set when possible so twofa_store_errmsg() can say why; free it.
+ */
+twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *config, twofa_store_t **out);
+
+/** Detail of the calling thread's last failure ("database is locked", ...). Never NULL. */
+char const *twofa_store_errmsg(twofa_store_t *store);
+
+/** Schema version of the open store (for twofa-admin and tests). */
+int twofa_store_schema_version(twofa_store_t *store);
+
+/*
+ *	Users.  Names are exact byte strings; callers validate them first.
+ */
+twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, twofa_user_t **out);
+twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char const *password_hash);	//!< EXISTS
+twofa_rcode_t twofa_store_set_password(twofa_store_t *store, char const *name, char const *password_hash);
+twofa_rcode_t twofa_store_delete_user(twofa_store_t *store, char const *name);				//!< NOT_FOUND
+/** All users ordered by name; *out is a talloc array of *count pointers under ctx. */
+twofa_rcode_t twofa_store_list_users(twofa_store_t *store, TALLOC_CTX *ctx, twofa_user_t ***out, size_t *count);
+
+/*
+ *	TOTP enrolment.
+ */
+/** Replace any enrolment with a pending one (unconfirmed, last step -1). */
+twofa_rcode_t twofa_store_totp_set_pending(twofa_store_t *store, char const *name,
+					   uint8_t const *sealed, size_t sealed_len,
+					   twofa_totp_params_t const *params);
+/** Pending -> confirmed, recording step as used.  NOT_ENROLLED if nothing pending. */
+twofa_rcode_t twofa_store_totp_confirm(twofa_store_t *store, char const *name, int64_t step);
+/** Insert a confirmed enrolment directly (bulk import, demo). */
+twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *name,
+					     uint8_t const *sealed, size_t sealed_len,
+					     twofa_totp_params_t const *params);
+twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name);
+
+/** Record step as used, atomically, only if it is later than the last used step.
+ *  Of several callers with the same step at once, exactly one gets TWOFA_OK.
+ *  @return TWOFA_OK, TWOFA_ERR_REPLAYED, TWOFA_ERR_BUSY, TWOFA_ERR_STORE.
+ */
+twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id, int64_t step);
+
+/*
+ *	Lockout.  One atomic statement each.
+ */
+/** Count a failed code.  On reaching policy->max_failures the count restarts, lock_count
+ *  goes up and the user is locked until now + lock_seconds * 2^(locks so far), at most
+ *  max_lock_seconds.  *locked_until (may be NULL) gets the lock end, or 0 if not locked.
+ */
+twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, twofa_lockout_t const *policy,
+					 time_t now, time_t *locked_until);
+/** A success: fail_count and lock_count back to 0.  Writes nothing if they already are. */
+twofa_rcode_t twofa_store_record_success(twofa_store_t *store, twofa_user_t const *user);
+/** Lift a lock and reset the counters (twofa-admin user unlock). NOT_FOUND if no such user. */
+twofa_rcode_t twofa_store_unlock(twofa_store_t *store, char const *name);
+
+/*
+ *	Audit log of every change an administrator makes.
+ */
+twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,
+				char const *user, char const *detail);
+
+/*
+ *	Bulk work (twofa-admin user import): one transaction around many calls.
+ */
+twofa_rcode_t twofa_store_begin(twofa_store_t *store);
+twofa_rcode_t twofa_store_commit(twofa_store_t *store);
+twofa_rcode_t twofa_store_rollback(twofa_store_t *store);
+
+#endif

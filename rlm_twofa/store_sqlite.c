@@ -1,0 +1,712 @@
+/*
+ * store_sqlite.c	The SQLite backend of store.h; the only file that includes sqlite3.h.
+ *
+ *		Each thread gets its own connection, opened on its first call,
+ *		with every statement prepared once.  SQLite serialises writers;
+ *		each consume-once operation is one atomic statement.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define SCHEMA_VERSION	1
+
+/*
+ *	Migrations: entry N brings a store from user_version N to N + 1.
+ *	Append only; never edit a released entry.
+ */
+static char const *migrations[SCHEMA_VERSION] = {
+	/* 0 -> 1 */
+	"CREATE TABLE users ("
+	"	id INTEGER PRIMARY KEY,"
+	"	name TEXT NOT NULL UNIQUE,"
+	"	password_hash TEXT,"
+	"	created INTEGER NOT NULL,"
+	"	fail_count INTEGER NOT NULL DEFAULT 0,"
+	"	lock_count INTEGER NOT NULL DEFAULT 0,"
+	"	locked_until INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE totp ("
+	"	user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"	secret BLOB NOT NULL,"
+	"	hash TEXT NOT NULL,"
+	"	digits INTEGER NOT NULL,"
+	"	period INTEGER NOT NULL,"
+	"	confirmed INTEGER NOT NULL DEFAULT 0,"
+	"	last_step INTEGER NOT NULL DEFAULT -1,"
+	"	created INTEGER NOT NULL);"
+	"CREATE TABLE audit ("
+	"	id INTEGER PRIMARY KEY,"
+	"	at INTEGER NOT NULL,"
+	"	actor TEXT NOT NULL,"
+	"	action TEXT NOT NULL,"
+	"	user TEXT,"
+	"	detail TEXT);",
+};
+
+typedef enum {
+	STMT_GET_USER = 0,
+	STMT_ADD_USER,
+	STMT_SET_PASSWORD,
+	STMT_DELETE_USER,
+	STMT_LIST_USERS,
+	STMT_TOTP_SET,
+	STMT_TOTP_CONFIRM,
+	STMT_TOTP_REMOVE,
+	STMT_CONSUME_STEP,
+	STMT_RECORD_FAILURE,
+	STMT_RECORD_SUCCESS,
+	STMT_UNLOCK,
+	STMT_AUDIT,
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_COUNT
+} stmt_t;
+
+#define USER_COLUMNS \
+	"u.id, u.name, u.password_hash, u.created, u.fail_count, u.lock_count, u.locked_until, " \
+	"t.secret, t.hash, t.digits, t.period, t.confirmed, t.last_step " \
+	"FROM users u LEFT JOIN totp t ON t.user_id = u.id "
+
+static char const *statements[STMT_COUNT] = {
+	[STMT_GET_USER]		= "SELECT " USER_COLUMNS "WHERE u.name = ?1",
+	[STMT_ADD_USER]		= "INSERT INTO users (name, password_hash, created) VALUES (?1, ?2, ?3)",
+	[STMT_SET_PASSWORD]	= "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+	[STMT_DELETE_USER]	= "DELETE FROM users WHERE name = ?1",
+	[STMT_LIST_USERS]	= "SELECT " USER_COLUMNS "ORDER BY u.name",
+	[STMT_TOTP_SET]		= "INSERT OR REPLACE INTO totp (user_id, secret, hash, digits, period, confirmed, last_step, created) "
+				  "SELECT id, ?2, ?3, ?4, ?5, ?6, -1, ?7 FROM users WHERE name = ?1",
+	[STMT_TOTP_CONFIRM]	= "UPDATE totp SET confirmed = 1, last_step = ?2 "
+				  "WHERE confirmed = 0 AND user_id = (SELECT id FROM users WHERE name = ?1)",
+	[STMT_TOTP_REMOVE]	= "DELETE FROM totp WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+	/* Atomic: of several callers with the same step, one changes the row. */
+	[STMT_CONSUME_STEP]	= "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND confirmed = 1 AND last_step < ?2",
+	/*
+	 *	One statement: SQLite evaluates every expression of the SET
+	 *	against the old row.  ?2 max failures, ?3 now, ?4 first lock,
+	 *	?5 longest lock.  An existing lock is kept as it is.
+	 */
+	[STMT_RECORD_FAILURE]	= "UPDATE users SET "
+				  "fail_count = CASE WHEN fail_count + 1 >= ?2 THEN 0 ELSE fail_count + 1 END, "
+				  "lock_count = CASE WHEN fail_count + 1 >= ?2 THEN lock_count + 1 ELSE lock_count END, "
+				  "locked_until = CASE WHEN fail_count + 1 >= ?2 "
+				  "THEN ?3 + MIN(?4 << MIN(lock_count, 20), ?5) ELSE locked_until END "
+				  "WHERE id = ?1 RETURNING CASE WHEN locked_until > ?3 THEN locked_until ELSE 0 END",
+	[STMT_RECORD_SUCCESS]	= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0 WHERE id = ?1",
+	[STMT_UNLOCK]		= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0 WHERE name = ?1",
+	[STMT_AUDIT]		= "INSERT INTO audit (at, actor, action, user, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
+	[STMT_COMMIT]		= "COMMIT",
+	[STMT_ROLLBACK]		= "ROLLBACK",
+};
+
+/** One thread's connection. */
+typedef struct conn {
+	sqlite3			*db;
+	sqlite3_stmt		*stmt[STMT_COUNT];
+	twofa_store_t		*store;
+	struct conn		*next;
+	char			errmsg[256];
+} conn_t;
+
+struct twofa_store {
+	char			*path;
+	unsigned int		busy_timeout_ms;
+	pthread_key_t		key;		//!< this thread's conn_t
+	pthread_mutex_t		mutex;		//!< guards conns, taken only to open or close one
+	conn_t			*conns;
+	int			schema_version;
+	char			errmsg[320];	//!< for failures with no connection
+};
+
+/* Per-thread message when no connection could be opened. */
+static __thread char thread_errmsg[256];
+
+static void conn_close(conn_t *c)
+{
+	int i;
+
+	for (i = 0; i < STMT_COUNT; i++) if (c->stmt[i]) sqlite3_finalize(c->stmt[i]);
+	if (c->db) sqlite3_close_v2(c->db);
+	free(c);
+}
+
+/* Unlink c from the store's list and close it. */
+static void conn_release(conn_t *c)
+{
+	twofa_store_t	*store = c->store;
+	conn_t		**p;
+
+	pthread_mutex_lock(&store->mutex);
+	for (p = &store->conns; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&store->mutex);
+	conn_close(c);
+}
+
+/* Thread exit: close that thread's connection. */
+static void conn_thread_exit(void *arg)
+{
+	conn_release(arg);
+}
+
+static twofa_rcode_t rcode_from_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:	return TWOFA_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:	return TWOFA_ERR_BUSY;
+	case SQLITE_CONSTRAINT:	return TWOFA_ERR_EXISTS;
+	case SQLITE_NOMEM:	return TWOFA_ERR_NO_MEMORY;
+	default:		return TWOFA_ERR_STORE;
+	}
+}
+
+static twofa_rcode_t conn_error(conn_t *c, char const *what, int rc)
+{
+	snprintf(c->errmsg, sizeof(c->errmsg), "%s: %s", what, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+	return rcode_from_sqlite(rc);
+}
+
+static int conn_exec(conn_t *c, char const *sql)
+{
+	return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+}
+
+/* Open a connection for the calling thread. */
+static twofa_rcode_t conn_open(twofa_store_t *store, bool create, conn_t **out)
+{
+	conn_t	*c;
+	int	rc, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) return TWOFA_ERR_NO_MEMORY;
+	c->store = store;
+	if (create) flags |= SQLITE_OPEN_CREATE;
+
+	rc = sqlite3_open_v2(store->path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(thread_errmsg, sizeof(thread_errmsg), "store %s: %s", store->path,
+			 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		conn_close(c);
+		return TWOFA_ERR_STORE;
+	}
+	sqlite3_busy_timeout(c->db, (int) store->busy_timeout_ms);
+	sqlite3_extended_result_codes(c->db, 0);
+	conn_exec(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
+
+	*out = c;
+	return TWOFA_OK;
+}
+
+/* Prepare every statement once, after the schema exists. */
+static twofa_rcode_t conn_prepare(conn_t *c)
+{
+	int i, rc;
+
+	for (i = 0; i < STMT_COUNT; i++) {
+		rc = sqlite3_prepare_v3(c->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[i], NULL);
+		if (rc != SQLITE_OK) return conn_error(c, "prepare", rc);
+	}
+	return TWOFA_OK;
+}
+
+static void conn_register(twofa_store_t *store, conn_t *c)
+{
+	pthread_mutex_lock(&store->mutex);
+	c->next = store->conns;
+	store->conns = c;
+	pthread_mutex_unlock(&store->mutex);
+	pthread_setspecific(store->key, c);
+}
+
+/* The calling thread's connection, opened on its first call. */
+static conn_t *conn_get(twofa_store_t *store)
+{
+	static __thread time_t	last_failure;
+	conn_t			*c = pthread_getspecific(store->key);
+	time_t			now;
+
+	if (c) return c;
+
+	/* A missing or unreadable store: try again at most once a second. */
+	now = time(NULL);
+	if (last_failure == now) return NULL;
+
+	if ((conn_open(store, false, &c) != TWOFA_OK)) {
+		last_failure = now;
+		return NULL;
+	}
+	if (conn_prepare(c) != TWOFA_OK) {
+		snprintf(thread_errmsg, sizeof(thread_errmsg), "%s", c->errmsg);
+		conn_close(c);
+		last_failure = now;
+		return NULL;
+	}
+	conn_register(store, c);
+	return c;
+}
+
+/* Run the migrations this store needs, in one transaction. */
+static twofa_rcode_t migrate(conn_t *c, int *version)
+{
+	sqlite3_stmt	*stmt;
+	int		rc, v;
+	char		sql[64];
+
+	rc = conn_exec(c, "BEGIN IMMEDIATE");
+	if (rc != SQLITE_OK) return conn_error(c, "migrate", rc);
+
+	rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &stmt, NULL);
+	if (rc != SQLITE_OK) goto error;
+	rc = sqlite3_step(stmt);
+	v = (rc == SQLITE_ROW) ? sqlite3_column_int(stmt, 0) : -1;
+	sqlite3_finalize(stmt);
+	if (v < 0) goto error;
+
+	if (v > SCHEMA_VERSION) {
+		conn_exec(c, "ROLLBACK");
+		snprintf(c->errmsg, sizeof(c->errmsg), "schema version %d is newer than this build (%d)", v, SCHEMA_VERSION);
+		return TWOFA_ERR_STORE;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		rc = conn_exec(c, migrations[v]);
+		if (rc != SQLITE_OK) goto error;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		rc = conn_exec(c, sql);
+		if (rc != SQLITE_OK) goto error;
+	}
+	rc = conn_exec(c, "COMMIT");
+	if (rc != SQLITE_OK) goto error;
+	*version = v;
+	return TWOFA_OK;
+
+error:
+	{
+		twofa_rcode_t ret = conn_error(c, "migrate", rc ? rc : SQLITE_ERROR);
+
+		conn_exec(c, "ROLLBACK");
+		return ret;
+	}
+}
+
+static int _store_free(twofa_store_t *store)
+{
+	conn_t *c, *next;
+
+	pthread_key_delete(store->key);
+	for (c = store->conns; c; c = next) {
+		next = c->next;
+		conn_close(c);
+	}
+	pthread_mutex_destroy(&store->mutex);
+	return 0;
+}
+
+twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *config, twofa_store_t **out)
+{
+	twofa_store_t	*store;
+	conn_t		*c;
+	struct stat	st;
+	char const	*path = config->path;
+	twofa_rcode_t	rc;
+
+	*out = NULL;
+	if (strncmp(path, "sqlite:", 7) == 0) path += 7;
+
+	store = talloc_zero(ctx, twofa_store_t);
+	if (!store) return TWOFA_ERR_NO_MEMORY;
+	store->path = talloc_strdup(store, path);
+	store->busy_timeout_ms = config->busy_timeout_ms;
+	pthread_mutex_init(&store->mutex, NULL);
+	if (pthread_key_create(&store->key, conn_thread_exit) != 0) {
+		pthread_mutex_destroy(&store->mutex);
+		talloc_free(store);
+		return TWOFA_ERR_STORE;
+	}
+	talloc_set_destructor(store, _store_free);
+	*out = store;
+
+	if (strstr(config->path, "://")) {
+		snprintf(store->errmsg, sizeof(store->errmsg), "%s: backend not supported yet", config->path);
+		return TWOFA_ERR_STORE;
+	}
+	if (!config->create && (stat(path, &st) < 0)) {
+		snprintf(store->errmsg, sizeof(store->errmsg), "store %s: %s", path, strerror(errno));
+		return (errno == ENOENT) ? TWOFA_ERR_NOT_FOUND : TWOFA_ERR_STORE;
+	}
+
+	rc = conn_open(store, config->create, &c);
+	if (rc != TWOFA_OK) {
+		snprintf(store->errmsg, sizeof(store->errmsg), "%s", thread_errmsg);
+		return rc;
+	}
+	if (conn_exec(c, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
+	    (rc = migrate(c, &store->schema_version)) != TWOFA_OK ||
+	    (rc = conn_prepare(c)) != TWOFA_OK) {
+		if (!c->errmsg[0]) conn_error(c, "open", SQLITE_ERROR);
+		snprintf(store->errmsg, sizeof(store->errmsg), "store %s: %s", path, c->errmsg);
+		conn_close(c);
+		return rc ? rc : TWOFA_ERR_STORE;
+	}
+	conn_register(store, c);
+
+	return TWOFA_OK;
+}
+
+char const *twofa_store_errmsg(twofa_store_t *store)
+{
+	conn_t *c;
+
+	if (!store) return thread_errmsg[0] ? thread_errmsg : "no store";
+	if (store->errmsg[0]) return store->errmsg;
+	c = pthread_getspecific(store->key);
+	if (c && c->errmsg[0]) return c->errmsg;
+	return thread_errmsg[0] ? thread_errmsg : "no detail";
+}
+
+int twofa_store_schema_version(twofa_store_t *store)
+{
+	return store->schema_version;
+}
+
+/*
+ *	Statement helpers: bind, step, reset.
+ */
+static sqlite3_stmt *stmt_start(conn_t *c, stmt_t which)
+{
+	sqlite3_stmt *stmt = c->stmt[which];
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	c->errmsg[0] = '\0';
+	return stmt;
+}
+
+static void stmt_done(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+static void bind_text(sqlite3_stmt *stmt, int i, char const *s)
+{
+	if (s) sqlite3_bind_text(stmt, i, s, (int) strlen(s), SQLITE_TRANSIENT);
+	else sqlite3_bind_null(stmt, i);
+}
+
+/* Run a statement that returns no rows; *changes gets the rows it changed. */
+static twofa_rcode_t stmt_run(conn_t *c, sqlite3_stmt *stmt, char const *what, int *changes)
+{
+	int rc = sqlite3_step(stmt);
+	twofa_rcode_t ret = TWOFA_OK;
+
+	if (rc != SQLITE_DONE) ret = conn_error(c, what, rc);
+	else if (changes) *changes = sqlite3_changes(c->db);
+	stmt_done(stmt);
+	return ret;
+}
+
+#define CONN_OR_FAIL(_c, _store) \
+	do { (_c) = conn_get(_store); if (!(_c)) return TWOFA_ERR_STORE; } while (0)
+
+static char *column_strdup(TALLOC_CTX *ctx, sqlite3_stmt *stmt, int col)
+{
+	unsigned char const *s = sqlite3_column_text(stmt, col);
+
+	return s ? talloc_strdup(ctx, (char const *) s) : NULL;
+}
+
+/* One row of USER_COLUMNS into a twofa_user_t. */
+static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
+{
+	twofa_user_t *u = talloc_zero(ctx, twofa_user_t);
+
+	if (!u) return NULL;
+	u->id = sqlite3_column_int64(stmt, 0);
+	u->name = column_strdup(u, stmt, 1);
+	u->password_hash = column_strdup(u, stmt, 2);
+	u->created = sqlite3_column_int64(stmt, 3);
+	u->fail_count = sqlite3_column_int(stmt, 4);
+	u->lock_count = sqlite3_column_int(stmt, 5);
+	u->locked_until = sqlite3_column_int64(stmt, 6);
+	u->totp_last_step = -1;
+
+	if (sqlite3_column_type(stmt, 7) == SQLITE_BLOB) {
+		int len = sqlite3_column_bytes(stmt, 7);
+
+		u->totp_sealed = talloc_memdup(u, sqlite3_column_blob(stmt, 7), len);
+		u->totp_sealed_len = len;
+		if (!sqlite3_column_text(stmt, 8) ||
+		    (twofa_hash_from_name((char const *) sqlite3_column_text(stmt, 8), &u->totp.hash) < 0)) {
+			u->totp.hash = TWOFA_HASH_SHA1;
+		}
+		u->totp.digits = sqlite3_column_int(stmt, 9);
+		u->totp.period = sqlite3_column_int(stmt, 10);
+		u->totp_state = sqlite3_column_int(stmt, 11) ? TWOFA_TOTP_CONFIRMED : TWOFA_TOTP_PENDING;
+		u->totp_last_step = sqlite3_column_int64(stmt, 12);
+	}
+	return u;
+}
+
+twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, twofa_user_t **out)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+	int		rc;
+	twofa_rcode_t	ret = TWOFA_OK;
+
+	CONN_OR_FAIL(c, store);
+	*out = NULL;
+	stmt = stmt_start(c, STMT_GET_USER);
+	bind_text(stmt, 1, name);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*out = user_from_row(ctx, stmt);
+		if (!*out) ret = TWOFA_ERR_NO_MEMORY;
+	} else if (rc == SQLITE_DONE) {
+		ret = TWOFA_ERR_NOT_FOUND;
+	} else {
+		ret = conn_error(c, "get user", rc);
+	}
+	stmt_done(stmt);
+	return ret;
+}
+
+twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char const *password_hash)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, STMT_ADD_USER);
+	bind_text(stmt, 1, name);
+	bind_text(stmt, 2, password_hash);
+	sqlite3_bind_int64(stmt, 3, time(NULL));
+	return stmt_run(c, stmt, "add user", NULL);
+}
+
+/* A statement keyed by user name that must change one row. */
+static twofa_rcode_t run_by_name(twofa_store_t *store, stmt_t which, char const *what, char const *name,
+				 char const *text2, int64_t const *int2, twofa_rcode_t none)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, which);
+	bind_text(stmt, 1, name);
+	if (text2) bind_text(stmt, 2, text2);
+	if (int2) sqlite3_bind_int64(stmt, 2, *int2);
+	rc = stmt_run(c, stmt, what, &changes);
+	if ((rc == TWOFA_OK) && (changes == 0)) return none;
+	return rc;
+}
+
+twofa_rcode_t twofa_store_set_password(twofa_store_t *store, char const *name, char const *password_hash)
+{
+	return run_by_name(store, STMT_SET_PASSWORD, "set password", name, password_hash, NULL, TWOFA_ERR_NOT_FOUND);
+}
+
+twofa_rcode_t twofa_store_delete_user(twofa_store_t *store, char const *name)
+{
+	return run_by_name(store, STMT_DELETE_USER, "delete user", name, NULL, NULL, TWOFA_ERR_NOT_FOUND);
+}
+
+twofa_rcode_t twofa_store_unlock(twofa_store_t *store, char const *name)
+{
+	return run_by_name(store, STMT_UNLOCK, "unlock", name, NULL, NULL, TWOFA_ERR_NOT_FOUND);
+}
+
+twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name)
+{
+	return run_by_name(store, STMT_TOTP_REMOVE, "remove totp", name, NULL, NULL, TWOFA_ERR_NOT_ENROLLED);
+}
+
+twofa_rcode_t twofa_store_totp_confirm(twofa_store_t *store, char const *name, int64_t step)
+{
+	return run_by_name(store, STMT_TOTP_CONFIRM, "confirm totp", name, NULL, &step, TWOFA_ERR_NOT_ENROLLED);
+}
+
+twofa_rcode_t twofa_store_list_users(twofa_store_t *store, TALLOC_CTX *ctx, twofa_user_t ***out, size_t *count)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+	twofa_user_t	**list;
+	size_t		n = 0, size = 16;
+	int		rc;
+
+	CONN_OR_FAIL(c, store);
+	list = talloc_array(ctx, twofa_user_t *, size);
+	if (!list) return TWOFA_ERR_NO_MEMORY;
+
+	stmt = stmt_start(c, STMT_LIST_USERS);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == size) {
+			size *= 2;
+			list = talloc_realloc(ctx, list, twofa_user_t *, size);
+			if (!list) break;
+		}
+		list[n] = user_from_row(list, stmt);
+		if (!list[n]) break;
+		n++;
+	}
+	if (!list || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+		twofa_rcode_t ret = list ? conn_error(c, "list users", rc) : TWOFA_ERR_NO_MEMORY;
+
+		stmt_done(stmt);
+		talloc_free(list);
+		return ret;
+	}
+	stmt_done(stmt);
+	*out = list;
+	*count = n;
+	return TWOFA_OK;
+}
+
+static twofa_rcode_t totp_set(twofa_store_t *store, char const *name, uint8_t const *sealed, size_t sealed_len,
+			      twofa_totp_params_t const *params, bool confirmed)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, STMT_TOTP_SET);
+	bind_text(stmt, 1, name);
+	sqlite3_bind_blob(stmt, 2, sealed, (int) sealed_len, SQLITE_TRANSIENT);
+	bind_text(stmt, 3, twofa_hash_name(params->hash));
+	sqlite3_bind_int(stmt, 4, (int) params->digits);
+	sqlite3_bind_int(stmt, 5, (int) params->period);
+	sqlite3_bind_int(stmt, 6, confirmed ? 1 : 0);
+	sqlite3_bind_int64(stmt, 7, time(NULL));
+	rc = stmt_run(c, stmt, "set totp", &changes);
+	if ((rc == TWOFA_OK) && (changes == 0)) return TWOFA_ERR_NOT_FOUND;
+	return rc;
+}
+
+twofa_rcode_t twofa_store_totp_set_pending(twofa_store_t *store, char const *name,
+					   uint8_t const *sealed, size_t sealed_len,
+					   twofa_totp_params_t const *params)
+{
+	return totp_set(store, name, sealed, sealed_len, params, false);
+}
+
+twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *name,
+					     uint8_t const *sealed, size_t sealed_len,
+					     twofa_totp_params_t const *params)
+{
+	return totp_set(store, name, sealed, sealed_len, params, true);
+}
+
+twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id, int64_t step)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, STMT_CONSUME_STEP);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, step);
+	rc = stmt_run(c, stmt, "consume step", &changes);
+	if (rc != TWOFA_OK) return rc;
+
+	return (changes == 1) ? TWOFA_OK : TWOFA_ERR_REPLAYED;
+}
+
+twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, twofa_lockout_t const *policy,
+					 time_t now, time_t *locked_until)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+	int		rc;
+	twofa_rcode_t	ret = TWOFA_OK;
+	time_t		until = 0;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, STMT_RECORD_FAILURE);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int(stmt, 2, (int) policy->max_failures);
+	sqlite3_bind_int64(stmt, 3, now);
+	sqlite3_bind_int64(stmt, 4, policy->lock_seconds);
+	sqlite3_bind_int64(stmt, 5, policy->max_lock_seconds);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		until = sqlite3_column_int64(stmt, 0);
+		rc = sqlite3_step(stmt);	/* finish the statement so the write commits */
+	}
+	if (rc != SQLITE_DONE) ret = conn_error(c, "record failure", rc);
+	stmt_done(stmt);
+	if (locked_until) *locked_until = until;
+	return ret;
+}
+
+twofa_rcode_t twofa_store_record_success(twofa_store_t *store, twofa_user_t const *user)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+
+	/* The common case writes nothing. */
+	if (!user->fail_count && !user->lock_count && !user->locked_until) return TWOFA_OK;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, STMT_RECORD_SUCCESS);
+	sqlite3_bind_int64(stmt, 1, user->id);
+	return stmt_run(c, stmt, "record success", NULL);
+}
+
+twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,
+				char const *user, char const *detail)
+{
+	conn_t		*c;
+	sqlite3_stmt	*stmt;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, STMT_AUDIT);
+	sqlite3_bind_int64(stmt, 1, time(NULL));
+	bind_text(stmt, 2, actor);
+	bind_text(stmt, 3, action);
+	bind_text(stmt, 4, user);
+	bind_text(stmt, 5, detail);
+	return stmt_run(c, stmt, "audit", NULL);
+}
+
+static twofa_rcode_t run_plain(twofa_store_t *store, stmt_t which, char const *what)
+{
+	conn_t *c;
+
+	CONN_OR_FAIL(c, store);
+	return stmt_run(c, stmt_start(c, which), what, NULL);
+}
+
+twofa_rcode_t twofa_store_begin(twofa_store_t *store)
+{
+	return run_plain(store, STMT_BEGIN, "begin");
+}
+
+twofa_rcode_t twofa_store_commit(twofa_store_t *store)
+{
+	return run_plain(store, STMT_COMMIT, "commit");
+}
+
+twofa_rcode_t twofa_store_rollback(twofa_store_t *store)
+{
+	return run_plain(store, STMT_ROLLBACK, "rollback");
+}

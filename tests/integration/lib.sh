@@ -1,0 +1,94 @@
+# lib.sh: helpers for the integration tests.  A real radiusd on a free
+# loopback port, radclient as the NAS, real SQLite files, oathtool codes.
+#
+# Each test is a function; tf_run NAME runs it and prints "ok NAME" or
+# "FAIL NAME: why", which tools/test counts.
+
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib/common.sh"
+
+RADIUS_SECRET=testing123
+REJECT_MESSAGE="Authentication failed"
+
+tf_failed=0
+tf_why=
+
+# tf_expect WHAT ACTUAL EXPECTED: note a mismatch for the current test.
+tf_expect() {
+	if [ "$2" != "$3" ]; then
+		tf_why+="${tf_why:+; }$1: got '$2', want '$3'"
+		tf_failed=1
+	fi
+}
+
+tf_run() {
+	tf_failed=0; tf_why=
+	"$1"
+	if [ $tf_failed -eq 0 ]; then echo "ok $1"; else echo "FAIL $1: $tf_why"; fi
+}
+
+# tf_secret: a random base32 TOTP secret (20 bytes) for test users.
+tf_secret() { head -c 20 /dev/urandom | base32 | tr -d '=\n'; }
+
+# tf_code SECRET [SECONDS]: the TOTP code SECONDS from now (default 0).
+tf_code() { oathtool --totp -b -N "@$(( $(date +%s) + ${2:-0} ))" "$1"; }
+
+# tf_wait_fresh_step: wait until at least 3 s remain in the current step, so
+# that a code computed now is still in the same step when it arrives.
+tf_wait_fresh_step() { while [ $(( 30 - $(date +%s) % 30 )) -lt 4 ]; do sleep 0.5; done; }
+
+# tf_quote VALUE: a RADIUS string literal.
+tf_quote() {
+	local s=${1//\\/\\\\}
+	printf '"%s"' "${s//\"/\\\"}"
+}
+
+# tf_send ATTRS: send one Access-Request; sets R_CODE, R_MSG, R_STATE.
+tf_send() {
+	local out
+	out=$(printf '%s\nMessage-Authenticator = 0x00\n' "$1" |
+		radclient -x -r 1 -t 4 "127.0.0.1:$PORT" auth "$RADIUS_SECRET" 2>&1)
+	R_CODE=$(printf '%s\n' "$out" | sed -n 's/^Received \(Access-[A-Za-z]*\).*/\1/p' | tail -n 1)
+	R_MSG=$(printf '%s\n' "$out" | sed -n '/^Received/,$ s/^[[:space:]]*Reply-Message = "\(.*\)"$/\1/p' | tail -n 1)
+	R_STATE=$(printf '%s\n' "$out" | sed -n '/^Received/,$ s/^[[:space:]]*State = \(0x[0-9a-fA-F]*\)$/\1/p' | tail -n 1)
+	[ -n "$R_CODE" ] || R_CODE=none
+}
+
+# tf_round1 USER PASSWORD
+tf_round1() { tf_send "User-Name = $(tf_quote "$1")
+User-Password = $(tf_quote "$2")"; }
+
+# tf_round2 USER CODE STATE
+tf_round2() { tf_send "User-Name = $(tf_quote "$1")
+User-Password = $(tf_quote "$2")
+State = $3"; }
+
+# tf_expect_reject: the reply is a reject with the generic message.
+tf_expect_reject() {
+	tf_expect "$1 reply" "$R_CODE" "Access-Reject"
+	tf_expect "$1 message" "$R_MSG" "$REJECT_MESSAGE"
+}
+
+# tf_server_setup NAME [extra module config]: store, users, raddb, radiusd.
+# Users come from $USERS_CSV (name,password,secret lines).
+tf_server_setup() {
+	DIR=$TOP/.test/$1
+	rm -rf "$DIR"; mkdir -p "$DIR"
+	STORE=$DIR/store/twofa.db
+	KEY=$DIR/store/twofa.key
+	twofa_init_store "$DIR/store"
+	printf '%s\n' "$USERS_CSV" | "$TWOFA_ADMIN" -s "$STORE" -k "$KEY" user import - >/dev/null \
+		|| die "user import failed"
+	PORT=$(twofa_free_port)
+	twofa_make_raddb "$DIR/server" "$PORT" "$STORE" "$KEY" "${2:-}"
+	twofa_start_radiusd "$DIR/server" || die "radiusd failed to start"
+}
+
+tf_server_stop() { twofa_stop_radiusd; }
+
+# tf_admin ARGS: twofa-admin on this test's store.
+tf_admin() { "$TWOFA_ADMIN" -s "$STORE" -k "$KEY" "$@"; }
+
+# tf_store_dump: every row of the store, to compare before and after.
+tf_store_dump() {
+	sqlite3 "file:$STORE?mode=ro" "SELECT * FROM users ORDER BY id; SELECT user_id, hex(secret), hash, digits, period, confirmed, last_step FROM totp ORDER BY user_id;"
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+#
+# Two-round TOTP logins through a real radiusd, with radclient as the NAS.
+# Each test uses its own user, so that replay protection in one test does
+# not get in the way of another.
+#
+set -u
+source "$(dirname "$0")/lib.sh"
+
+PW=correct-horse
+declare -A SECRET
+USERS_CSV=
+for u in alice bob carol dave erin frank grace heidi ivan judy mallory olivia peggy; do
+	SECRET[$u]=$(tf_secret)
+	USERS_CSV+="$u,$PW,${SECRET[$u]}"$'\n'
+done
+USERS_CSV+="noenrol,$PW,"$'\n'
+
+right_password_then_right_code_is_accepted() {
+	tf_wait_fresh_step
+	tf_round1 alice "$PW"
+	tf_expect "round 1" "$R_CODE" "Access-Challenge"
+	tf_expect "challenge message" "$R_MSG" "Enter the 6-digit code from your authenticator app"
+	[ -n "$R_STATE" ] || tf_expect "state" "(none)" "a State"
+	tf_round2 alice "$(tf_code "${SECRET[alice]}")" "$R_STATE"
+	tf_expect "round 2" "$R_CODE" "Access-Accept"
+}
+
+wrong_password_is_rejected_in_round_one() {
+	tf_round1 bob "not-the-password"
+	tf_expect_reject "round 1"
+}
+
+unknown_user_is_rejected_with_the_same_message() {
+	tf_round1 nosuchuser "$PW"
+	tf_expect_reject "round 1"
+}
+
+three_wrong_codes_reject() {
+	local i
+	tf_round1 carol "$PW"
+	tf_expect "round 1" "$R_CODE" "Access-Challenge"
+	for i in 1 2; do
+		tf_round2 carol 000000 "$R_STATE"
+		tf_expect "wrong code $i" "$R_CODE" "Access-Challenge"
+	done
+	tf_round2 carol 000000 "$R_STATE"
+	tf_expect_reject "third wrong code"
+}
+
+same_code_twice_is_refused_the_second_time() {
+	local code
+	tf_wait_fresh_step
+	code=$(tf_code "${SECRET[dave]}")
+	tf_round1 dave "$PW"; tf_round2 dave "$code" "$R_STATE"
+	tf_expect "first use" "$R_CODE" "Access-Accept"
+	tf_round1 dave "$PW"; tf_round2 dave "$code" "$R_STATE"
+	tf_expect "second use" "$R_CODE" "Access-Challenge"
+}
+
+same_code_in_ten_parallel_rounds_is_accepted_once() {
+	local states=() pids=() i code accepts out
+	for i in $(seq 1 10); do
+		tf_round1 erin "$PW"
+		states+=("$R_STATE")
+	done
+	tf_wait_fresh_step
+	code=$(tf_code "${SECRET[erin]}")
+	out=$DIR/parallel; rm -rf "$out"; mkdir -p "$out"
+	for i in $(seq 0 9); do
+		( tf_round2 erin "$code" "${states[$i]}"; echo "$R_CODE" > "$out/$i" ) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	accepts=$(cat "$out"/* | grep -c '^Access-Accept$')
+	tf_expect "accepts" "$accepts" 1
+	tf_expect "answers" "$(cat "$out"/* | grep -c '^Access-')" 10
+}
+
+code_two_steps_old_is_refused() {
+	tf_wait_fresh_step
+	tf_round1 frank "$PW"
+	tf_round2 frank "$(tf_code "${SECRET[frank]}" -60)" "$R_STATE"
+	tf_expect "two steps old" "$R_CODE" "Access-Challenge"
+	tf_round2 frank "$(tf_code "${SECRET[frank]}" -30)" "$R_STATE"
+	tf_expect "one step old" "$R_CODE" "Access-Accept"
+}
+
+state_from_another_users_login_is_rejected() {
+	local bobs_state
+	tf_round1 grace "$PW"; bobs_state=$R_STATE
+	tf_round2 heidi "$(tf_code "${SECRET[heidi]}")" "$bobs_state"
+	tf_expect_reject "heidi with grace's State"
+}
+
+forged_state_is_rejected() {
+	tf_round2 heidi "$(tf_code "${SECRET[heidi]}")" 0x0123456789abcdef0123456789abcdef
+	tf_expect_reject "forged State"
+}
+
+consumed_state_is_rejected() {
+	local state
+	tf_wait_fresh_step
+	tf_round1 heidi "$PW"; state=$R_STATE
+	tf_round2 heidi "$(tf_code "${SECRET[heidi]}")" "$state"
+	tf_expect "login" "$R_CODE" "Access-Accept"
+	tf_round2 heidi "$(tf_code "${SECRET[heidi]}" 30)" "$state"
+	tf_expect_reject "State used again"
+}
+
+user_without_second_factor_is_rejected_when_required() {
+	tf_round1 noenrol "$PW"
+	tf_expect_reject "round 1"
+}
+
+repeated_wrong_codes_lock_the_user_until_unlock() {
+	local i n pending
+	# A challenge taken before the lock, answered after it.
+	tf_round1 ivan "$PW"; pending=$R_STATE
+	for i in 1 2 3 4 5; do
+		tf_round1 ivan "$PW"
+		for n in 1 2 3; do
+			[ "$R_CODE" = "Access-Challenge" ] || break
+			tf_round2 ivan 000000 "$R_STATE"
+		done
+	done
+	tf_expect_reject "after 10 wrong codes and more tries"
+	tf_expect "locked_until set" "$(sqlite3 "file:$STORE?mode=ro" "SELECT locked_until > strftime('%s','now') FROM users WHERE name='ivan'")" 1
+	tf_wait_fresh_step
+	tf_round2 ivan "$(tf_code "${SECRET[ivan]}")" "$pending"
+	tf_expect_reject "right code while locked"
+	tf_round1 ivan "$PW"
+	tf_expect_reject "round 1 while locked"
+	tf_admin user unlock ivan >/dev/null
+	tf_expect "unlock exit" "$?" 0
+	tf_wait_fresh_step
+	tf_round1 ivan "$PW"
+	tf_round2 ivan "$(tf_code "${SECRET[ivan]}" 30)" "$R_STATE"
+	tf_expect "after unlock" "$R_CODE" "Access-Accept"
+}
+
+hostile_user_names_are_rejected_and_store_unchanged() {
+	local before after name long
+	before=$(tf_store_dump)
+	long=$(printf 'a%.0s' $(seq 1 253))
+	for name in "o'brien" 'x"; DROP TABLE users; --' 'a;b' '*)(uid=*' "$long"; do
+		tf_round1 "$name" "$PW"
+		tf_expect_reject "name ${name:0:20}"
+	done
+	# Binary bytes, no NUL: octal escapes in radclient's string syntax.
+	tf_send "User-Name = \"bin\\001\\377\\300\\200x\"
+User-Password = \"$PW\""
+	tf_expect_reject "binary name"
+	after=$(tf_store_dump)
+	tf_expect "store unchanged" "$([ "$before" = "$after" ] && echo same || echo changed)" same
+	kill -0 "$RADIUSD_PID" 2>/dev/null
+	tf_expect "radiusd alive" "$?" 0
+}
+
+locked_store_rejects_cleanly_then_recovers() {
+	local locker code
+	tf_wait_fresh_step
+	tf_round1 judy "$PW"
+	tf_expect "round 1" "$R_CODE" "Access-Challenge"
+	# Another process holds the write lock for 3 s; busy_timeout is 200 ms.
+	( echo "BEGIN EXCLUSIVE;"; sleep 3; echo "COMMIT;" ) | runuser -u freerad -- sqlite3 "$STORE" &
+	locker=$!
+	sleep 0.5
+	tf_round2 judy "$(tf_code "${SECRET[judy]}")" "$R_STATE"
+	tf_expect_reject "while locked"
+	wait $locker
+	tf_expect "logged" "$(grep -c 'database is locked' "$DIR/server/log/radius.log" | sed 's/^[1-9][0-9]*$/yes/')" yes
+	tf_wait_fresh_step
+	tf_round1 judy "$PW"
+	tf_round2 judy "$(tf_code "${SECRET[judy]}" 30)" "$R_STATE"
+	tf_expect "after release" "$R_CODE" "Access-Accept"
+}
+
+same_code_refused_after_restart() {
+	local code
+	tf_wait_fresh_step
+	code=$(tf_code "${SECRET[mallory]}")
+	tf_round1 mallory "$PW"; tf_round2 mallory "$code" "$R_STATE"
+	tf_expect "before restart" "$R_CODE" "Access-Accept"
+	tf_server_stop
+	twofa_start_radiusd "$DIR/server" || die "radiusd failed to restart"
+	tf_round1 mallory "$PW"; tf_round2 mallory "$code" "$R_STATE"
+	tf_expect "after restart" "$R_CODE" "Access-Challenge"
+}
+
+tf_server_setup login "busy_timeout = 200"
+trap tf_server_stop EXIT
+tf_run right_password_then_right_code_is_accepted
+tf_run wrong_password_is_rejected_in_round_one
+tf_run unknown_user_is_rejected_with_the_same_message
+tf_run three_wrong_codes_reject
+tf_run same_code_twice_is_refused_the_second_time
+tf_run same_code_in_ten_parallel_rounds_is_accepted_once
+tf_run code_two_steps_old_is_refused
+tf_run state_from_another_users_login_is_rejected
+tf_run forged_state_is_rejected
+tf_run consumed_state_is_rejected
+tf_run user_without_second_factor_is_rejected_when_required
+tf_run repeated_wrong_codes_lock_the_user_until_unlock
+tf_run hostile_user_names_are_rejected_and_store_unchanged
+tf_run locked_store_rejects_cleanly_then_recovers
+tf_run same_code_refused_after_restart

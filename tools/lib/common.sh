@@ -1,0 +1,146 @@
+# common.sh: shared by tools/demo, tools/test and bench/run.  Source it.
+#
+# Set-up on a fresh Debian 12 machine (packages, FreeRADIUS headers, build),
+# a private raddb with the repo's overlay, and a private radiusd started and
+# stopped by its PID.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# Debian packages the build, the demo and the tests need.
+TWOFA_PACKAGES="build-essential autoconf automake libtool pkg-config dpkg-dev
+	freeradius freeradius-utils libfreeradius-dev libtalloc-dev libpcre3-dev
+	libssl-dev libsqlite3-dev sqlite3 libldap2-dev libcurl4-openssl-dev
+	libqrencode-dev libpng-dev libcrypt-dev oathtool"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "${0##*/}: $*"; exit 1; }
+
+# Install whatever is missing: apt-get update once, then apt-get install -y.
+twofa_install_packages() {
+	local missing=() p
+	for p in $TWOFA_PACKAGES "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root or install them"
+	say "Installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null || die "apt-get update failed"
+	apt-get install -y -qq "${missing[@]}" >/dev/null || die "apt-get install failed"
+	# Debian starts the stock freeradius service on install; we run our own.
+	if [ -d /run/systemd/system ]; then systemctl disable --now freeradius >/dev/null 2>&1 || true; fi
+}
+
+# Headers, configure, make: each step only when needed.
+twofa_build() {
+	cd "$TOP" || exit 1
+	"$TOP/tools/fetch-freeradius-headers" >&2 || die "could not fetch the FreeRADIUS headers"
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+		say "Running autoreconf..."
+		autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; die "autoreconf failed"; }
+	fi
+	if [ ! -f Makefile ] || [ configure -nt config.status ]; then
+		say "Running configure..."
+		./configure -q >/dev/null || die "configure failed (see config.log)"
+	fi
+	say "Building..."
+	make -s -j2 all >/dev/null || { make all 2>&1 | grep -E 'error|Error' | head -20 >&2; die "build failed"; }
+	make -s -j2 check TESTS= >/dev/null || die "building the unit tests failed"
+}
+
+TWOFA_ADMIN="$TOP/tools/twofa-admin"
+TWOFA_MODDIR="$TOP/.libs"
+
+# A free TCP/UDP port on 127.0.0.1 in the high range.
+twofa_free_port() {
+	local port
+	while :; do
+		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+		ss -Hlnu "sport = :$port" 2>/dev/null | grep -q . && continue
+		ss -Hlnu "sport = :$((port + 1))" 2>/dev/null | grep -q . && continue
+		echo "$port"; return 0
+	done
+}
+
+# twofa_make_raddb DIR PORT STORE KEY [extra module config lines]
+# A copy of the system raddb with only our site enabled, listening on
+# 127.0.0.1:PORT, and the module loaded from the build tree.  Readable by
+# freerad, as radiusd drops to that user before loading modules.
+twofa_make_raddb() {
+	local dir=$1 port=$2 store=$3 key=$4 extra=${5:-}
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp -a /etc/freeradius/3.0/. "$dir/raddb"
+	mkdir -p "$dir/log" "$dir/run"
+	local raddb=$dir/raddb
+	rm -f "$raddb"/sites-enabled/* "$raddb"/mods-enabled/eap
+	cp "$TOP/raddb/mods-available/twofa" "$raddb/mods-available/twofa"
+	cp "$TOP/raddb/sites-available/twofa" "$raddb/sites-available/twofa"
+	ln -s ../mods-available/twofa "$raddb/mods-enabled/twofa"
+	ln -s ../sites-available/twofa "$raddb/sites-enabled/twofa"
+
+	# Paths: nothing may be read from /etc/freeradius.
+	sed -i -E \
+		-e "s#^(\s*raddbdir\s*=).*#\1 $raddb#" \
+		-e "s#^(\s*logdir\s*=).*#\1 $dir/log#" \
+		-e "s#^(\s*run_dir\s*=).*#\1 $dir/run#" \
+		-e "s#^(\s*libdir\s*=).*#\1 $TWOFA_MODDIR:/usr/lib/freeradius#" \
+		-e "s#^(\s*reject_delay\s*=).*#\1 0#" \
+		-e "s#^(\s*max_requests\s*=).*#\1 ${TWOFA_MAX_REQUESTS:-16384}#" \
+		-e "s#^(\s*auth\s*=).*#\1 yes#" \
+		"$raddb/radiusd.conf"
+	sed -i -E -e "s#^(\s*port\s*=).*#\1 $port#" -e "s#^(\s*ipaddr\s*=\s*)\*#\1127.0.0.1#" \
+		"$raddb/sites-available/twofa"
+	sed -i -E -e "s#^(\s*store\s*=).*#\1 $store#" -e "s#^(\s*key_file\s*=).*#\1 $key#" \
+		"$raddb/mods-available/twofa"
+	if [ -n "$extra" ]; then
+		# Extra "name = value" lines go at the top of the twofa section.
+		awk -v extra="$extra" '!done && /^twofa \{/ { print; print extra; done = 1; next } { print }' \
+			"$raddb/mods-available/twofa" > "$raddb/mods-available/twofa.new"
+		mv "$raddb/mods-available/twofa.new" "$raddb/mods-available/twofa"
+	fi
+	cat > "$raddb/clients.conf" <<CLIENTS
+client localhost {
+	ipaddr = 127.0.0.1
+	secret = testing123
+	require_message_authenticator = no
+}
+CLIENTS
+	chown -R root:freerad "$dir"
+	chmod -R g+rX,o-w "$dir"
+	chmod g+w "$dir/log" "$dir/run"
+}
+
+# twofa_store_owned DIR: make the store directory, owned by freerad.
+twofa_init_store() {
+	local dir=$1
+	mkdir -p "$dir"
+	"$TWOFA_ADMIN" -s "$dir/twofa.db" -k "$dir/twofa.key" init --owner freerad >/dev/null \
+		|| die "twofa-admin init failed"
+}
+
+# twofa_start_radiusd DIR [extra radiusd args]: start in the foreground in the
+# background, wait until it answers, set RADIUSD_PID.
+twofa_start_radiusd() {
+	local dir=$1; shift
+	: > "$dir/log/radius.log"
+	chown freerad:freerad "$dir/log/radius.log"
+	freeradius -f -d "$dir/raddb" -l "$dir/log/radius.log" "$@" &
+	RADIUSD_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		if grep -q "Ready to process requests" "$dir/log/radius.log" 2>/dev/null; then return 0; fi
+		if ! kill -0 "$RADIUSD_PID" 2>/dev/null; then
+			say "radiusd did not start:"; tail -20 "$dir/log/radius.log" >&2; return 1
+		fi
+		sleep 0.1
+	done
+	say "radiusd did not become ready"; return 1
+}
+
+twofa_stop_radiusd() {
+	[ -n "${RADIUSD_PID:-}" ] || return 0
+	kill "$RADIUSD_PID" 2>/dev/null
+	wait "$RADIUSD_PID" 2>/dev/null
+	RADIUSD_PID=
+}
