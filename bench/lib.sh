@@ -1,0 +1,250 @@
+# bench/lib.sh: set-up shared by bench/run and bench/profile.  Source it
+# after tools/lib/common.sh, with OUT, PAM_SERVICE and nobuild/quick set.
+
+# ---------------------------------------------------------------- setup
+
+bench_build() {
+	local extra=()
+	[ $quick -eq 0 ] && extra+=(libpam-google-authenticator)
+	twofa_install_packages "${extra[@]}"
+	# twofa_build also builds the unit tests; the bench needs only the
+	# module and twofa-admin, so a failing test build is not fatal here.
+	if [ $nobuild -eq 1 ]; then
+		[ -f "$TWOFA_MODDIR/rlm_twofa.so" ] && [ -x "$TWOFA_ADMIN" ] || die "--no-build, but nothing is built"
+	elif ! (twofa_build); then
+		say "twofa_build failed; building the module and twofa-admin only"
+		make -C "$TOP" -s -j2 all >/dev/null || die "build failed"
+	fi
+	cd "$TOP" || exit 1
+	mkdir -p "$OUT"
+	if [ -x "$TOP/tools/twofa-bench" ] && [ "$TOP/tools/twofa-bench" -nt "$TOP/tools/twofa-bench.c" ]; then
+		cp "$TOP/tools/twofa-bench" "$BENCH_BIN"
+	else
+		gcc -std=gnu99 -O2 -Wall -Wextra -I"$TOP/rlm_twofa" "$TOP/tools/twofa-bench.c" \
+			"$TOP/rlm_twofa/totp.c" "$TOP/rlm_twofa/base32.c" "$TOP/rlm_twofa/errors.c" \
+			-o "$BENCH_BIN" -lcrypto -lpthread || die "could not build twofa-bench"
+	fi
+}
+
+# gen_users N FILE: N users "u0000000,,BASE32" (20-byte secrets, no password).
+gen_users() {
+	head -c $(( $1 * 20 )) /dev/urandom | base32 -w 32 |
+		awk '{ printf "u%07d,,%s\n", NR - 1, $0 }' > "$2"
+}
+
+# make_store N: bench/out/store-N/{twofa.db,twofa.key,users.csv} with N
+# users without password (the first factor is the files module's).
+make_store() {
+	local n=$1 dir=$OUT/store-$1 t0
+	rm -rf "$dir"
+	twofa_init_store "$dir"
+	gen_users "$n" "$dir/users.csv"
+	t0=$(date +%s.%N)
+	"$TWOFA_ADMIN" -s "$dir/twofa.db" -k "$dir/twofa.key" user import "$dir/users.csv" >/dev/null \
+		|| die "import of $n users failed"
+	say "  store of $n users imported in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+	chmod 600 "$dir/users.csv"
+}
+
+# sample N: SAMPLE users spread evenly over store-N, with the password the
+# files module knows for them ("p" + name: not a secret, a bench fixture).
+# Sample rows with i % 3 != 0 go to the throughput rows (users.b.csv),
+# i % 3 == 0 to the half-rate row (users.half.csv): a (user, step) pair is
+# never used twice in one run.
+sample_users() {
+	local n=$1 dir=$OUT/store-$1
+	awk -F, -v n="$n" -v k="$SAMPLE" -v dir="$dir" '
+		BEGIN { stride = n / k }
+		{ row = NR - 1; i = int(row / stride); if (row != int(i * stride)) next
+		  line = $1 ",p" $1 "," $3
+		  if (i % 3) print line > (dir "/users.b.csv"); else print line > (dir "/users.half.csv") }' \
+		"$dir/users.csv"
+	chmod 600 "$dir/users.b.csv" "$dir/users.half.csv"
+}
+
+# files_authorize CSV... [totp]: a users file with the Cleartext-Password
+# (and with "totp", the TOTP-Secret) of every user in the CSV files.
+files_authorize() {
+	local extra=
+	if [ "${!#}" = totp ]; then extra=totp; set -- "${@:1:$#-1}"; fi
+	awk -F, -v extra="$extra" '{
+		printf "%s Cleartext-Password := \"%s\"", $1, $2
+		if (extra == "totp") printf ", TOTP-Secret := \"%s\"", $3
+		printf "\n" }' "$@"
+}
+
+# ---------------------------------------------------------------- sites
+
+site_listen() {
+	cat <<EOF
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $1
+	}
+EOF
+}
+
+# (a) the ceiling: files + PAP, one round.
+site_pap() {
+	echo "server bench {"; site_listen "$1"
+	cat <<'EOF'
+	authorize {
+		files
+		pap
+	}
+	authenticate {
+		Auth-Type PAP {
+			pap
+		}
+	}
+}
+EOF
+}
+
+# (b) files + PAP in round one, then rlm_twofa with password_source = none.
+site_twofa_none() {
+	echo "server bench {"; site_listen "$1"
+	cat <<'EOF'
+	authorize {
+		if (!&State) {
+			files
+		}
+		twofa
+	}
+	authenticate {
+		Auth-Type twofa {
+			if (!&State) {
+				pap
+			}
+			twofa
+		}
+	}
+	post-auth {
+		Post-Auth-Type REJECT {
+			twofa
+		}
+	}
+}
+EOF
+}
+
+# (d1) rlm_totp with an unlang challenge round (after sites-available/challenge).
+# The State must come back with session-state for the same user: a forged
+# or replayed State finds no session-state and is rejected.
+site_totp() {
+	echo "server bench {"; site_listen "$1"
+	cat <<'EOF'
+	authorize {
+		files
+		if (!&State) {
+			update control {
+				&Auth-Type := totp-round1
+			}
+		}
+		else {
+			if (!&session-state:User-Name || (&session-state:User-Name != &User-Name)) {
+				reject
+			}
+			if (&User-Password !~ /^[0-9]{6}$/) {
+				reject
+			}
+			update request {
+				&TOTP-Password := &User-Password
+			}
+			update control {
+				&Auth-Type := totp-round2
+			}
+		}
+	}
+	authenticate {
+		Auth-Type totp-round1 {
+			pap
+			update session-state {
+				&User-Name := &User-Name
+			}
+			update reply {
+				&Reply-Message := "Enter the 6-digit code from your authenticator app"
+			}
+			challenge
+		}
+		Auth-Type totp-round2 {
+			totp
+		}
+	}
+}
+EOF
+}
+
+# (d2) pam_google_authenticator through rlm_pam in round two.
+site_pam() {
+	echo "server bench {"; site_listen "$1"
+	cat <<'EOF'
+	authorize {
+		if (!&State) {
+			files
+			update control {
+				&Auth-Type := gauth-round1
+			}
+		}
+		else {
+			if (!&session-state:User-Name || (&session-state:User-Name != &User-Name)) {
+				reject
+			}
+			update control {
+				&Auth-Type := gauth-round2
+			}
+		}
+	}
+	authenticate {
+		Auth-Type gauth-round1 {
+			pap
+			update session-state {
+				&User-Name := &User-Name
+			}
+			update reply {
+				&Reply-Message := "Enter the 6-digit code from your authenticator app"
+			}
+			challenge
+		}
+		Auth-Type gauth-round2 {
+			pam
+		}
+	}
+}
+EOF
+}
+
+# start_server NAME SITE STORE_DIR "FILES_CSV..." [totp] [module config lines]
+# A private raddb under bench/out/NAME (tools/lib/common.sh), our site in
+# place of sites-available/twofa, then radiusd.  Sets PORT and DIR.
+start_server() {
+	local name=$1 site=$2 store=$3 csv=$4 files_extra=${5:-} modconf=${6:-}
+	DIR=$OUT/$name
+	PORT=$(twofa_free_port)
+	twofa_make_raddb "$DIR" "$PORT" "$store/twofa.db" "$store/twofa.key" "$modconf"
+	# One log line per login is the tests' choice, not the benchmark's:
+	# measure the logins, not the log file.
+	sed -i -E "s#^(\s*auth\s*=).*#\1 ${BENCH_AUTH_LOG:-no}#" "$DIR/raddb/radiusd.conf"
+	local raddb=$DIR/raddb
+	rm -f "$raddb/sites-enabled/twofa"
+	if [ "$site" != stock ]; then
+		"site_$site" "$PORT" > "$raddb/sites-available/bench"
+		ln -s ../sites-available/bench "$raddb/sites-enabled/bench"
+	else
+		ln -s ../sites-available/twofa "$raddb/sites-enabled/twofa"
+	fi
+	# shellcheck disable=SC2086 # csv is a list of files
+	[ -n "$csv" ] && files_authorize $csv $files_extra > "$raddb/mods-config/files/authorize"
+	case $site in
+	totp) ln -s ../mods-available/totp "$raddb/mods-enabled/totp" ;;
+	pam) printf 'pam {\n\tpam_auth = %s\n}\n' "$PAM_SERVICE" > "$raddb/mods-enabled/pam" ;;
+	esac
+	chown -R root:freerad "$DIR"
+	chmod -R g+rX,o-w "$DIR"
+	chmod 640 "$raddb/mods-config/files/authorize"
+	twofa_start_radiusd "$DIR" || die "radiusd ($name) did not start: see $DIR/log/radius.log"
+}
+
+rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
