@@ -259,23 +259,39 @@ static conn_t *conn_get(twofa_store_t *store)
 	return c;
 }
 
-/* Run the migrations this store needs, in one transaction. */
-static twofa_rcode_t migrate(conn_t *c, int *version)
+/* PRAGMA user_version, or -1. */
+static int schema_version(conn_t *c)
 {
 	sqlite3_stmt	*stmt;
-	int		rc, v;
-	char		sql[64];
+	int		v = -1;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK) return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW) v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+/* Run the migrations this store needs, in one transaction.  A store that
+ * is up to date is only read, so a read-only store still opens. */
+static twofa_rcode_t migrate(conn_t *c, int *version)
+{
+	int	rc, v;
+	char	sql[64];
+
+	v = schema_version(c);
+	if (v == SCHEMA_VERSION) {
+		*version = v;
+		return TWOFA_OK;
+	}
 
 	rc = conn_exec(c, "BEGIN IMMEDIATE");
 	if (rc != SQLITE_OK) return conn_error(c, "migrate", rc);
 
-	rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &stmt, NULL);
-	if (rc != SQLITE_OK) goto error;
-	rc = sqlite3_step(stmt);
-	v = (rc == SQLITE_ROW) ? sqlite3_column_int(stmt, 0) : -1;
-	sqlite3_finalize(stmt);
-	if (v < 0) goto error;
-
+	v = schema_version(c);		/* again, under the write lock */
+	if (v < 0) {
+		rc = SQLITE_ERROR;
+		goto error;
+	}
 	if (v > SCHEMA_VERSION) {
 		conn_exec(c, "ROLLBACK");
 		snprintf(c->errmsg, sizeof(c->errmsg), "schema version %d is newer than this build (%d)", v, SCHEMA_VERSION);
@@ -295,7 +311,7 @@ static twofa_rcode_t migrate(conn_t *c, int *version)
 
 error:
 	{
-		twofa_rcode_t ret = conn_error(c, "migrate", rc ? rc : SQLITE_ERROR);
+		twofa_rcode_t ret = conn_error(c, "migrate", rc);
 
 		conn_exec(c, "ROLLBACK");
 		return ret;
@@ -353,8 +369,9 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 		snprintf(store->errmsg, sizeof(store->errmsg), "%s", thread_errmsg);
 		return rc;
 	}
-	if (conn_exec(c, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
-	    (rc = migrate(c, &store->schema_version)) != TWOFA_OK ||
+	/* WAL: readers never wait for the writer.  Persistent, so a read-only store keeps it. */
+	if (!sqlite3_db_readonly(c->db, "main")) conn_exec(c, "PRAGMA journal_mode = WAL");
+	if ((rc = migrate(c, &store->schema_version)) != TWOFA_OK ||
 	    (rc = conn_prepare(c)) != TWOFA_OK) {
 		if (!c->errmsg[0]) conn_error(c, "open", SQLITE_ERROR);
 		snprintf(store->errmsg, sizeof(store->errmsg), "store %s: %s", path, c->errmsg);

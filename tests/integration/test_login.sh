@@ -188,6 +188,22 @@ same_code_refused_after_restart() {
 	tf_expect "after restart" "$R_CODE" "Access-Challenge"
 }
 
+read_only_store_rejects_cleanly() {
+	tf_server_stop
+	chmod 0440 "$STORE"
+	twofa_start_radiusd "$DIR/server" || { tf_expect "radiusd starts on a read-only store" no yes; return; }
+	tf_wait_fresh_step
+	tf_round1 olivia "$PW"
+	tf_expect "round 1" "$R_CODE" "Access-Challenge"
+	tf_round2 olivia "$(tf_code "${SECRET[olivia]}")" "$R_STATE"
+	tf_expect_reject "code on a read-only store"
+	tf_expect "logged" "$(grep -c 'readonly database' "$DIR/server/log/radius.log" | sed 's/^[1-9][0-9]*$/yes/')" yes
+	kill -0 "$RADIUSD_PID" 2>/dev/null
+	tf_expect "radiusd alive" "$?" 0
+	tf_expect "last step unchanged" "$(sqlite3 "file:$STORE?mode=ro" "SELECT last_step FROM totp JOIN users ON id = user_id WHERE name = 'olivia'")" -1
+	chmod 0640 "$STORE"
+}
+
 tf_server_setup login "busy_timeout = 200"
 trap tf_server_stop EXIT
 tf_run right_password_then_right_code_is_accepted
@@ -205,3 +221,4 @@ tf_run repeated_wrong_codes_lock_the_user_until_unlock
 tf_run hostile_user_names_are_rejected_and_store_unchanged
 tf_run locked_store_rejects_cleanly_then_recovers
 tf_run same_code_refused_after_restart
+tf_run read_only_store_rejects_cleanly
