@@ -1,0 +1,421 @@
+/*
+ * test_store.c	The SQLite store: schema, users, enrolment, used steps, lockout.
+ *
+ *		Real SQLite files in a temporary directory.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "check.h"
+#include "store.h"
+
+static char dir[] = "/tmp/twofa-store-XXXXXX";
+static int seq;
+
+static twofa_totp_params_t const params = { TWOFA_HASH_SHA1, 6, 30 };
+static uint8_t const sealed[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+				  21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34 };
+
+/* A fresh store file for one case. */
+static char *new_path(TALLOC_CTX *ctx)
+{
+	return talloc_asprintf(ctx, "%s/store-%d.db", dir, ++seq);
+}
+
+static twofa_store_t *open_path(TALLOC_CTX *ctx, char const *path, bool create, unsigned int busy_ms)
+{
+	twofa_store_config_t	config = { .path = path, .busy_timeout_ms = busy_ms, .create = create };
+	twofa_store_t		*store = NULL;
+
+	if (twofa_store_open(ctx, &config, &store) != TWOFA_OK) {
+		printf("  open %s: %s\n", path, store ? twofa_store_errmsg(store) : "?");
+		talloc_free(store);
+		return NULL;
+	}
+	return store;
+}
+
+/* A store with user "alice" holding a confirmed enrolment. */
+static twofa_store_t *store_with_alice(TALLOC_CTX *ctx, char **path)
+{
+	twofa_store_t *store;
+
+	*path = new_path(ctx);
+	store = open_path(ctx, *path, true, 100);
+	if (!store) return NULL;
+	if (twofa_store_add_user(store, "alice", "$y$hash") != TWOFA_OK ||
+	    twofa_store_totp_set_confirmed(store, "alice", sealed, sizeof(sealed), &params) != TWOFA_OK) return NULL;
+	return store;
+}
+
+static int64_t user_id(twofa_store_t *store, char const *name)
+{
+	twofa_user_t	*u;
+	int64_t		id = -1;
+
+	if (twofa_store_get_user(store, NULL, name, &u) == TWOFA_OK) {
+		id = u->id;
+		talloc_free(u);
+	}
+	return id;
+}
+
+static void store_creates_schema_version_1(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
+
+	CHECK(store != NULL);
+	if (store) CHECK(twofa_store_schema_version(store) == 1);
+	talloc_free(ctx);
+}
+
+static void missing_store_without_create_is_not_found(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_config_t	config = { .path = new_path(ctx), .busy_timeout_ms = 100, .create = false };
+	twofa_store_t		*store = NULL;
+
+	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_NOT_FOUND);
+	CHECK(access(config.path, F_OK) != 0);
+	talloc_free(ctx);
+}
+
+static void other_backends_are_refused_clearly(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_config_t	config = { .path = "postgresql://db/twofa", .busy_timeout_ms = 100 };
+	twofa_store_t		*store = NULL;
+
+	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_STORE);
+	CHECK(store && strstr(twofa_store_errmsg(store), "not supported") != NULL);
+	talloc_free(ctx);
+}
+
+static void add_then_get_user_round_trips(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	twofa_user_t	*u = NULL;
+
+	CHECK(store != NULL);
+	if (!store) goto done;
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	if (!u) goto done;
+	CHECK_STR(u->name, "alice");
+	CHECK_STR(u->password_hash, "$y$hash");
+	CHECK(u->totp_state == TWOFA_TOTP_CONFIRMED);
+	CHECK(u->totp_sealed_len == sizeof(sealed) && memcmp(u->totp_sealed, sealed, sizeof(sealed)) == 0);
+	CHECK(u->totp.digits == 6 && u->totp.period == 30 && u->totp.hash == TWOFA_HASH_SHA1);
+	CHECK(u->totp_last_step == -1);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
+static void duplicate_user_is_refused(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+
+	CHECK(store && twofa_store_add_user(store, "alice", NULL) == TWOFA_ERR_EXISTS);
+	talloc_free(ctx);
+}
+
+static void delete_user_cascades_enrolment(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	sqlite3		*db;
+	sqlite3_stmt	*stmt;
+
+	CHECK(store && twofa_store_delete_user(store, "alice") == TWOFA_OK);
+	CHECK(store && twofa_store_delete_user(store, "alice") == TWOFA_ERR_NOT_FOUND);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM totp", -1, &stmt, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	talloc_free(ctx);
+}
+
+static void pending_enrolment_is_not_confirmed_until_confirm(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
+	twofa_user_t	*u = NULL;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_add_user(store, "bob", NULL) == TWOFA_OK);
+	CHECK(twofa_store_totp_confirm(store, "bob", 5) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_totp_set_pending(store, "bob", sealed, sizeof(sealed), &params) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_PENDING);
+	/* A pending secret cannot be used to log in. */
+	CHECK(twofa_store_totp_consume_step(store, u->id, 10) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_totp_confirm(store, "bob", 7) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_CONFIRMED);
+	CHECK(u->totp_last_step == 7);
+	CHECK(twofa_store_totp_confirm(store, "bob", 8) == TWOFA_ERR_NOT_ENROLLED);
+done:
+	talloc_free(ctx);
+}
+
+static void consumed_step_is_refused_again(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+
+	CHECK(twofa_store_totp_consume_step(store, id, 100) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, 100) == TWOFA_ERR_REPLAYED);
+	talloc_free(ctx);
+}
+
+static void earlier_step_is_refused_after_later(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+
+	CHECK(twofa_store_totp_consume_step(store, id, 101) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, 100) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_totp_consume_step(store, id, 102) == TWOFA_OK);
+	talloc_free(ctx);
+}
+
+static void consumed_step_persists_after_reopen(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+
+	CHECK(twofa_store_totp_consume_step(store, id, 200) == TWOFA_OK);
+	talloc_free(store);
+	store = open_path(ctx, path, false, 100);
+	CHECK(store != NULL);
+	if (store) CHECK(twofa_store_totp_consume_step(store, id, 200) == TWOFA_ERR_REPLAYED);
+	talloc_free(ctx);
+}
+
+typedef struct {
+	twofa_store_t		*store;
+	int64_t			id;
+	pthread_barrier_t	*barrier;
+	twofa_rcode_t		rc;
+} racer_t;
+
+static void *race(void *arg)
+{
+	racer_t *r = arg;
+
+	pthread_barrier_wait(r->barrier);
+	r->rc = twofa_store_totp_consume_step(r->store, r->id, 300);
+	return NULL;
+}
+
+static void ten_threads_same_step_exactly_one_wins(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path;
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	pthread_barrier_t	barrier;
+	pthread_t		threads[10];
+	racer_t			racers[10];
+	int			i, wins = 0, replays = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	/* A long busy timeout, so every thread gets its turn at the write lock. */
+	talloc_free(store);
+	store = open_path(ctx, path, false, 5000);
+	pthread_barrier_init(&barrier, NULL, 10);
+	for (i = 0; i < 10; i++) {
+		racers[i] = (racer_t) { .store = store, .id = user_id(store, "alice"), .barrier = &barrier };
+		pthread_create(&threads[i], NULL, race, &racers[i]);
+	}
+	for (i = 0; i < 10; i++) {
+		pthread_join(threads[i], NULL);
+		if (racers[i].rc == TWOFA_OK) wins++;
+		if (racers[i].rc == TWOFA_ERR_REPLAYED) replays++;
+	}
+	pthread_barrier_destroy(&barrier);
+	CHECK(wins == 1);
+	CHECK(replays == 9);
+done:
+	talloc_free(ctx);
+}
+
+static void failures_lock_after_max_and_double(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path;
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	twofa_lockout_t const	policy = { .max_failures = 3, .lock_seconds = 100, .max_lock_seconds = 250 };
+	int64_t			id = store ? user_id(store, "alice") : -1;
+	time_t			until = -1, now = 1000000;
+
+	CHECK(twofa_store_record_failure(store, id, &policy, now, &until) == TWOFA_OK && until == 0);
+	CHECK(twofa_store_record_failure(store, id, &policy, now, &until) == TWOFA_OK && until == 0);
+	CHECK(twofa_store_record_failure(store, id, &policy, now, &until) == TWOFA_OK && until == now + 100);
+	/* Past the first lock: three more failures double it. */
+	now += 200;
+	CHECK(twofa_store_record_failure(store, id, &policy, now, &until) == TWOFA_OK && until == 0);
+	CHECK(twofa_store_record_failure(store, id, &policy, now, &until) == TWOFA_OK && until == 0);
+	CHECK(twofa_store_record_failure(store, id, &policy, now, &until) == TWOFA_OK && until == now + 200);
+	/* Third lock: 400 capped at max_lock_seconds. */
+	now += 300;
+	twofa_store_record_failure(store, id, &policy, now, &until);
+	twofa_store_record_failure(store, id, &policy, now, &until);
+	CHECK(twofa_store_record_failure(store, id, &policy, now, &until) == TWOFA_OK && until == now + 250);
+	talloc_free(ctx);
+}
+
+static void success_resets_counts(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path;
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	twofa_lockout_t const	policy = { .max_failures = 3, .lock_seconds = 100, .max_lock_seconds = 1000 };
+	twofa_user_t		*u = NULL;
+	int64_t			id = store ? user_id(store, "alice") : -1;
+
+	twofa_store_record_failure(store, id, &policy, 1000, NULL);
+	twofa_store_record_failure(store, id, &policy, 1000, NULL);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u->fail_count == 2);
+	CHECK(u && twofa_store_record_success(store, u) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u->fail_count == 0 && u->lock_count == 0);
+	talloc_free(ctx);
+}
+
+static void unlock_clears_lock(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path;
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	twofa_lockout_t const	policy = { .max_failures = 1, .lock_seconds = 100, .max_lock_seconds = 1000 };
+	twofa_user_t		*u = NULL;
+	time_t			until = 0;
+	int64_t			id = store ? user_id(store, "alice") : -1;
+
+	CHECK(twofa_store_record_failure(store, id, &policy, time(NULL), &until) == TWOFA_OK && until > time(NULL));
+	CHECK(twofa_store_unlock(store, "alice") == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u->locked_until == 0 && u->lock_count == 0);
+	CHECK(twofa_store_unlock(store, "nobody") == TWOFA_ERR_NOT_FOUND);
+	talloc_free(ctx);
+}
+
+static void busy_store_returns_busy_then_recovers(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	sqlite3		*other;
+
+	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
+	CHECK(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, 400) == TWOFA_ERR_BUSY);
+	CHECK(strstr(twofa_store_errmsg(store), "locked") != NULL);
+	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(other);
+	CHECK(twofa_store_totp_consume_step(store, id, 400) == TWOFA_OK);
+	talloc_free(ctx);
+}
+
+static void newer_schema_is_refused(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path = new_path(ctx);
+	twofa_store_t	*store = open_path(ctx, path, true, 100);
+	sqlite3		*db;
+
+	talloc_free(store);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	{
+		twofa_store_config_t config = { .path = path, .busy_timeout_ms = 100 };
+
+		store = NULL;
+		CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_STORE);
+		CHECK(store && strstr(twofa_store_errmsg(store), "newer") != NULL);
+	}
+	talloc_free(ctx);
+}
+
+static void audit_rows_are_written(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	sqlite3		*db;
+	sqlite3_stmt	*stmt;
+
+	CHECK(twofa_store_audit(store, "root", "user unlock", "alice", NULL) == TWOFA_OK);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT actor, action, user FROM audit", -1, &stmt, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(stmt) == SQLITE_ROW);
+	CHECK_STR((char const *) sqlite3_column_text(stmt, 1), "user unlock");
+	CHECK_STR((char const *) sqlite3_column_text(stmt, 2), "alice");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	talloc_free(ctx);
+}
+
+static void names_with_quotes_and_semicolons_are_stored_verbatim(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
+	char const	*name = "o'brien\"; DROP TABLE users; --";
+	twofa_user_t	*u = NULL;
+	twofa_user_t	**list = NULL;
+	size_t		n = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_add_user(store, name, NULL) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	CHECK(u && strcmp(u->name, name) == 0);
+	CHECK(twofa_store_list_users(store, ctx, &list, &n) == TWOFA_OK && n == 1);
+done:
+	talloc_free(ctx);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(store_creates_schema_version_1);
+	RUN(missing_store_without_create_is_not_found);
+	RUN(other_backends_are_refused_clearly);
+	RUN(add_then_get_user_round_trips);
+	RUN(duplicate_user_is_refused);
+	RUN(delete_user_cascades_enrolment);
+	RUN(pending_enrolment_is_not_confirmed_until_confirm);
+	RUN(consumed_step_is_refused_again);
+	RUN(earlier_step_is_refused_after_later);
+	RUN(consumed_step_persists_after_reopen);
+	RUN(ten_threads_same_step_exactly_one_wins);
+	RUN(failures_lock_after_max_and_double);
+	RUN(success_resets_counts);
+	RUN(unlock_clears_lock);
+	RUN(busy_store_returns_busy_then_recovers);
+	RUN(newer_schema_is_refused);
+	RUN(audit_rows_are_written);
+	RUN(names_with_quotes_and_semicolons_are_stored_verbatim);
+	{
+		char cmd[64];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0) printf("  could not remove %s\n", dir);
+	}
+	CHECK_EXIT();
+}
