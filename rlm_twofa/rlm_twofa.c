@@ -61,6 +61,7 @@ typedef struct {
 	DICT_ATTR const		*da_user;		//!< session-state: who the challenge was sent to
 	DICT_ATTR const		*da_attempts;		//!< session-state: codes left
 	DICT_ATTR const		*da_expires;		//!< session-state: when the challenge lapses
+	DICT_ATTR const		*da_method;		//!< session-state: which second factor was asked for
 } rlm_twofa_t;
 
 static const CONF_PARSER totp_config[] = {
@@ -202,7 +203,7 @@ static bool is_locked(twofa_user_t const *user, time_t now)
  *	Session-state: the pending challenge's context.  FreeRADIUS keeps it
  *	under the State it sends, and gives it back only with that State.
  */
-static int state_set_integer(rlm_twofa_t const *inst, REQUEST *request, DICT_ATTR const *da, uint32_t value)
+static int state_set_integer(REQUEST *request, DICT_ATTR const *da, uint32_t value)
 {
 	VALUE_PAIR *vp = fr_pair_find_by_da(request->state, da, TAG_ANY);
 
@@ -216,14 +217,14 @@ static int state_set_integer(rlm_twofa_t const *inst, REQUEST *request, DICT_ATT
 	return 0;
 }
 
-static int state_set_user(rlm_twofa_t const *inst, REQUEST *request, char const *name)
+static int state_set_string(REQUEST *request, DICT_ATTR const *da, char const *value)
 {
 	VALUE_PAIR *vp;
 
-	fr_pair_delete_by_da(&request->state, inst->da_user);
-	vp = fr_pair_afrom_da(request->state_ctx, inst->da_user);
+	fr_pair_delete_by_da(&request->state, da);
+	vp = fr_pair_afrom_da(request->state_ctx, da);
 	if (!vp) return -1;
-	fr_pair_value_strcpy(vp, name);
+	fr_pair_value_strcpy(vp, value);
 	fr_pair_add(&request->state, vp);
 
 	return 0;
@@ -234,9 +235,10 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, cha
 {
 	VALUE_PAIR *vp;
 
-	if ((state_set_user(inst, request, name) < 0) ||
-	    (state_set_integer(inst, request, inst->da_attempts, attempts_left) < 0) ||
-	    (state_set_integer(inst, request, inst->da_expires, time(NULL) + inst->challenge_timeout) < 0)) {
+	if ((state_set_string(request, inst->da_user, name) < 0) ||
+	    (state_set_string(request, inst->da_method, "totp") < 0) ||
+	    (state_set_integer(request, inst->da_attempts, attempts_left) < 0) ||
+	    (state_set_integer(request, inst->da_expires, time(NULL) + inst->challenge_timeout) < 0)) {
 		return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
 	}
 
@@ -460,7 +462,8 @@ static int mod_bootstrap(CONF_SECTION *conf, void *instance)
 	inst->da_user = session_attr("Twofa-User", PW_TYPE_STRING);
 	inst->da_attempts = session_attr("Twofa-Attempts-Left", PW_TYPE_INTEGER);
 	inst->da_expires = session_attr("Twofa-Expires", PW_TYPE_INTEGER);
-	if (!inst->da_user || !inst->da_attempts || !inst->da_expires) return -1;
+	inst->da_method = session_attr("Twofa-Method", PW_TYPE_STRING);
+	if (!inst->da_user || !inst->da_attempts || !inst->da_expires || !inst->da_method) return -1;
 
 	return 0;
 }
@@ -509,10 +512,16 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	store_config.path = inst->store_path;
 	store_config.busy_timeout_ms = inst->busy_timeout;
 	rc = twofa_store_open(inst, &store_config, &inst->store);
-	if (rc != TWOFA_OK) {
-		cf_log_err_cs(conf, "Cannot open store %s: %s%s", inst->store_path,
-			      inst->store ? twofa_store_errmsg(inst->store) : twofa_strerror(rc),
-			      (rc == TWOFA_ERR_NOT_FOUND) ? " (create it with: twofa-admin init)" : "");
+	if ((rc == TWOFA_ERR_NOT_FOUND) && inst->store) {
+		/*
+		 *	Not fatal: every login is rejected until the store
+		 *	exists, then it is used without a restart.
+		 */
+		WARN("rlm_twofa (%s): store %s does not exist: rejecting every login until "
+		     "\"twofa-admin init\" creates it", inst->name, inst->store_path);
+	} else if (rc != TWOFA_OK) {
+		cf_log_err_cs(conf, "Cannot open store %s: %s", inst->store_path,
+			      inst->store ? twofa_store_errmsg(inst->store) : twofa_strerror(rc));
 		return -1;
 	}
 

@@ -385,13 +385,13 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 
 char const *twofa_store_errmsg(twofa_store_t *store)
 {
-	conn_t *c;
+	conn_t *c = store ? pthread_getspecific(store->key) : NULL;
 
-	if (!store) return thread_errmsg[0] ? thread_errmsg : "no store";
-	if (store->errmsg[0]) return store->errmsg;
-	c = pthread_getspecific(store->key);
+	/* The most specific first: this thread's last statement, its failed open, the store's open. */
 	if (c && c->errmsg[0]) return c->errmsg;
-	return thread_errmsg[0] ? thread_errmsg : "no detail";
+	if (thread_errmsg[0]) return thread_errmsg;
+	if (store && store->errmsg[0]) return store->errmsg;
+	return "no detail";
 }
 
 int twofa_store_schema_version(twofa_store_t *store)

@@ -120,6 +120,7 @@ typedef struct {
 	bool		pending_only;
 	unsigned int	period;			//!< TOTP step, seconds
 	unsigned int	digits;
+	unsigned int	window;			//!< steps either side of now the server accepts
 	twofa_hash_t	hash;
 	bool		quiet;
 } bench_config_t;
@@ -142,7 +143,7 @@ typedef struct {
 static bench_config_t	cfg = {
 	.mode = MODE_TWOFA, .server = "127.0.0.1:1812", .secret = "testing123",
 	.logins = 10000, .inflight = 64, .sockets = 16, .timeout_ms = 2000, .retries = 2,
-	.period = 30, .digits = 6, .hash = TWOFA_HASH_SHA1,
+	.period = 30, .digits = 6, .window = 1, .hash = TWOFA_HASH_SHA1,
 };
 static bench_stats_t	st;
 static bench_user_t	*users;
@@ -525,8 +526,9 @@ static void finish(login_t *l, double now, bool accepted)
 /*
  *	Which code to send for a user now: the earliest step that is later
  *	than the last one this run used for the user and still inside the
- *	server's window of one step (now - 1 .. now + 1).  Near the end of a
- *	step, now - 1 is skipped: it would leave the window in transit.
+ *	server's window (now - window .. now + window).  In the last second
+ *	of a step, now - window is skipped: it could leave the window in
+ *	transit.
  *
  *	@return the step, or -1 if the user has none left at this moment.
  */
@@ -538,10 +540,10 @@ static int64_t next_step(bench_user_t const *u)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_step = twofa_totp_step(&params, ts.tv_sec);
-	step = now_step - 1;
-	if ((ts.tv_sec % cfg.period) >= cfg.period - 1) step = now_step;
+	step = now_step - (int64_t) cfg.window;
+	if ((cfg.window > 0) && ((ts.tv_sec % cfg.period) >= cfg.period - 1)) step++;
 	if (step <= u->last_step) step = u->last_step + 1;
-	return (step > now_step + 1) ? -1 : step;
+	return (step > now_step + (int64_t) cfg.window) ? -1 : step;
 }
 
 /*
@@ -739,6 +741,7 @@ static void usage(int status)
 		"  --timeout MS          per request, before a retry (default 2000)\n"
 		"  --retries N           retransmissions per request (default 2)\n"
 		"  --pending-only        send round 1 only, never answer the challenge\n"
+		"  --window N            steps either side of now the server accepts (default 1)\n"
 		"  --period S, --digits N, --hash SHA1|SHA256|SHA512   TOTP parameters\n"
 		"  --quiet               only the key=value line\n");
 	exit(status);
@@ -774,13 +777,14 @@ static void parse_args(int argc, char **argv)
 		{ "period", required_argument, NULL, 'p' },
 		{ "digits", required_argument, NULL, 'd' },
 		{ "hash", required_argument, NULL, 'H' },
+		{ "window", required_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:S:u:n:i:k:r:t:R:Pp:d:H:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:S:u:n:i:k:r:t:R:Pp:d:H:w:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (strcmp(optarg, "pap") == 0) cfg.mode = MODE_PAP;
@@ -802,6 +806,7 @@ static void parse_args(int argc, char **argv)
 		case 'H':
 			if (twofa_hash_from_name(optarg, &cfg.hash) < 0) die("--hash wants SHA1, SHA256 or SHA512");
 			break;
+		case 'w': cfg.window = (unsigned int) parse_ulong("--window", optarg, 0, TWOFA_TOTP_MAX_WINDOW); break;
 		case 'q': cfg.quiet = true; break;
 		case 'h': usage(0); break;
 		default: usage(2);
@@ -837,11 +842,15 @@ int main(int argc, char **argv)
 	/*
 	 *	Replay protection refuses a reused code, so each login needs a
 	 *	(user, time step) pair not used before in this run: at start,
-	 *	steps now-1, now and now+1, three per user.
+	 *	steps now - window .. now + window, 2 x window + 1 per user.
 	 */
-	if ((cfg.mode == MODE_TWOFA) && !cfg.pending_only && (cfg.logins > 3 * (unsigned long) n_users)) {
-		die("%lu logins need at least %lu users (3 fresh time steps each); %s has %zu",
-		    cfg.logins, (cfg.logins + 2) / 3, cfg.users_file, n_users);
+	if ((cfg.mode == MODE_TWOFA) && !cfg.pending_only) {
+		unsigned long per_user = 2 * cfg.window + 1;
+
+		if (cfg.logins > per_user * (unsigned long) n_users) {
+			die("%lu logins need at least %lu users (%lu fresh time steps each); %s has %zu",
+			    cfg.logins, (cfg.logins + per_user - 1) / per_user, per_user, cfg.users_file, n_users);
+		}
 	}
 	if (cfg.inflight > n_users) cfg.inflight = (unsigned int) n_users;
 
