@@ -339,7 +339,7 @@ static rlm_rcode_t wrong_code(rlm_twofa_t const *inst, REQUEST *request, twofa_u
 
 	if (attempts_left <= 1) return reject(inst, request, "totp", why);
 
-	RDEBUG2("User \"%s\": totp code %s, asking again", user->name, twofa_strerror(why));
+	RDEBUG2("User \"%s\": totp code rejected (%s), asking again", user->name, twofa_strerror(why));
 	return send_challenge(inst, request, user->name, attempts_left - 1);
 }
 
