@@ -58,10 +58,7 @@ typedef struct {
 	uint8_t			key[TWOFA_KEY_LEN];	//!< wiped in detach
 	char			*dummy_hash;		//!< checked for unknown users, so they cost the same
 
-	DICT_ATTR const		*da_user;		//!< session-state: who the challenge was sent to
-	DICT_ATTR const		*da_attempts;		//!< session-state: codes left
-	DICT_ATTR const		*da_expires;		//!< session-state: when the challenge lapses
-	DICT_ATTR const		*da_method;		//!< session-state: which second factor was asked for
+	DICT_ATTR const		*da_pending;		//!< session-state: the pending challenge (pending_t)
 } rlm_twofa_t;
 
 static const CONF_PARSER totp_config[] = {
@@ -202,45 +199,79 @@ static bool is_locked(twofa_user_t const *user, time_t now)
 /*
  *	Session-state: the pending challenge's context.  FreeRADIUS keeps it
  *	under the State it sends, and gives it back only with that State.
+ *
+ *	It is packed into one octets attribute, Twofa-Pending: each pending
+ *	State then costs less memory, and FreeRADIUS's state table, which
+ *	walks its entries on every new challenge, stays faster.
+ *	Layout: expiry (4 bytes, network order) | attempts left (1) |
+ *	method (1) | user name.
  */
-static int state_set_integer(REQUEST *request, DICT_ATTR const *da, uint32_t value)
+#define PENDING_HEADER_LEN	6
+#define PENDING_METHOD_TOTP	1
+
+typedef struct {
+	uint32_t	expires;			//!< time the challenge lapses
+	uint8_t		attempts_left;			//!< codes the user may still try
+	uint8_t		method;				//!< PENDING_METHOD_*
+	char		name[TWOFA_USER_NAME_MAX + 1];	//!< who the challenge was sent to
+} pending_t;
+
+static int pending_save(rlm_twofa_t const *inst, REQUEST *request, pending_t const *pending)
 {
-	VALUE_PAIR *vp = fr_pair_find_by_da(request->state, da, TAG_ANY);
+	uint8_t		buffer[PENDING_HEADER_LEN + TWOFA_USER_NAME_MAX];
+	size_t		name_len = strlen(pending->name);
+	VALUE_PAIR	*vp;
 
-	if (!vp) {
-		vp = fr_pair_afrom_da(request->state_ctx, da);
-		if (!vp) return -1;
-		fr_pair_add(&request->state, vp);
-	}
-	vp->vp_integer = value;
+	buffer[0] = pending->expires >> 24;
+	buffer[1] = pending->expires >> 16;
+	buffer[2] = pending->expires >> 8;
+	buffer[3] = pending->expires;
+	buffer[4] = pending->attempts_left;
+	buffer[5] = pending->method;
+	memcpy(buffer + PENDING_HEADER_LEN, pending->name, name_len);
 
-	return 0;
-}
-
-static int state_set_string(REQUEST *request, DICT_ATTR const *da, char const *value)
-{
-	VALUE_PAIR *vp;
-
-	fr_pair_delete_by_da(&request->state, da);
-	vp = fr_pair_afrom_da(request->state_ctx, da);
+	fr_pair_delete_by_da(&request->state, inst->da_pending);
+	vp = fr_pair_afrom_da(request->state_ctx, inst->da_pending);
 	if (!vp) return -1;
-	fr_pair_value_strcpy(vp, value);
+	fr_pair_value_memcpy(vp, buffer, PENDING_HEADER_LEN + name_len);
 	fr_pair_add(&request->state, vp);
 
 	return 0;
 }
 
+/** The pending challenge from session-state.  False if there is none or it is not ours. */
+static bool pending_load(rlm_twofa_t const *inst, REQUEST *request, pending_t *pending)
+{
+	VALUE_PAIR	*vp = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY);
+	uint8_t const	*p;
+	size_t		name_len;
+
+	if (!vp || (vp->vp_length <= PENDING_HEADER_LEN) ||
+	    (vp->vp_length > PENDING_HEADER_LEN + TWOFA_USER_NAME_MAX)) return false;
+
+	p = vp->vp_octets;
+	pending->expires = ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
+	pending->attempts_left = p[4];
+	pending->method = p[5];
+	name_len = vp->vp_length - PENDING_HEADER_LEN;
+	memcpy(pending->name, p + PENDING_HEADER_LEN, name_len);
+	pending->name[name_len] = '\0';
+
+	return pending->method == PENDING_METHOD_TOTP;
+}
+
 /** Send an Access-Challenge asking for a code, with attempts_left in session-state. */
 static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, char const *name, uint32_t attempts_left)
 {
-	VALUE_PAIR *vp;
+	VALUE_PAIR	*vp;
+	pending_t	pending = {
+		.expires = time(NULL) + inst->challenge_timeout,
+		.attempts_left = attempts_left,
+		.method = PENDING_METHOD_TOTP,
+	};
 
-	if ((state_set_string(request, inst->da_user, name) < 0) ||
-	    (state_set_string(request, inst->da_method, "totp") < 0) ||
-	    (state_set_integer(request, inst->da_attempts, attempts_left) < 0) ||
-	    (state_set_integer(request, inst->da_expires, time(NULL) + inst->challenge_timeout) < 0)) {
-		return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
-	}
+	strlcpy(pending.name, name, sizeof(pending.name));
+	if (pending_save(inst, request, &pending) < 0) return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
 
 	fr_pair_list_free(&request->reply->vps);
 	pair_make_reply("Reply-Message", inst->challenge_message, T_OP_SET);
@@ -346,9 +377,7 @@ static rlm_rcode_t wrong_code(rlm_twofa_t const *inst, REQUEST *request, twofa_u
 /** Round two: the answer to our challenge. */
 static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *request)
 {
-	VALUE_PAIR	*pending_user = fr_pair_find_by_da(request->state, inst->da_user, TAG_ANY);
-	VALUE_PAIR	*attempts = fr_pair_find_by_da(request->state, inst->da_attempts, TAG_ANY);
-	VALUE_PAIR	*expires = fr_pair_find_by_da(request->state, inst->da_expires, TAG_ANY);
+	pending_t	pending;
 	char const	*name = user_name(request);
 	twofa_user_t	*user = NULL;
 	twofa_rcode_t	rc;
@@ -358,15 +387,17 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	 *	and has not consumed.  Anything else (forged, replayed, lapsed,
 	 *	another module's) arrives without our context.
 	 */
-	if (!pending_user || !attempts || !expires) {
+	if (!pending_load(inst, request, &pending)) {
 		REDEBUG2("State has no pending twofa challenge (forged, replayed or expired)");
 		return reject(inst, request, "state", TWOFA_ERR_MALFORMED);
 	}
-	if (!name || (strcmp(name, pending_user->vp_strvalue) != 0)) {
+	RDEBUG2("Pending totp challenge for \"%s\", %u attempt%s left", pending.name, pending.attempts_left,
+		(pending.attempts_left == 1) ? "" : "s");
+	if (!name || (strcmp(name, pending.name) != 0)) {
 		REDEBUG2("State was issued to another user");
 		return reject(inst, request, "state", TWOFA_ERR_MALFORMED);
 	}
-	if ((time_t) expires->vp_integer < time(NULL)) return reject(inst, request, "challenge", TWOFA_ERR_EXPIRED);
+	if ((time_t) pending.expires < time(NULL)) return reject(inst, request, "challenge", TWOFA_ERR_EXPIRED);
 
 	rc = load_user(inst, request, name, &user);
 	if (rc != TWOFA_OK) return reject(inst, request, "totp", rc);
@@ -385,7 +416,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	case TWOFA_ERR_BAD_CODE:
 	case TWOFA_ERR_REPLAYED:
 	case TWOFA_ERR_MALFORMED:
-		return wrong_code(inst, request, user, attempts->vp_integer, rc);
+		return wrong_code(inst, request, user, pending.attempts_left, rc);
 
 	default:
 		return reject(inst, request, "totp", rc);
@@ -400,7 +431,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *request)
 {
 	rlm_twofa_t const	*inst = instance;
-	bool			ours = fr_pair_find_by_da(request->state, inst->da_user, TAG_ANY) != NULL;
+	bool			ours = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY) != NULL;
 	VALUE_PAIR		*auth_type = fr_pair_find_by_num(request->config, PW_AUTH_TYPE, 0, TAG_ANY);
 
 	if (auth_type && !ours) {
@@ -459,11 +490,8 @@ static int mod_bootstrap(CONF_SECTION *conf, void *instance)
 	inst->name = cf_section_name2(conf);
 	if (!inst->name) inst->name = cf_section_name1(conf);
 
-	inst->da_user = session_attr("Twofa-User", PW_TYPE_STRING);
-	inst->da_attempts = session_attr("Twofa-Attempts-Left", PW_TYPE_INTEGER);
-	inst->da_expires = session_attr("Twofa-Expires", PW_TYPE_INTEGER);
-	inst->da_method = session_attr("Twofa-Method", PW_TYPE_STRING);
-	if (!inst->da_user || !inst->da_attempts || !inst->da_expires || !inst->da_method) return -1;
+	inst->da_pending = session_attr("Twofa-Pending", PW_TYPE_OCTETS);
+	if (!inst->da_pending) return -1;
 
 	return 0;
 }
