@@ -226,6 +226,9 @@ start_server() {
 	# One log line per login is the tests' choice, not the benchmark's:
 	# measure the logins, not the log file.
 	sed -i -E "s#^(\s*auth\s*=).*#\1 ${BENCH_AUTH_LOG:-no}#" "$DIR/raddb/radiusd.conf"
+	if [ -n "${BENCH_MAX_REQUEST_TIME:-}" ]; then
+		sed -i -E "s#^(\s*max_request_time\s*=).*#\1 $BENCH_MAX_REQUEST_TIME#" "$DIR/raddb/radiusd.conf"
+	fi
 	local raddb=$DIR/raddb
 	rm -f "$raddb/sites-enabled/twofa"
 	if [ "$site" != stock ]; then

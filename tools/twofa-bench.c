@@ -598,11 +598,23 @@ static bool start_login(double now, double due)
 	return true;
 }
 
-/* Round 2: same socket and Id (the old request is answered), new packet. */
+/*
+ *	Round 2: a new Id, as a NAS would use.  Reusing round one's Id at once
+ *	races the server, which may not yet have marked round one done and
+ *	would see a "conflicting packet".  The FIFO of free Ids keeps the old
+ *	one unused for a while.
+ */
 static void send_code(login_t *l, uint8_t const *state, size_t state_len, double now)
 {
 	char	code[TWOFA_TOTP_MAX_DIGITS + 1];
 	int64_t	step = next_step(l->user);
+	int	sock, id;
+
+	release_id(l);
+	id = take_id(&sock);		/* cannot fail: the Id just released is free */
+	l->sock = sock;
+	l->id = id;
+	socks[sock].by_id[id] = l;
 
 	if (step < 0) step = l->user->last_step + 1;	/* out of steps mid-login: counted as reject */
 	if (twofa_hotp_code(l->user->key, l->user->key_len, cfg.hash, cfg.digits, (uint64_t) step, code) != TWOFA_OK) {
