@@ -8,9 +8,9 @@
  *		without touching the login flow.
  *
  *		Thread safety: one twofa_store_t may be used from many threads at
- *		once.  Each thread gets its own connection with its statements
- *		prepared once, on that thread's first call; no lock is held around
- *		a login.
+ *		once.  Each call holds the store for that one call only, never
+ *		across a login or network I/O; statements are prepared once.
+ *		begin/commit/rollback are for single-threaded bulk work.
  */
 #ifndef TWOFA_STORE_H
 #define TWOFA_STORE_H

@@ -1,9 +1,15 @@
 /*
  * store_sqlite.c	The SQLite backend of store.h; the only file that includes sqlite3.h.
  *
- *		Each thread gets its own connection, opened on its first call,
- *		with every statement prepared once.  SQLite serialises writers;
- *		each consume-once operation is one atomic statement.
+ *		One connection per store, its statements prepared once, used by
+ *		one thread at a time (a mutex held for one store call, never
+ *		across network I/O).  Why not one per thread: in WAL mode every
+ *		commit on one connection makes every other connection drop its
+ *		page cache, so each lookup read its pages again; the benchmark
+ *		(bench/README.md) measured 30-45 % less CPU per login with one.
+ *		Each consume-once operation is one atomic statement, so other
+ *		processes sharing the file (twofa-admin, a second radiusd) are
+ *		safe too; they wait at most busy_timeout for SQLite's lock.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -106,27 +112,25 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_ROLLBACK]		= "ROLLBACK",
 };
 
-/** One thread's connection. */
+/** The store's connection. */
 typedef struct conn {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[STMT_COUNT];
 	twofa_store_t		*store;
-	struct conn		*next;
-	char			errmsg[256];
 } conn_t;
 
 struct twofa_store {
 	char			*path;
 	unsigned int		busy_timeout_ms;
-	pthread_key_t		key;		//!< this thread's conn_t
-	pthread_mutex_t		mutex;		//!< guards conns, taken only to open or close one
-	conn_t			*conns;
+	pthread_mutex_t		use;		//!< held for one store call
+	conn_t			*conn;		//!< NULL until the file could be opened
+	time_t			last_failure;	//!< of an open, to retry at most once a second
 	int			schema_version;
-	char			errmsg[320];	//!< for failures with no connection
+	char			errmsg[320];	//!< why twofa_store_open failed
 };
 
-/* Per-thread message when no connection could be opened. */
-static __thread char thread_errmsg[256];
+/* The calling thread's last failure, readable after the mutex is released. */
+static __thread char thread_errmsg[320];
 
 static void conn_close(conn_t *c)
 {
@@ -135,29 +139,6 @@ static void conn_close(conn_t *c)
 	for (i = 0; i < STMT_COUNT; i++) if (c->stmt[i]) sqlite3_finalize(c->stmt[i]);
 	if (c->db) sqlite3_close_v2(c->db);
 	free(c);
-}
-
-/* Unlink c from the store's list and close it. */
-static void conn_release(conn_t *c)
-{
-	twofa_store_t	*store = c->store;
-	conn_t		**p;
-
-	pthread_mutex_lock(&store->mutex);
-	for (p = &store->conns; *p; p = &(*p)->next) {
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&store->mutex);
-	conn_close(c);
-}
-
-/* Thread exit: close that thread's connection. */
-static void conn_thread_exit(void *arg)
-{
-	conn_release(arg);
 }
 
 static twofa_rcode_t rcode_from_sqlite(int rc)
@@ -176,7 +157,7 @@ static twofa_rcode_t rcode_from_sqlite(int rc)
 
 static twofa_rcode_t conn_error(conn_t *c, char const *what, int rc)
 {
-	snprintf(c->errmsg, sizeof(c->errmsg), "%s: %s", what, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+	snprintf(thread_errmsg, sizeof(thread_errmsg), "%s: %s", what, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 	return rcode_from_sqlite(rc);
 }
 
@@ -185,7 +166,7 @@ static int conn_exec(conn_t *c, char const *sql)
 	return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
 }
 
-/* Open a connection for the calling thread. */
+/* Open the connection. */
 static twofa_rcode_t conn_open(twofa_store_t *store, bool create, conn_t **out)
 {
 	conn_t	*c;
@@ -223,40 +204,41 @@ static twofa_rcode_t conn_prepare(conn_t *c)
 	return TWOFA_OK;
 }
 
-static void conn_register(twofa_store_t *store, conn_t *c)
+/* Take the store's connection, opening it if need be; NULL (unlocked) if it cannot be. */
+static conn_t *conn_acquire(twofa_store_t *store)
 {
-	pthread_mutex_lock(&store->mutex);
-	c->next = store->conns;
-	store->conns = c;
-	pthread_mutex_unlock(&store->mutex);
-	pthread_setspecific(store->key, c);
-}
+	time_t	now;
+	conn_t	*c;
 
-/* The calling thread's connection, opened on its first call. */
-static conn_t *conn_get(twofa_store_t *store)
-{
-	static __thread time_t	last_failure;
-	conn_t			*c = pthread_getspecific(store->key);
-	time_t			now;
-
-	if (c) return c;
+	thread_errmsg[0] = '\0';
+	pthread_mutex_lock(&store->use);
+	if (store->conn) return store->conn;
 
 	/* A missing or unreadable store: try again at most once a second. */
 	now = time(NULL);
-	if (last_failure == now) return NULL;
-
-	if ((conn_open(store, false, &c) != TWOFA_OK)) {
-		last_failure = now;
-		return NULL;
+	if (store->last_failure == now) {
+		snprintf(thread_errmsg, sizeof(thread_errmsg), "store %s: not available", store->path);
+		goto fail;
 	}
+	if (conn_open(store, false, &c) != TWOFA_OK) goto failed;
 	if (conn_prepare(c) != TWOFA_OK) {
-		snprintf(thread_errmsg, sizeof(thread_errmsg), "%s", c->errmsg);
 		conn_close(c);
-		last_failure = now;
-		return NULL;
+		goto failed;
 	}
-	conn_register(store, c);
+	store->conn = c;
 	return c;
+
+failed:
+	store->last_failure = now;
+fail:
+	pthread_mutex_unlock(&store->use);
+	return NULL;
+}
+
+/* Cleanup handler: the end of a store call gives the connection back. */
+static void conn_release(conn_t **c)
+{
+	if (*c) pthread_mutex_unlock(&(*c)->store->use);
 }
 
 /* PRAGMA user_version, or -1. */
@@ -294,7 +276,7 @@ static twofa_rcode_t migrate(conn_t *c, int *version)
 	}
 	if (v > SCHEMA_VERSION) {
 		conn_exec(c, "ROLLBACK");
-		snprintf(c->errmsg, sizeof(c->errmsg), "schema version %d is newer than this build (%d)", v, SCHEMA_VERSION);
+		snprintf(thread_errmsg, sizeof(thread_errmsg), "schema version %d is newer than this build (%d)", v, SCHEMA_VERSION);
 		return TWOFA_ERR_STORE;
 	}
 	for (; v < SCHEMA_VERSION; v++) {
@@ -320,14 +302,8 @@ error:
 
 static int _store_free(twofa_store_t *store)
 {
-	conn_t *c, *next;
-
-	pthread_key_delete(store->key);
-	for (c = store->conns; c; c = next) {
-		next = c->next;
-		conn_close(c);
-	}
-	pthread_mutex_destroy(&store->mutex);
+	if (store->conn) conn_close(store->conn);
+	pthread_mutex_destroy(&store->use);
 	return 0;
 }
 
@@ -340,18 +316,14 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 	twofa_rcode_t	rc;
 
 	*out = NULL;
+	thread_errmsg[0] = '\0';
 	if (strncmp(path, "sqlite:", 7) == 0) path += 7;
 
 	store = talloc_zero(ctx, twofa_store_t);
 	if (!store) return TWOFA_ERR_NO_MEMORY;
 	store->path = talloc_strdup(store, path);
 	store->busy_timeout_ms = config->busy_timeout_ms;
-	pthread_mutex_init(&store->mutex, NULL);
-	if (pthread_key_create(&store->key, conn_thread_exit) != 0) {
-		pthread_mutex_destroy(&store->mutex);
-		talloc_free(store);
-		return TWOFA_ERR_STORE;
-	}
+	pthread_mutex_init(&store->use, NULL);
 	talloc_set_destructor(store, _store_free);
 	*out = store;
 
@@ -373,22 +345,18 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 	if (!sqlite3_db_readonly(c->db, "main")) conn_exec(c, "PRAGMA journal_mode = WAL");
 	if ((rc = migrate(c, &store->schema_version)) != TWOFA_OK ||
 	    (rc = conn_prepare(c)) != TWOFA_OK) {
-		if (!c->errmsg[0]) conn_error(c, "open", SQLITE_ERROR);
-		snprintf(store->errmsg, sizeof(store->errmsg), "store %s: %s", path, c->errmsg);
+		if (!thread_errmsg[0]) conn_error(c, "open", SQLITE_ERROR);
+		snprintf(store->errmsg, sizeof(store->errmsg), "store %s: %.200s", path, thread_errmsg);
 		conn_close(c);
 		return rc ? rc : TWOFA_ERR_STORE;
 	}
-	conn_register(store, c);
+	store->conn = c;
 
 	return TWOFA_OK;
 }
 
 char const *twofa_store_errmsg(twofa_store_t *store)
 {
-	conn_t *c = store ? pthread_getspecific(store->key) : NULL;
-
-	/* The most specific first: this thread's last statement, its failed open, the store's open. */
-	if (c && c->errmsg[0]) return c->errmsg;
 	if (thread_errmsg[0]) return thread_errmsg;
 	if (store && store->errmsg[0]) return store->errmsg;
 	return "no detail";
@@ -408,7 +376,6 @@ static sqlite3_stmt *stmt_start(conn_t *c, stmt_t which)
 
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
-	c->errmsg[0] = '\0';
 	return stmt;
 }
 
@@ -436,8 +403,14 @@ static twofa_rcode_t stmt_run(conn_t *c, sqlite3_stmt *stmt, char const *what, i
 	return ret;
 }
 
+/*
+ *	Every store call: take the connection, and give it back on every
+ *	way out of the function (the cleanup attribute runs conn_release).
+ */
+#define CONN_USE(_c)	conn_t *_c CC_CLEANUP(conn_release) = NULL
+#define CC_CLEANUP(_f)	__attribute__((cleanup(_f)))
 #define CONN_OR_FAIL(_c, _store) \
-	do { (_c) = conn_get(_store); if (!(_c)) return TWOFA_ERR_STORE; } while (0)
+	do { (_c) = conn_acquire(_store); if (!(_c)) return TWOFA_ERR_STORE; } while (0)
 
 static char *column_strdup(TALLOC_CTX *ctx, sqlite3_stmt *stmt, int col)
 {
@@ -480,7 +453,7 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 
 twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, twofa_user_t **out)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	int		rc;
 	twofa_rcode_t	ret = TWOFA_OK;
@@ -504,7 +477,7 @@ twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char c
 
 twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char const *password_hash)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 
 	CONN_OR_FAIL(c, store);
@@ -519,7 +492,7 @@ twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char 
 static twofa_rcode_t run_by_name(twofa_store_t *store, stmt_t which, char const *what, char const *name,
 				 char const *text2, int64_t const *int2, twofa_rcode_t none)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	int		changes = 0;
 	twofa_rcode_t	rc;
@@ -561,7 +534,7 @@ twofa_rcode_t twofa_store_totp_confirm(twofa_store_t *store, char const *name, i
 
 twofa_rcode_t twofa_store_list_users(twofa_store_t *store, TALLOC_CTX *ctx, twofa_user_t ***out, size_t *count)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	twofa_user_t	**list;
 	size_t		n = 0, size = 16;
@@ -598,7 +571,7 @@ twofa_rcode_t twofa_store_list_users(twofa_store_t *store, TALLOC_CTX *ctx, twof
 static twofa_rcode_t totp_set(twofa_store_t *store, char const *name, uint8_t const *sealed, size_t sealed_len,
 			      twofa_totp_params_t const *params, bool confirmed)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	int		changes = 0;
 	twofa_rcode_t	rc;
@@ -633,7 +606,7 @@ twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *n
 
 twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id, int64_t step)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	int		changes = 0;
 	twofa_rcode_t	rc;
@@ -651,7 +624,7 @@ twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_i
 twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, twofa_lockout_t const *policy,
 					 time_t now, time_t *locked_until)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	int		rc;
 	twofa_rcode_t	ret = TWOFA_OK;
@@ -677,7 +650,7 @@ twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, 
 
 twofa_rcode_t twofa_store_record_success(twofa_store_t *store, twofa_user_t const *user)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 
 	/* The common case writes nothing. */
@@ -692,7 +665,7 @@ twofa_rcode_t twofa_store_record_success(twofa_store_t *store, twofa_user_t cons
 twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,
 				char const *user, char const *detail)
 {
-	conn_t		*c;
+	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 
 	CONN_OR_FAIL(c, store);
@@ -707,7 +680,7 @@ twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char co
 
 static twofa_rcode_t run_plain(twofa_store_t *store, stmt_t which, char const *what)
 {
-	conn_t *c;
+	CONN_USE(c);
 
 	CONN_OR_FAIL(c, store);
 	return stmt_run(c, stmt_start(c, which), what, NULL);
