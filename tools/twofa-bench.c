@@ -408,8 +408,7 @@ static void open_sockets(int epfd)
 	unsigned int		i;
 	int			rc, rcvbuf = 4 * 1024 * 1024;
 
-	if (strlen(cfg.server) >= sizeof(host)) die("--server too long");
-	strcpy(host, cfg.server);
+	if ((size_t) snprintf(host, sizeof(host), "%s", cfg.server) >= sizeof(host)) die("--server too long");
 	colon = strrchr(host, ':');
 	if (!colon) die("--server wants HOST:PORT");
 	*colon = '\0';
