@@ -12,13 +12,16 @@
  *
  * The whole login flow is in this file; the mechanisms are in named files:
  * totp.c (RFC 6238), crypto.c (secrets at rest, password hashes), store.h
- * (users, used time steps, lockout), policy.c (input checks).
+ * (users, used time steps, lockout), policy.c (input checks), pending.c
+ * (the challenge's context in session-state).
  *
  * Round one (no State): check the first factor, the lock and the enrolment,
  * keep the pending context in session-state, send an Access-Challenge.
  * Round two (State): a State whose session-state is gone is a reject; else
- * check the code, consume its time step once in the store, and accept,
- * challenge again while attempts are left, or reject.
+ * check the code against the enrolment round one read, consume its time
+ * step once in the store (one statement, which also checks that the
+ * enrolment is unchanged and the user not locked), and accept, challenge
+ * again while attempts are left, or reject.
  */
 RCSID("$Id$")
 
@@ -33,6 +36,7 @@ RCSID("$Id$")
 #include "crypto.h"
 #include "policy.h"
 #include "store.h"
+#include "pending.h"
 
 typedef enum {
 	PASSWORD_SOURCE_LOCAL = 0,	//!< crypt(3) hash in our store
@@ -197,81 +201,41 @@ static bool is_locked(twofa_user_t const *user, time_t now)
 }
 
 /*
- *	Session-state: the pending challenge's context.  FreeRADIUS keeps it
- *	under the State it sends, and gives it back only with that State.
- *
- *	It is packed into one octets attribute, Twofa-Pending: each pending
- *	State then costs less memory, and FreeRADIUS's state table, which
- *	walks its entries on every new challenge, stays faster.
- *	Layout: expiry (4 bytes, network order) | attempts left (1) |
- *	method (1) | user name.
+ *	Session-state: the pending challenge (pending.h), packed into one
+ *	octets attribute, Twofa-Pending.  FreeRADIUS keeps it under the
+ *	State it sends, and gives it back only with that State.
  */
-#define PENDING_HEADER_LEN	6
-#define PENDING_METHOD_TOTP	1
-
-typedef struct {
-	uint32_t	expires;			//!< time the challenge lapses
-	uint8_t		attempts_left;			//!< codes the user may still try
-	uint8_t		method;				//!< PENDING_METHOD_*
-	char		name[TWOFA_USER_NAME_MAX + 1];	//!< who the challenge was sent to
-} pending_t;
-
-static int pending_save(rlm_twofa_t const *inst, REQUEST *request, pending_t const *pending)
+static int pending_save(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending)
 {
-	uint8_t		buffer[PENDING_HEADER_LEN + TWOFA_USER_NAME_MAX];
-	size_t		name_len = strlen(pending->name);
+	uint8_t		buffer[TWOFA_PENDING_MAX];
+	size_t		len = twofa_pending_pack(pending, buffer);
 	VALUE_PAIR	*vp;
 
-	buffer[0] = pending->expires >> 24;
-	buffer[1] = pending->expires >> 16;
-	buffer[2] = pending->expires >> 8;
-	buffer[3] = pending->expires;
-	buffer[4] = pending->attempts_left;
-	buffer[5] = pending->method;
-	memcpy(buffer + PENDING_HEADER_LEN, pending->name, name_len);
-
+	if (!len) return -1;
 	fr_pair_delete_by_da(&request->state, inst->da_pending);
 	vp = fr_pair_afrom_da(request->state_ctx, inst->da_pending);
 	if (!vp) return -1;
-	fr_pair_value_memcpy(vp, buffer, PENDING_HEADER_LEN + name_len);
+	fr_pair_value_memcpy(vp, buffer, len);
 	fr_pair_add(&request->state, vp);
 
 	return 0;
 }
 
 /** The pending challenge from session-state.  False if there is none or it is not ours. */
-static bool pending_load(rlm_twofa_t const *inst, REQUEST *request, pending_t *pending)
+static bool pending_load(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending)
 {
-	VALUE_PAIR	*vp = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY);
-	uint8_t const	*p;
-	size_t		name_len;
+	VALUE_PAIR *vp = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY);
 
-	if (!vp || (vp->vp_length <= PENDING_HEADER_LEN) ||
-	    (vp->vp_length > PENDING_HEADER_LEN + TWOFA_USER_NAME_MAX)) return false;
-
-	p = vp->vp_octets;
-	pending->expires = ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
-	pending->attempts_left = p[4];
-	pending->method = p[5];
-	name_len = vp->vp_length - PENDING_HEADER_LEN;
-	memcpy(pending->name, p + PENDING_HEADER_LEN, name_len);
-	pending->name[name_len] = '\0';
-
-	return pending->method == PENDING_METHOD_TOTP;
+	return vp && twofa_pending_unpack(vp->vp_octets, vp->vp_length, pending);
 }
 
-/** Send an Access-Challenge asking for a code, with attempts_left in session-state. */
-static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, char const *name, uint32_t attempts_left)
+/** Send an Access-Challenge asking for a code, with its context in session-state. */
+static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending)
 {
-	VALUE_PAIR	*vp;
-	pending_t	pending = {
-		.expires = time(NULL) + inst->challenge_timeout,
-		.attempts_left = attempts_left,
-		.method = PENDING_METHOD_TOTP,
-	};
+	VALUE_PAIR *vp;
 
-	strlcpy(pending.name, name, sizeof(pending.name));
-	if (pending_save(inst, request, &pending) < 0) return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
+	pending->expires = time(NULL) + inst->challenge_timeout;
+	if (pending_save(inst, request, pending) < 0) return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
 
 	fr_pair_list_free(&request->reply->vps);
 	pair_make_reply("Reply-Message", inst->challenge_message, T_OP_SET);
@@ -282,10 +246,29 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, cha
 	}
 
 	RDEBUG2("User \"%s\": totp challenge sent, %u attempt%s left, answer within %us",
-		name, attempts_left, (attempts_left == 1) ? "" : "s", inst->challenge_timeout);
+		pending->name, pending->attempts_left, (pending->attempts_left == 1) ? "" : "s",
+		inst->challenge_timeout);
 	request->reply->code = PW_CODE_ACCESS_CHALLENGE;
 
 	return RLM_MODULE_HANDLED;
+}
+
+/** What round two needs of the user's enrolment.  False if the sealed secret is oversized. */
+static bool pending_from_user(twofa_user_t const *user, uint32_t attempts, twofa_pending_t *pending)
+{
+	if (!user->totp_sealed || (user->totp_sealed_len > sizeof(pending->sealed))) return false;
+
+	memset(pending, 0, sizeof(*pending));
+	pending->attempts_left = attempts;
+	pending->method = TWOFA_PENDING_TOTP;
+	pending->had_failures = user->fail_count || user->lock_count || user->locked_until;
+	pending->totp = user->totp;
+	pending->user_id = user->id;
+	memcpy(pending->sealed, user->totp_sealed, user->totp_sealed_len);
+	pending->sealed_len = user->totp_sealed_len;
+	strlcpy(pending->name, user->name, sizeof(pending->name));
+
+	return true;
 }
 
 /** Round one: first factor, lock, enrolment, then the challenge. */
@@ -293,6 +276,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *
 {
 	char const	*name = user_name(request);
 	twofa_user_t	*user = NULL;
+	twofa_pending_t	pending;
 	twofa_rcode_t	rc;
 
 	rc = load_user(inst, request, name, &user);
@@ -311,75 +295,106 @@ static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *
 		RDEBUG2("User \"%s\": no second factor on file and require = no, first factor is enough", name);
 		return RLM_MODULE_OK;
 	}
+	if (!pending_from_user(user, inst->attempts, &pending)) {
+		RERROR("User \"%s\": stored TOTP secret is malformed", name);
+		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
+	}
 
-	return send_challenge(inst, request, name, inst->attempts);
+	return send_challenge(inst, request, &pending);
 }
 
-/** Check a code against the user's TOTP secret and consume its step once. */
-static twofa_rcode_t verify_totp(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
+/** Check a code against the pending enrolment, in memory; *step gets the step it matched. */
+static twofa_rcode_t check_code(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending,
+				int64_t *step)
 {
 	VALUE_PAIR	*code = user_password(request);
 	twofa_secret_t	*secret = NULL;
-	int64_t		step = -1;
 	twofa_rcode_t	rc;
 
-	if (!code || !twofa_code_well_formed(code->vp_strvalue, code->vp_length, user->totp.digits)) {
+	if (!code || !twofa_code_well_formed(code->vp_strvalue, code->vp_length, pending->totp.digits)) {
 		return TWOFA_ERR_MALFORMED;
 	}
 
-	rc = twofa_crypto_open(request, inst->key, user->name, user->totp_sealed, user->totp_sealed_len, &secret);
+	rc = twofa_crypto_open(request, inst->key, pending->name, pending->sealed, pending->sealed_len, &secret);
 	if (rc != TWOFA_OK) {
-		RERROR("User \"%s\": TOTP secret does not decrypt with this key_file", user->name);
+		RERROR("User \"%s\": TOTP secret does not decrypt with this key_file", pending->name);
 		return rc;
 	}
 
-	rc = twofa_totp_verify_code(secret->data, secret->len, &user->totp, inst->window, time(NULL),
-				    user->totp_last_step, code->vp_strvalue, &step);
+	/*
+	 *	No last step here: the store holds it, and the consume below
+	 *	refuses a step that is not later.
+	 */
+	rc = twofa_totp_verify_code(secret->data, secret->len, &pending->totp, inst->window, time(NULL),
+				    -1, code->vp_strvalue, step);
 	talloc_free(secret);
+
+	return rc;
+}
+
+/** Check the code, then consume its step once: the store decides, atomically,
+ *  which of several requests with the same code gets it, and checks again
+ *  that the enrolment is unchanged and the user not locked. */
+static twofa_rcode_t verify_totp(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending)
+{
+	int64_t		step = -1;
+	twofa_rcode_t	rc;
+
+	rc = check_code(inst, request, pending, &step);
 	if (rc != TWOFA_OK) return rc;
 
-	/*
-	 *	The check above read last_step a moment ago; the store
-	 *	decides, atomically, which of several requests with the
-	 *	same code gets it.
-	 */
-	rc = twofa_store_totp_consume_step(inst->store, user->id, step);
-	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_REPLAYED)) log_store_error(inst, request, "consume step", rc);
+	rc = twofa_store_totp_consume_step(inst->store, pending->user_id, pending->sealed, pending->sealed_len,
+					   step, time(NULL));
+	switch (rc) {
+	case TWOFA_OK:
+	case TWOFA_ERR_REPLAYED:
+		break;
+
+	case TWOFA_ERR_LOCKED:
+	case TWOFA_ERR_NOT_ENROLLED:
+	case TWOFA_ERR_NOT_FOUND:
+		RDEBUG2("User \"%s\": changed since the challenge was sent (%s)", pending->name, twofa_strerror(rc));
+		break;
+
+	default:
+		log_store_error(inst, request, "consume step", rc);
+		break;
+	}
 
 	return rc;
 }
 
 /** A wrong code: count it, then challenge again while attempts are left. */
-static rlm_rcode_t wrong_code(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
-			      uint32_t attempts_left, twofa_rcode_t why)
+static rlm_rcode_t wrong_code(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending, twofa_rcode_t why)
 {
 	time_t		locked_until = 0;
 	twofa_rcode_t	rc;
 
-	rc = twofa_store_record_failure(inst->store, user->id, &inst->lockout, time(NULL), &locked_until);
+	rc = twofa_store_record_failure(inst->store, pending->user_id, &inst->lockout, time(NULL), &locked_until);
 	if (rc != TWOFA_OK) {
 		log_store_error(inst, request, "record failure", rc);
 		return reject(inst, request, "totp", rc);
 	}
 
 	if (locked_until) {
-		RWDEBUG("User \"%s\": too many failed codes, locked for %ld seconds", user->name,
+		RWDEBUG("User \"%s\": too many failed codes, locked for %ld seconds", pending->name,
 			(long) (locked_until - time(NULL)));
 		return reject(inst, request, "totp", TWOFA_ERR_LOCKED);
 	}
 
-	if (attempts_left <= 1) return reject(inst, request, "totp", why);
+	if (pending->attempts_left <= 1) return reject(inst, request, "totp", why);
 
-	RDEBUG2("User \"%s\": totp code rejected (%s), asking again", user->name, twofa_strerror(why));
-	return send_challenge(inst, request, user->name, attempts_left - 1);
+	RDEBUG2("User \"%s\": totp code rejected (%s), asking again", pending->name, twofa_strerror(why));
+	pending->attempts_left--;
+	pending->had_failures = true;
+	return send_challenge(inst, request, pending);
 }
 
-/** Round two: the answer to our challenge. */
+/** Round two: the answer to our challenge.  No store read: one write decides. */
 static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *request)
 {
-	pending_t	pending;
+	twofa_pending_t	pending;
 	char const	*name = user_name(request);
-	twofa_user_t	*user = NULL;
 	twofa_rcode_t	rc;
 
 	/*
@@ -399,15 +414,10 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	}
 	if ((time_t) pending.expires < time(NULL)) return reject(inst, request, "challenge", TWOFA_ERR_EXPIRED);
 
-	rc = load_user(inst, request, name, &user);
-	if (rc != TWOFA_OK) return reject(inst, request, "totp", rc);
-	if (is_locked(user, time(NULL))) return reject(inst, request, "totp", TWOFA_ERR_LOCKED);
-	if (user->totp_state != TWOFA_TOTP_CONFIRMED) return reject(inst, request, "totp", TWOFA_ERR_NOT_ENROLLED);
-
-	rc = verify_totp(inst, request, user);
+	rc = verify_totp(inst, request, &pending);
 	switch (rc) {
 	case TWOFA_OK:
-		if (twofa_store_record_success(inst->store, user) != TWOFA_OK) {
+		if (pending.had_failures && (twofa_store_record_success(inst->store, pending.user_id) != TWOFA_OK)) {
 			log_store_error(inst, request, "record success", TWOFA_ERR_STORE);
 		}
 		RDEBUG2("User \"%s\": totp code accepted", name);
@@ -416,7 +426,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	case TWOFA_ERR_BAD_CODE:
 	case TWOFA_ERR_REPLAYED:
 	case TWOFA_ERR_MALFORMED:
-		return wrong_code(inst, request, user, pending.attempts_left, rc);
+		return wrong_code(inst, request, &pending, rc);
 
 	default:
 		return reject(inst, request, "totp", rc);

@@ -98,11 +98,15 @@ twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *n
 					     twofa_totp_params_t const *params);
 twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name);
 
-/** Record step as used, atomically, only if it is later than the last used step.
+/** Record step as used, in one atomic statement, only if it is later than the last
+ *  used step, the user's confirmed enrolment is still the one whose sealed secret
+ *  is given (read in round one), and the user is not locked at now.
  *  Of several callers with the same step at once, exactly one gets TWOFA_OK.
- *  @return TWOFA_OK, TWOFA_ERR_REPLAYED, TWOFA_ERR_BUSY, TWOFA_ERR_STORE.
+ *  @return TWOFA_OK, TWOFA_ERR_REPLAYED, TWOFA_ERR_LOCKED, TWOFA_ERR_NOT_ENROLLED
+ *  (removed or replaced), TWOFA_ERR_NOT_FOUND (user deleted), TWOFA_ERR_BUSY, TWOFA_ERR_STORE.
  */
-twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id, int64_t step);
+twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id,
+					    uint8_t const *sealed, size_t sealed_len, int64_t step, time_t now);
 
 /*
  *	Lockout.  One atomic statement each.
@@ -113,8 +117,9 @@ twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_i
  */
 twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, twofa_lockout_t const *policy,
 					 time_t now, time_t *locked_until);
-/** A success: fail_count and lock_count back to 0.  Writes nothing if they already are. */
-twofa_rcode_t twofa_store_record_success(twofa_store_t *store, twofa_user_t const *user);
+/** A success: fail_count and lock_count back to 0.  Changes nothing if they already are;
+ *  callers skip the call when round one read no failures. */
+twofa_rcode_t twofa_store_record_success(twofa_store_t *store, int64_t user_id);
 /** Lift a lock and reset the counters (twofa-admin user unlock). NOT_FOUND if no such user. */
 twofa_rcode_t twofa_store_unlock(twofa_store_t *store, char const *name);
 

@@ -12,6 +12,7 @@
  *		safe too; they wait at most busy_timeout for SQLite's lock.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ typedef enum {
 	STMT_TOTP_CONFIRM,
 	STMT_TOTP_REMOVE,
 	STMT_CONSUME_STEP,
+	STMT_WHY_NOT_CONSUMED,
 	STMT_RECORD_FAILURE,
 	STMT_RECORD_SUCCESS,
 	STMT_UNLOCK,
@@ -91,8 +93,18 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_TOTP_CONFIRM]	= "UPDATE totp SET confirmed = 1, last_step = ?2 "
 				  "WHERE confirmed = 0 AND user_id = (SELECT id FROM users WHERE name = ?1)",
 	[STMT_TOTP_REMOVE]	= "DELETE FROM totp WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-	/* Atomic: of several callers with the same step, one changes the row. */
-	[STMT_CONSUME_STEP]	= "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND confirmed = 1 AND last_step < ?2",
+	/*
+	 *	Atomic: of several callers with the same step, one changes the
+	 *	row.  It also checks again what round one read: the same
+	 *	enrolment (its sealed secret: a new one has a fresh nonce), and
+	 *	no lock.  ?1 user, ?2 step, ?3 sealed secret, ?4 now.
+	 */
+	[STMT_CONSUME_STEP]	= "UPDATE totp SET last_step = ?2 "
+				  "WHERE user_id = ?1 AND confirmed = 1 AND last_step < ?2 AND secret = ?3 "
+				  "AND (SELECT locked_until FROM users WHERE id = ?1) <= ?4",
+	/* Only when the above changed nothing: which condition failed. */
+	[STMT_WHY_NOT_CONSUMED]	= "SELECT u.locked_until > ?4, t.confirmed = 1 AND t.secret = ?3 "
+				  "FROM users u LEFT JOIN totp t ON t.user_id = u.id WHERE u.id = ?1",
 	/*
 	 *	One statement: SQLite evaluates every expression of the SET
 	 *	against the old row.  ?2 max failures, ?3 now, ?4 first lock,
@@ -104,7 +116,8 @@ static char const *statements[STMT_COUNT] = {
 				  "locked_until = CASE WHEN fail_count + 1 >= ?2 "
 				  "THEN ?3 + MIN(?4 << MIN(lock_count, 20), ?5) ELSE locked_until END "
 				  "WHERE id = ?1 RETURNING CASE WHEN locked_until > ?3 THEN locked_until ELSE 0 END",
-	[STMT_RECORD_SUCCESS]	= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0 WHERE id = ?1",
+	[STMT_RECORD_SUCCESS]	= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0 "
+				  "WHERE id = ?1 AND (fail_count > 0 OR lock_count > 0 OR locked_until > 0)",
 	[STMT_UNLOCK]		= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0 WHERE name = ?1",
 	[STMT_AUDIT]		= "INSERT INTO audit (at, actor, action, user, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
@@ -604,21 +617,59 @@ twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *n
 	return totp_set(store, name, sealed, sealed_len, params, true);
 }
 
-twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id, int64_t step)
+/* Bind the consume statement's parameters (both statements share them). */
+static void bind_consume(sqlite3_stmt *stmt, int64_t user_id, uint8_t const *sealed, size_t sealed_len,
+			 int64_t step, time_t now)
+{
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, step);
+	sqlite3_bind_blob(stmt, 3, sealed, (int) sealed_len, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, now);
+}
+
+/* The consume changed nothing: say why.  Every answer is a reject, so
+ * this read need not be atomic with the update. */
+static twofa_rcode_t why_not_consumed(conn_t *c, int64_t user_id, uint8_t const *sealed, size_t sealed_len,
+				      int64_t step, time_t now)
+{
+	sqlite3_stmt	*stmt = stmt_start(c, STMT_WHY_NOT_CONSUMED);
+	int		rc;
+	twofa_rcode_t	ret;
+
+	bind_consume(stmt, user_id, sealed, sealed_len, step, now);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		ret = TWOFA_ERR_NOT_FOUND;			/* deleted since round one */
+	} else if (rc != SQLITE_ROW) {
+		ret = conn_error(c, "consume step", rc);
+	} else if (sqlite3_column_int(stmt, 0)) {
+		ret = TWOFA_ERR_LOCKED;
+	} else if (!sqlite3_column_int(stmt, 1)) {
+		ret = TWOFA_ERR_NOT_ENROLLED;			/* removed or replaced since */
+	} else {
+		ret = TWOFA_ERR_REPLAYED;
+	}
+	stmt_done(stmt);
+	return ret;
+}
+
+twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id,
+					    uint8_t const *sealed, size_t sealed_len, int64_t step, time_t now)
 {
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	int		changes = 0;
 	twofa_rcode_t	rc;
 
+	if (!sealed || !sealed_len || (sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
 	CONN_OR_FAIL(c, store);
 	stmt = stmt_start(c, STMT_CONSUME_STEP);
-	sqlite3_bind_int64(stmt, 1, user_id);
-	sqlite3_bind_int64(stmt, 2, step);
+	bind_consume(stmt, user_id, sealed, sealed_len, step, now);
 	rc = stmt_run(c, stmt, "consume step", &changes);
 	if (rc != TWOFA_OK) return rc;
+	if (changes == 1) return TWOFA_OK;
 
-	return (changes == 1) ? TWOFA_OK : TWOFA_ERR_REPLAYED;
+	return why_not_consumed(c, user_id, sealed, sealed_len, step, now);
 }
 
 twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, twofa_lockout_t const *policy,
@@ -648,17 +699,14 @@ twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, 
 	return ret;
 }
 
-twofa_rcode_t twofa_store_record_success(twofa_store_t *store, twofa_user_t const *user)
+twofa_rcode_t twofa_store_record_success(twofa_store_t *store, int64_t user_id)
 {
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 
-	/* The common case writes nothing. */
-	if (!user->fail_count && !user->lock_count && !user->locked_until) return TWOFA_OK;
-
 	CONN_OR_FAIL(c, store);
 	stmt = stmt_start(c, STMT_RECORD_SUCCESS);
-	sqlite3_bind_int64(stmt, 1, user->id);
+	sqlite3_bind_int64(stmt, 1, user_id);
 	return stmt_run(c, stmt, "record success", NULL);
 }
 

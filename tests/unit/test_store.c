@@ -17,6 +17,9 @@ static int seq;
 static twofa_totp_params_t const params = { TWOFA_HASH_SHA1, 6, 30 };
 static uint8_t const sealed[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
 				  21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34 };
+static uint8_t const resealed[] = { 9, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+				    21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34 };
+#define NOW	((time_t) 1000000)
 
 /* A fresh store file for one case. */
 static char *new_path(TALLOC_CTX *ctx)
@@ -156,7 +159,7 @@ static void pending_enrolment_is_not_confirmed_until_confirm(void)
 	CHECK(twofa_store_totp_set_pending(store, "bob", sealed, sizeof(sealed), &params) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_PENDING);
 	/* A pending secret cannot be used to log in. */
-	CHECK(twofa_store_totp_consume_step(store, u->id, 10) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_totp_consume_step(store, u->id, sealed, sizeof(sealed), 10, NOW) == TWOFA_ERR_NOT_ENROLLED);
 	CHECK(twofa_store_totp_confirm(store, "bob", 7) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_CONFIRMED);
 	CHECK(u->totp_last_step == 7);
@@ -172,8 +175,8 @@ static void consumed_step_is_refused_again(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(twofa_store_totp_consume_step(store, id, 100) == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, 100) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 100, NOW) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 100, NOW) == TWOFA_ERR_REPLAYED);
 	talloc_free(ctx);
 }
 
@@ -184,9 +187,9 @@ static void earlier_step_is_refused_after_later(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(twofa_store_totp_consume_step(store, id, 101) == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, 100) == TWOFA_ERR_REPLAYED);
-	CHECK(twofa_store_totp_consume_step(store, id, 102) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 101, NOW) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 100, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 102, NOW) == TWOFA_OK);
 	talloc_free(ctx);
 }
 
@@ -197,11 +200,46 @@ static void consumed_step_persists_after_reopen(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(twofa_store_totp_consume_step(store, id, 200) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 200, NOW) == TWOFA_OK);
 	talloc_free(store);
 	store = open_path(ctx, path, false, 100);
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_totp_consume_step(store, id, 200) == TWOFA_ERR_REPLAYED);
+	if (store) CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 200, NOW) == TWOFA_ERR_REPLAYED);
+	talloc_free(ctx);
+}
+
+/* What round one read is checked again at the consume. */
+static void consume_refused_when_enrolment_replaced(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+
+	CHECK(twofa_store_totp_set_confirmed(store, "alice", resealed, sizeof(resealed), &params) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 500, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), 500, NOW) == TWOFA_OK);
+	CHECK(twofa_store_totp_remove(store, "alice") == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), 501, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	talloc_free(ctx);
+}
+
+static void consume_refused_when_locked_or_deleted(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path;
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	twofa_lockout_t const	policy = { .max_failures = 1, .lock_seconds = 100, .max_lock_seconds = 100 };
+	int64_t			id = store ? user_id(store, "alice") : -1;
+	time_t			until = 0;
+
+	CHECK(twofa_store_record_failure(store, id, &policy, NOW, &until) == TWOFA_OK && until == NOW + 100);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 600, NOW) == TWOFA_ERR_LOCKED);
+	/* The step was not used up by the refused attempt. */
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 600, NOW + 100) == TWOFA_OK);
+	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 601, NOW + 100) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_totp_consume_step(store, id, NULL, 0, 602, NOW + 100) == TWOFA_ERR_MALFORMED);
 	talloc_free(ctx);
 }
 
@@ -217,7 +255,7 @@ static void *race(void *arg)
 	racer_t *r = arg;
 
 	pthread_barrier_wait(r->barrier);
-	r->rc = twofa_store_totp_consume_step(r->store, r->id, 300);
+	r->rc = twofa_store_totp_consume_step(r->store, r->id, sealed, sizeof(sealed), 300, NOW);
 	return NULL;
 }
 
@@ -289,7 +327,7 @@ static void success_resets_counts(void)
 	twofa_store_record_failure(store, id, &policy, 1000, NULL);
 	twofa_store_record_failure(store, id, &policy, 1000, NULL);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u->fail_count == 2);
-	CHECK(u && twofa_store_record_success(store, u) == TWOFA_OK);
+	CHECK(u && twofa_store_record_success(store, u->id) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u->fail_count == 0 && u->lock_count == 0);
 	talloc_free(ctx);
 }
@@ -321,11 +359,11 @@ static void busy_store_returns_busy_then_recovers(void)
 
 	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
 	CHECK(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, 400) == TWOFA_ERR_BUSY);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 400, NOW) == TWOFA_ERR_BUSY);
 	CHECK(strstr(twofa_store_errmsg(store), "locked") != NULL);
 	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(other);
-	CHECK(twofa_store_totp_consume_step(store, id, 400) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 400, NOW) == TWOFA_OK);
 	talloc_free(ctx);
 }
 
@@ -403,6 +441,8 @@ int main(void)
 	RUN(consumed_step_is_refused_again);
 	RUN(earlier_step_is_refused_after_later);
 	RUN(consumed_step_persists_after_reopen);
+	RUN(consume_refused_when_enrolment_replaced);
+	RUN(consume_refused_when_locked_or_deleted);
 	RUN(ten_threads_same_step_exactly_one_wins);
 	RUN(failures_lock_after_max_and_double);
 	RUN(success_resets_counts);

@@ -1,0 +1,48 @@
+/*
+ * pending.h	The context of a challenge waiting for its answer, packed
+ *		into one session-state attribute.
+ *
+ *		Round one reads the user and packs what round two needs: who,
+ *		which enrolment (its sealed secret and parameters), how many
+ *		attempts are left, until when.  Round two then checks the code
+ *		without reading the store, and the one statement that consumes
+ *		the step checks again that the enrolment is unchanged.
+ *		One attribute rather than several: FreeRADIUS's state table
+ *		costs memory and time per attribute (bench/README.md).
+ */
+#ifndef TWOFA_PENDING_H
+#define TWOFA_PENDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "twofa.h"
+#include "totp.h"
+#include "crypto.h"
+
+#define TWOFA_PENDING_TOTP		1			//!< method: a TOTP code
+#define TWOFA_SEALED_MAX		(TWOFA_SEAL_OVERHEAD + TWOFA_SECRET_MAX)
+
+typedef struct {
+	uint32_t		expires;			//!< time the challenge lapses
+	uint8_t			attempts_left;			//!< codes the user may still try
+	uint8_t			method;				//!< TWOFA_PENDING_*
+	bool			had_failures;			//!< round one read failed codes to clear on success
+	twofa_totp_params_t	totp;
+	int64_t			user_id;
+	uint8_t			sealed[TWOFA_SEALED_MAX];	//!< the enrolment's secret, as stored (encrypted)
+	size_t			sealed_len;
+	char			name[TWOFA_USER_NAME_MAX + 1];	//!< who the challenge was sent to
+} twofa_pending_t;
+
+/* Fixed part, then the sealed secret, then the name. */
+#define TWOFA_PENDING_HEADER_LEN	20
+#define TWOFA_PENDING_MAX		(TWOFA_PENDING_HEADER_LEN + TWOFA_SEALED_MAX + TWOFA_USER_NAME_MAX)
+
+/** Pack into buf (TWOFA_PENDING_MAX bytes).  @return the length, or 0 if a field does not fit. */
+size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PENDING_MAX]);
+
+/** Unpack what twofa_pending_pack wrote.  @return false for anything else. */
+bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pending);
+
+#endif

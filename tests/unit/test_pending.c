@@ -1,0 +1,124 @@
+/*
+ * test_pending.c	The pending challenge's session-state attribute: what
+ *			round one packs, round two must get back exactly, and
+ *			anything else must be refused.
+ */
+#include <string.h>
+
+#include "check.h"
+#include "pending.h"
+
+static twofa_pending_t sample(void)
+{
+	twofa_pending_t p = {
+		.expires = 0x89abcdefu,
+		.attempts_left = 3,
+		.method = TWOFA_PENDING_TOTP,
+		.had_failures = true,
+		.totp = { .hash = TWOFA_HASH_SHA512, .digits = 8, .period = 60 },
+		.user_id = 0x0102030405060708LL,
+		.sealed_len = TWOFA_SEAL_OVERHEAD + 20,
+	};
+	size_t i;
+
+	for (i = 0; i < p.sealed_len; i++) p.sealed[i] = (uint8_t) (i * 7 + 1);
+	strcpy(p.name, "j\xc3\xbcrgen@example.com");
+	return p;
+}
+
+static void round_trip_keeps_every_field(void)
+{
+	twofa_pending_t	in = sample(), out;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+	size_t		len = twofa_pending_pack(&in, buf);
+
+	CHECK(len == TWOFA_PENDING_HEADER_LEN + in.sealed_len + strlen(in.name));
+	CHECK(twofa_pending_unpack(buf, len, &out));
+	CHECK(out.expires == in.expires);
+	CHECK(out.attempts_left == 3);
+	CHECK(out.method == TWOFA_PENDING_TOTP);
+	CHECK(out.had_failures);
+	CHECK(out.totp.hash == TWOFA_HASH_SHA512 && out.totp.digits == 8 && out.totp.period == 60);
+	CHECK(out.user_id == in.user_id);
+	CHECK(out.sealed_len == in.sealed_len && memcmp(out.sealed, in.sealed, in.sealed_len) == 0);
+	CHECK_STR(out.name, in.name);
+}
+
+static void longest_name_and_secret_fit(void)
+{
+	twofa_pending_t	in = sample(), out;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+	size_t		len;
+
+	memset(in.name, 'n', TWOFA_USER_NAME_MAX);
+	in.name[TWOFA_USER_NAME_MAX] = '\0';
+	in.sealed_len = TWOFA_SEALED_MAX;
+	len = twofa_pending_pack(&in, buf);
+	CHECK(len == TWOFA_PENDING_MAX);
+	CHECK(twofa_pending_unpack(buf, len, &out) && strlen(out.name) == TWOFA_USER_NAME_MAX);
+}
+
+static void unpackable_fields_refused(void)
+{
+	twofa_pending_t	in;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+
+	in = sample(); in.name[0] = '\0';
+	CHECK(twofa_pending_pack(&in, buf) == 0);
+	in = sample(); in.sealed_len = 0;
+	CHECK(twofa_pending_pack(&in, buf) == 0);
+	in = sample(); in.sealed_len = TWOFA_SEALED_MAX + 1;
+	CHECK(twofa_pending_pack(&in, buf) == 0);
+	in = sample(); in.totp.period = 70000;
+	CHECK(twofa_pending_pack(&in, buf) == 0);
+}
+
+static void truncated_or_padded_refused(void)
+{
+	twofa_pending_t	in = sample(), out;
+	uint8_t		buf[TWOFA_PENDING_MAX + 8];
+	size_t		len = twofa_pending_pack(&in, buf), cut;
+
+	/* Cut inside the header or the secret: refused.  Shorter names are still names. */
+	for (cut = 0; cut <= TWOFA_PENDING_HEADER_LEN + in.sealed_len; cut++) {
+		if (twofa_pending_unpack(buf, cut, &out)) {
+			CHECK(!"a truncated attribute was accepted");
+			break;
+		}
+	}
+	CHECK(twofa_pending_unpack(buf, len, &out));
+
+	/* A name over the limit. */
+	memset(in.name, 'n', TWOFA_USER_NAME_MAX);
+	in.name[TWOFA_USER_NAME_MAX] = '\0';
+	len = twofa_pending_pack(&in, buf);
+	buf[len] = 'x';
+	CHECK(!twofa_pending_unpack(buf, len + 1, &out));
+	CHECK(!twofa_pending_unpack(NULL, 0, &out));
+}
+
+static void other_method_or_nul_refused(void)
+{
+	twofa_pending_t	in = sample(), out;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+	size_t		len;
+
+	in.method = 9;
+	len = twofa_pending_pack(&in, buf);
+	CHECK(len > 0 && !twofa_pending_unpack(buf, len, &out));
+
+	in = sample();
+	len = twofa_pending_pack(&in, buf);
+	buf[len - 2] = '\0';		/* a NUL inside the name */
+	CHECK(!twofa_pending_unpack(buf, len, &out));
+}
+
+int main(void)
+{
+	RUN(round_trip_keeps_every_field);
+	RUN(longest_name_and_secret_fit);
+	RUN(unpackable_fields_refused);
+	RUN(truncated_or_padded_refused);
+	RUN(other_method_or_nul_refused);
+	CHECK_EXIT();
+}
