@@ -139,6 +139,29 @@ repeated_wrong_codes_lock_the_user_until_unlock() {
 	tf_expect "after unlock" "$R_CODE" "Access-Accept"
 }
 
+# Round two reads nothing: the consume statement checks again what round
+# one read.  An admin's change between the rounds must win.
+enrolment_changed_between_rounds_is_rejected() {
+	local removed replaced new
+	tf_wait_fresh_step
+	tf_round1 peggy "$PW"; removed=$R_STATE
+	tf_round1 peggy "$PW"; replaced=$R_STATE
+	tf_expect "round 1" "$R_CODE" "Access-Challenge"
+	tf_admin totp remove peggy >/dev/null
+	tf_round2 peggy "$(tf_code "${SECRET[peggy]}")" "$removed"
+	tf_expect_reject "code of a removed enrolment"
+	new=$(tf_admin --json totp enroll peggy | sed -n 's/.*"secret":"\([A-Z2-7]*\)".*/\1/p')
+	tf_admin totp confirm peggy "$(tf_code "$new")" >/dev/null
+	tf_expect "re-enrolled" "$?" 0
+	# A challenge sent for the old enrolment: its code no longer
+	# consumes, and the new one is a wrong code there.
+	tf_round2 peggy "$(tf_code "${SECRET[peggy]}" 30)" "$replaced"
+	tf_expect_reject "old code on a challenge sent before the re-enrolment"
+	tf_round1 peggy "$PW"
+	tf_round2 peggy "$(tf_code "$new" 30)" "$R_STATE"
+	tf_expect "new enrolment, new login" "$R_CODE" "Access-Accept"
+}
+
 hostile_user_names_are_rejected_and_store_unchanged() {
 	local before after name long
 	before=$(tf_store_dump)
@@ -218,6 +241,7 @@ tf_run forged_state_is_rejected
 tf_run consumed_state_is_rejected
 tf_run user_without_second_factor_is_rejected_when_required
 tf_run repeated_wrong_codes_lock_the_user_until_unlock
+tf_run enrolment_changed_between_rounds_is_rejected
 tf_run hostile_user_names_are_rejected_and_store_unchanged
 tf_run locked_store_rejects_cleanly_then_recovers
 tf_run same_code_refused_after_restart
