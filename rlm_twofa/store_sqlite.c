@@ -2,11 +2,13 @@
  * store_sqlite.c	The SQLite backend of store.h; the only file that includes sqlite3.h.
  *
  *		One connection per store, its statements prepared once, used by
- *		one thread at a time (a mutex held for one store call, never
- *		across network I/O).  Why not one per thread: in WAL mode every
- *		commit on one connection makes every other connection drop its
- *		page cache, so each lookup read its pages again; the benchmark
- *		(bench/README.md) measured 30-45 % less CPU per login with one.
+ *		one thread at a time (a mutex held for one store call or one
+ *		batch of them, never across network I/O).  Why not one per
+ *		thread: in WAL mode every commit on one connection makes every
+ *		other connection drop its page cache, so each lookup read its
+ *		pages again; the benchmark (bench/README.md) measured 30-45 %
+ *		less CPU per login with one.  The login path's calls are
+ *		combined into shared transactions under load (store_call).
  *		Each consume-once operation is one atomic statement, so other
  *		processes sharing the file (twofa-admin, a second radiusd) are
  *		safe too; they wait at most busy_timeout for SQLite's lock.
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,10 +135,16 @@ typedef struct conn {
 	twofa_store_t		*store;
 } conn_t;
 
+typedef struct call call_t;
+
 struct twofa_store {
 	char			*path;
 	unsigned int		busy_timeout_ms;
-	pthread_mutex_t		use;		//!< held for one store call
+	pthread_mutex_t		use;		//!< held for one store call, or one batch of them
+	pthread_mutex_t		queue_lock;	//!< guards queue and combining
+	call_t			*queue;		//!< login-path calls waiting for the connection
+	call_t			**queue_tail;
+	bool			combining;	//!< a thread is running the queued calls
 	conn_t			*conn;		//!< NULL until the file could be opened
 	time_t			last_failure;	//!< of an open, to retry at most once a second
 	int			schema_version;
@@ -317,6 +326,7 @@ static int _store_free(twofa_store_t *store)
 {
 	if (store->conn) conn_close(store->conn);
 	pthread_mutex_destroy(&store->use);
+	pthread_mutex_destroy(&store->queue_lock);
 	return 0;
 }
 
@@ -337,6 +347,8 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 	store->path = talloc_strdup(store, path);
 	store->busy_timeout_ms = config->busy_timeout_ms;
 	pthread_mutex_init(&store->use, NULL);
+	pthread_mutex_init(&store->queue_lock, NULL);
+	store->queue_tail = &store->queue;
 	talloc_set_destructor(store, _store_free);
 	*out = store;
 
@@ -425,6 +437,115 @@ static twofa_rcode_t stmt_run(conn_t *c, sqlite3_stmt *stmt, char const *what, i
 #define CONN_OR_FAIL(_c, _store) \
 	do { (_c) = conn_acquire(_store); if (!(_c)) return TWOFA_ERR_STORE; } while (0)
 
+/*
+ *	The login path's calls (get user, consume step, record a failure or a
+ *	success) are combined: a thread that finds another running calls
+ *	queues its own, and the running thread takes every queued call into
+ *	one transaction before it lets go.  Under load several logins then
+ *	share one commit (one WAL append, one round of file locks) and wait
+ *	once for the connection, not once each.
+ */
+struct call {
+	twofa_rcode_t	(*run)(conn_t *c, void *arg);
+	void		*arg;
+	twofa_rcode_t	rc;
+	bool		done;
+	pthread_cond_t	cond;
+	char		errmsg[sizeof(thread_errmsg)];
+	call_t		*next;
+};
+
+/* Run one call; keep its outcome and its error text for its own thread. */
+static void call_run(conn_t *c, call_t *call)
+{
+	thread_errmsg[0] = '\0';
+	call->rc = call->run(c, call->arg);
+	memcpy(call->errmsg, thread_errmsg, sizeof(call->errmsg));
+}
+
+static bool store_failed(twofa_rcode_t rc)
+{
+	return (rc == TWOFA_ERR_STORE) || (rc == TWOFA_ERR_BUSY) || (rc == TWOFA_ERR_NO_MEMORY);
+}
+
+/*
+ *	Several calls in one transaction.  If any of it fails, none of it
+ *	was kept (SQLite rolls back, or we do): every call then runs again
+ *	on its own, so that each gets its own outcome and no write is
+ *	reported done that was not.  Calls may run twice, so they must
+ *	start from their inputs alone.
+ */
+static void batch_run(conn_t *c, call_t *batch)
+{
+	call_t *call;
+
+	if (!batch->next || !sqlite3_get_autocommit(c->db)) goto one_by_one;	/* one call, or inside begin() */
+	if (conn_exec(c, "BEGIN IMMEDIATE") != SQLITE_OK) goto one_by_one;
+
+	for (call = batch; call; call = call->next) {
+		call_run(c, call);
+		if (sqlite3_get_autocommit(c->db)) goto one_by_one;		/* SQLite rolled it back */
+		if (store_failed(call->rc)) goto rollback;
+	}
+	if (conn_exec(c, "COMMIT") == SQLITE_OK) return;
+
+rollback:
+	if (!sqlite3_get_autocommit(c->db)) conn_exec(c, "ROLLBACK");
+one_by_one:
+	for (call = batch; call; call = call->next) call_run(c, call);
+}
+
+/* Run the queued calls, batch after batch, until none is left.  queue_lock held. */
+static void combine(twofa_store_t *store)
+{
+	call_t	*batch, *call, *next;
+	conn_t	*c;
+
+	store->combining = true;
+	while ((batch = store->queue)) {
+		store->queue = NULL;
+		store->queue_tail = &store->queue;
+		pthread_mutex_unlock(&store->queue_lock);
+
+		c = conn_acquire(store);
+		if (c) {
+			batch_run(c, batch);
+			conn_release(&c);
+		} else {
+			for (call = batch; call; call = call->next) {
+				call->rc = TWOFA_ERR_STORE;
+				memcpy(call->errmsg, thread_errmsg, sizeof(call->errmsg));
+			}
+		}
+
+		pthread_mutex_lock(&store->queue_lock);
+		for (call = batch; call; call = next) {
+			next = call->next;
+			call->done = true;
+			pthread_cond_signal(&call->cond);
+		}
+	}
+	store->combining = false;
+}
+
+/* A login-path call: run it, or have it run with others (see above). */
+static twofa_rcode_t store_call(twofa_store_t *store, twofa_rcode_t (*run)(conn_t *c, void *arg), void *arg)
+{
+	call_t call = { .run = run, .arg = arg };
+
+	pthread_cond_init(&call.cond, NULL);
+	pthread_mutex_lock(&store->queue_lock);
+	*store->queue_tail = &call;
+	store->queue_tail = &call.next;
+	while (store->combining && !call.done) pthread_cond_wait(&call.cond, &store->queue_lock);
+	if (!call.done) combine(store);
+	pthread_mutex_unlock(&store->queue_lock);
+	pthread_cond_destroy(&call.cond);
+
+	memcpy(thread_errmsg, call.errmsg, sizeof(thread_errmsg));
+	return call.rc;
+}
+
 static char *column_strdup(TALLOC_CTX *ctx, sqlite3_stmt *stmt, int col)
 {
 	unsigned char const *s = sqlite3_column_text(stmt, col);
@@ -464,21 +585,26 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 	return u;
 }
 
-twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, twofa_user_t **out)
+typedef struct {
+	char const	*name;
+	TALLOC_CTX	*ctx;
+	twofa_user_t	**out;
+} get_user_args_t;
+
+static twofa_rcode_t get_user_run(conn_t *c, void *arg)
 {
-	CONN_USE(c);
+	get_user_args_t	*a = arg;
 	sqlite3_stmt	*stmt;
 	int		rc;
 	twofa_rcode_t	ret = TWOFA_OK;
 
-	CONN_OR_FAIL(c, store);
-	*out = NULL;
+	TALLOC_FREE(*a->out);		/* from a first run of a failed batch */
 	stmt = stmt_start(c, STMT_GET_USER);
-	bind_text(stmt, 1, name);
+	bind_text(stmt, 1, a->name);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
-		*out = user_from_row(ctx, stmt);
-		if (!*out) ret = TWOFA_ERR_NO_MEMORY;
+		*a->out = user_from_row(a->ctx, stmt);
+		if (!*a->out) ret = TWOFA_ERR_NO_MEMORY;
 	} else if (rc == SQLITE_DONE) {
 		ret = TWOFA_ERR_NOT_FOUND;
 	} else {
@@ -486,6 +612,14 @@ twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char c
 	}
 	stmt_done(stmt);
 	return ret;
+}
+
+twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, twofa_user_t **out)
+{
+	get_user_args_t a = { .name = name, .ctx = ctx, .out = out };
+
+	*out = NULL;
+	return store_call(store, get_user_run, &a);
 }
 
 twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char const *password_hash)
@@ -653,61 +787,89 @@ static twofa_rcode_t why_not_consumed(conn_t *c, int64_t user_id, uint8_t const 
 	return ret;
 }
 
-twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id,
-					    uint8_t const *sealed, size_t sealed_len, int64_t step, time_t now)
+typedef struct {
+	int64_t		user_id;
+	uint8_t const	*sealed;
+	size_t		sealed_len;
+	int64_t		step;
+	time_t		now;
+} consume_args_t;
+
+static twofa_rcode_t consume_run(conn_t *c, void *arg)
 {
-	CONN_USE(c);
-	sqlite3_stmt	*stmt;
+	consume_args_t	*a = arg;
+	sqlite3_stmt	*stmt = stmt_start(c, STMT_CONSUME_STEP);
 	int		changes = 0;
 	twofa_rcode_t	rc;
 
-	if (!sealed || !sealed_len || (sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
-	CONN_OR_FAIL(c, store);
-	stmt = stmt_start(c, STMT_CONSUME_STEP);
-	bind_consume(stmt, user_id, sealed, sealed_len, step, now);
+	bind_consume(stmt, a->user_id, a->sealed, a->sealed_len, a->step, a->now);
 	rc = stmt_run(c, stmt, "consume step", &changes);
 	if (rc != TWOFA_OK) return rc;
 	if (changes == 1) return TWOFA_OK;
 
-	return why_not_consumed(c, user_id, sealed, sealed_len, step, now);
+	return why_not_consumed(c, a->user_id, a->sealed, a->sealed_len, a->step, a->now);
+}
+
+twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id,
+					    uint8_t const *sealed, size_t sealed_len, int64_t step, time_t now)
+{
+	consume_args_t a = { .user_id = user_id, .sealed = sealed, .sealed_len = sealed_len, .step = step, .now = now };
+
+	if (!sealed || !sealed_len || (sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
+	return store_call(store, consume_run, &a);
+}
+
+typedef struct {
+	int64_t			user_id;
+	twofa_lockout_t const	*policy;
+	time_t			now;
+	time_t			locked_until;	//!< out
+} failure_args_t;
+
+static twofa_rcode_t record_failure_run(conn_t *c, void *arg)
+{
+	failure_args_t	*a = arg;
+	sqlite3_stmt	*stmt = stmt_start(c, STMT_RECORD_FAILURE);
+	int		rc;
+	twofa_rcode_t	ret = TWOFA_OK;
+
+	a->locked_until = 0;
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	sqlite3_bind_int(stmt, 2, (int) a->policy->max_failures);
+	sqlite3_bind_int64(stmt, 3, a->now);
+	sqlite3_bind_int64(stmt, 4, a->policy->lock_seconds);
+	sqlite3_bind_int64(stmt, 5, a->policy->max_lock_seconds);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		a->locked_until = sqlite3_column_int64(stmt, 0);
+		rc = sqlite3_step(stmt);	/* finish the statement so the write commits */
+	}
+	if (rc != SQLITE_DONE) ret = conn_error(c, "record failure", rc);
+	stmt_done(stmt);
+	return ret;
 }
 
 twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, twofa_lockout_t const *policy,
 					 time_t now, time_t *locked_until)
 {
-	CONN_USE(c);
-	sqlite3_stmt	*stmt;
-	int		rc;
-	twofa_rcode_t	ret = TWOFA_OK;
-	time_t		until = 0;
+	failure_args_t	a = { .user_id = user_id, .policy = policy, .now = now };
+	twofa_rcode_t	rc = store_call(store, record_failure_run, &a);
 
-	CONN_OR_FAIL(c, store);
-	stmt = stmt_start(c, STMT_RECORD_FAILURE);
-	sqlite3_bind_int64(stmt, 1, user_id);
-	sqlite3_bind_int(stmt, 2, (int) policy->max_failures);
-	sqlite3_bind_int64(stmt, 3, now);
-	sqlite3_bind_int64(stmt, 4, policy->lock_seconds);
-	sqlite3_bind_int64(stmt, 5, policy->max_lock_seconds);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		until = sqlite3_column_int64(stmt, 0);
-		rc = sqlite3_step(stmt);	/* finish the statement so the write commits */
-	}
-	if (rc != SQLITE_DONE) ret = conn_error(c, "record failure", rc);
-	stmt_done(stmt);
-	if (locked_until) *locked_until = until;
-	return ret;
+	if (locked_until) *locked_until = (rc == TWOFA_OK) ? a.locked_until : 0;
+	return rc;
+}
+
+static twofa_rcode_t record_success_run(conn_t *c, void *arg)
+{
+	sqlite3_stmt *stmt = stmt_start(c, STMT_RECORD_SUCCESS);
+
+	sqlite3_bind_int64(stmt, 1, *(int64_t const *) arg);
+	return stmt_run(c, stmt, "record success", NULL);
 }
 
 twofa_rcode_t twofa_store_record_success(twofa_store_t *store, int64_t user_id)
 {
-	CONN_USE(c);
-	sqlite3_stmt	*stmt;
-
-	CONN_OR_FAIL(c, store);
-	stmt = stmt_start(c, STMT_RECORD_SUCCESS);
-	sqlite3_bind_int64(stmt, 1, user_id);
-	return stmt_run(c, stmt, "record success", NULL);
+	return store_call(store, record_success_run, &user_id);
 }
 
 twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,

@@ -53,6 +53,18 @@ static twofa_store_t *store_with_alice(TALLOC_CTX *ctx, char **path)
 	return store;
 }
 
+static int64_t user_last_step(twofa_store_t *store, char const *name)
+{
+	twofa_user_t	*u;
+	int64_t		step = -2;
+
+	if (twofa_store_get_user(store, NULL, name, &u) == TWOFA_OK) {
+		step = u->totp_last_step;
+		talloc_free(u);
+	}
+	return step;
+}
+
 static int64_t user_id(twofa_store_t *store, char const *name)
 {
 	twofa_user_t	*u;
@@ -290,6 +302,68 @@ done:
 	talloc_free(ctx);
 }
 
+/*
+ *	Calls from many threads are run in shared transactions (store_call):
+ *	each must still get its own answer.  Each thread has its own user and
+ *	walks it through read, consume, replay; any mixed-up answer fails.
+ */
+typedef struct {
+	twofa_store_t	*store;
+	char		name[16];
+	int		errors;
+	int		busy;
+} walker_t;
+
+static void *walk(void *arg)
+{
+	walker_t	*w = arg;
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_user_t	*u = NULL;
+	int64_t		step;
+	twofa_rcode_t	rc;
+
+	for (step = 0; step < 200; step++) {	/* a new enrolment's last step is -1 */
+		rc = twofa_store_get_user(w->store, ctx, w->name, &u);
+		if (rc == TWOFA_ERR_BUSY) { w->busy++; step--; continue; }
+		if ((rc != TWOFA_OK) || strcmp(u->name, w->name) || (u->totp_last_step != step - 1)) w->errors++;
+		rc = twofa_store_totp_consume_step(w->store, u->id, sealed, sizeof(sealed), step, NOW);
+		if (rc == TWOFA_ERR_BUSY) { w->busy++; step--; continue; }
+		if (rc != TWOFA_OK) w->errors++;
+		if (twofa_store_totp_consume_step(w->store, u->id, sealed, sizeof(sealed), step, NOW) != TWOFA_ERR_REPLAYED) {
+			w->errors++;
+		}
+		TALLOC_FREE(u);
+	}
+	talloc_free(ctx);
+	return NULL;
+}
+
+static void eight_threads_each_get_their_own_answers(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 5000);
+	pthread_t	threads[8];
+	walker_t	walkers[8];
+	int		i, errors = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	for (i = 0; i < 8; i++) {
+		walkers[i] = (walker_t) { .store = store };
+		snprintf(walkers[i].name, sizeof(walkers[i].name), "walker%d", i);
+		CHECK(twofa_store_add_user(store, walkers[i].name, NULL) == TWOFA_OK);
+		CHECK(twofa_store_totp_set_confirmed(store, walkers[i].name, sealed, sizeof(sealed), &params) == TWOFA_OK);
+	}
+	for (i = 0; i < 8; i++) pthread_create(&threads[i], NULL, walk, &walkers[i]);
+	for (i = 0; i < 8; i++) {
+		pthread_join(threads[i], NULL);
+		errors += walkers[i].errors;
+	}
+	CHECK(errors == 0);
+	for (i = 0; i < 8; i++) CHECK(user_last_step(store, walkers[i].name) == 199);
+done:
+	talloc_free(ctx);
+}
+
 static void failures_lock_after_max_and_double(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
@@ -444,6 +518,7 @@ int main(void)
 	RUN(consume_refused_when_enrolment_replaced);
 	RUN(consume_refused_when_locked_or_deleted);
 	RUN(ten_threads_same_step_exactly_one_wins);
+	RUN(eight_threads_each_get_their_own_answers);
 	RUN(failures_lock_after_max_and_double);
 	RUN(success_resets_counts);
 	RUN(unlock_clears_lock);
