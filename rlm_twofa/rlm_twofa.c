@@ -229,6 +229,27 @@ static bool pending_load(rlm_twofa_t const *inst, REQUEST *request, twofa_pendin
 	return vp && twofa_pending_unpack(vp->vp_octets, vp->vp_length, pending);
 }
 
+/*
+ *	The challenge's State, made here from RAND_bytes.  FreeRADIUS keys
+ *	session-state by a State the reply already holds, and makes one only
+ *	if there is none; 3.2.1 makes it from fr_rand(), which is not thread
+ *	safe, and under load gave two pending challenges the same State (the
+ *	second one's context is then lost: bench/README.md).
+ */
+static int add_state(REQUEST *request)
+{
+	uint8_t		state[16];
+	VALUE_PAIR	*vp;
+
+	if (twofa_crypto_random(state, sizeof(state)) != TWOFA_OK) return -1;
+	vp = fr_pair_afrom_num(request->reply, PW_STATE, 0);
+	if (!vp) return -1;
+	fr_pair_value_memcpy(vp, state, sizeof(state));
+	fr_pair_add(&request->reply->vps, vp);
+
+	return 0;
+}
+
 /** Send an Access-Challenge asking for a code, with its context in session-state. */
 static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending)
 {
@@ -238,6 +259,7 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, two
 	if (pending_save(inst, request, pending) < 0) return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
 
 	fr_pair_list_free(&request->reply->vps);
+	if (add_state(request) < 0) return reject(inst, request, "challenge", TWOFA_ERR_CRYPTO);
 	pair_make_reply("Reply-Message", inst->challenge_message, T_OP_SET);
 	vp = fr_pair_afrom_num(request->reply, PW_PROMPT, 0);
 	if (vp) {
