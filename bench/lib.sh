@@ -102,6 +102,45 @@ site_pap() {
 EOF
 }
 
+# (b0) FreeRADIUS's challenge round with no second factor: round one is
+# files + PAP, then a State and session-state; round two only checks that
+# session-state came back for the same user.  What any challenge-based
+# module can reach at most on this machine.
+site_challenge() {
+	echo "server bench {"; site_listen "$1"
+	cat <<'EOF'
+	authorize {
+		if (!&State) {
+			files
+			update control {
+				&Auth-Type := round1
+			}
+		}
+		else {
+			if (!&session-state:User-Name || (&session-state:User-Name != &User-Name)) {
+				reject
+			}
+			update control {
+				&Auth-Type := Accept
+			}
+		}
+	}
+	authenticate {
+		Auth-Type round1 {
+			pap
+			update session-state {
+				&User-Name := &User-Name
+			}
+			update reply {
+				&Reply-Message := "Enter the 6-digit code from your authenticator app"
+			}
+			challenge
+		}
+	}
+}
+EOF
+}
+
 # (b) files + PAP in round one, then rlm_twofa with password_source = none.
 site_twofa_none() {
 	echo "server bench {"; site_listen "$1"
