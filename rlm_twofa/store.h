@@ -2,10 +2,11 @@
  * store.h	The one store API: users, enrolments, used time steps, lockout
  *		counters and the audit log.
  *
- *		The module and tools/twofa-admin both use it.  store.c picks the
- *		backend; store_sqlite.c is the only file that includes sqlite3.h,
+ *		The module and tools/twofa-admin both use it.  store_sqlite.c,
+ *		the one backend so far, is the only file that includes sqlite3.h,
  *		so a PostgreSQL backend shared by several radiusd can sit beside it
- *		without touching the login flow.
+ *		(twofa_store_open() refuses "scheme://" paths until then) without
+ *		touching the login flow.
  *
  *		Thread safety: one twofa_store_t may be used from many threads at
  *		once.  Each call holds the store for that one call only, never

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -449,8 +450,7 @@ struct call {
 	twofa_rcode_t	(*run)(conn_t *c, void *arg);
 	void		*arg;
 	twofa_rcode_t	rc;
-	bool		done;
-	pthread_cond_t	cond;
+	sem_t		done;		//!< posted once rc is set; the caller then returns
 	char		errmsg[sizeof(thread_errmsg)];
 	call_t		*next;
 };
@@ -495,8 +495,13 @@ one_by_one:
 	for (call = batch; call; call = call->next) call_run(c, call);
 }
 
-/* Run the queued calls, batch after batch, until none is left.  queue_lock held. */
-static void combine(twofa_store_t *store)
+/*
+ *	Run the queued calls, batch after batch, until none is left.  Called
+ *	with queue_lock held; returns with it released.  The waiters are
+ *	woken outside the lock, so that none of them wakes only to wait for
+ *	it; a call is gone once posted, so its next pointer is read first.
+ */
+static void combine(twofa_store_t *store, call_t *own)
 {
 	call_t	*batch, *call, *next;
 	conn_t	*c;
@@ -517,15 +522,15 @@ static void combine(twofa_store_t *store)
 				memcpy(call->errmsg, thread_errmsg, sizeof(call->errmsg));
 			}
 		}
-
-		pthread_mutex_lock(&store->queue_lock);
 		for (call = batch; call; call = next) {
 			next = call->next;
-			call->done = true;
-			pthread_cond_signal(&call->cond);
+			if (call != own) sem_post(&call->done);
 		}
+
+		pthread_mutex_lock(&store->queue_lock);
 	}
 	store->combining = false;
+	pthread_mutex_unlock(&store->queue_lock);
 }
 
 /* A login-path call: run it, or have it run with others (see above). */
@@ -533,14 +538,17 @@ static twofa_rcode_t store_call(twofa_store_t *store, twofa_rcode_t (*run)(conn_
 {
 	call_t call = { .run = run, .arg = arg };
 
-	pthread_cond_init(&call.cond, NULL);
+	sem_init(&call.done, 0, 0);
 	pthread_mutex_lock(&store->queue_lock);
 	*store->queue_tail = &call;
 	store->queue_tail = &call.next;
-	while (store->combining && !call.done) pthread_cond_wait(&call.cond, &store->queue_lock);
-	if (!call.done) combine(store);
-	pthread_mutex_unlock(&store->queue_lock);
-	pthread_cond_destroy(&call.cond);
+	if (store->combining) {
+		pthread_mutex_unlock(&store->queue_lock);
+		while (sem_wait(&call.done) < 0) ;	/* EINTR */
+	} else {
+		combine(store, &call);
+	}
+	sem_destroy(&call.done);
 
 	memcpy(thread_errmsg, call.errmsg, sizeof(thread_errmsg));
 	return call.rc;
