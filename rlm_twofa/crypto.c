@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,25 @@
 
 /* Longest key file we read: the 44 base64 characters, a newline, and room to see more. */
 #define KEY_LINE_MAX	128
+
+/*
+ *	AES-256-GCM, fetched once per process: EVP_aes_256_gcm() made
+ *	OpenSSL 3 look the cipher up again, under its global lock, on every
+ *	call.  Read-only once fetched, so radiusd's threads share it.
+ */
+static EVP_CIPHER *aes_gcm;
+static pthread_once_t aes_gcm_once = PTHREAD_ONCE_INIT;
+
+static void aes_gcm_fetch(void)
+{
+	aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+static EVP_CIPHER const *cipher(void)
+{
+	if (pthread_once(&aes_gcm_once, aes_gcm_fetch) != 0) return NULL;
+	return aes_gcm;
+}
 
 static int _secret_free(twofa_secret_t *s)
 {
@@ -208,8 +228,8 @@ twofa_rcode_t twofa_crypto_seal(TALLOC_CTX *ctx, uint8_t const key[TWOFA_KEY_LEN
 	}
 
 	cctx = EVP_CIPHER_CTX_new();
-	ok = cctx &&
-	     EVP_EncryptInit_ex(cctx, EVP_aes_256_gcm(), NULL, NULL, NULL) &&
+	ok = cctx && cipher() &&
+	     EVP_EncryptInit_ex(cctx, cipher(), NULL, NULL, NULL) &&
 	     EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, TWOFA_NONCE_LEN, NULL) &&
 	     EVP_EncryptInit_ex(cctx, NULL, NULL, key, nonce) &&
 	     EVP_EncryptUpdate(cctx, NULL, &n, (uint8_t const *) aad, (int) aad_len) &&
@@ -250,8 +270,8 @@ twofa_rcode_t twofa_crypto_open(TALLOC_CTX *ctx, uint8_t const key[TWOFA_KEY_LEN
 	if (!secret) return TWOFA_ERR_NO_MEMORY;
 
 	cctx = EVP_CIPHER_CTX_new();
-	ok = cctx &&
-	     EVP_DecryptInit_ex(cctx, EVP_aes_256_gcm(), NULL, NULL, NULL) &&
+	ok = cctx && cipher() &&
+	     EVP_DecryptInit_ex(cctx, cipher(), NULL, NULL, NULL) &&
 	     EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, TWOFA_NONCE_LEN, NULL) &&
 	     EVP_DecryptInit_ex(cctx, NULL, NULL, key, nonce) &&
 	     EVP_DecryptUpdate(cctx, NULL, &n, (uint8_t const *) aad, (int) aad_len) &&

@@ -1,9 +1,9 @@
 /*
  * totp.c	RFC 4226 HOTP and RFC 6238 TOTP.
  *
- *		HMAC through OpenSSL 3's EVP_MAC, fetched once per process and
- *		shared by radiusd's worker threads (an EVP_MAC is read-only once
- *		fetched; each call makes its own EVP_MAC_CTX).
+ *		HMAC through OpenSSL 3's EVP_MAC: one keyless context per hash,
+ *		made once per process and read-only after, which each call
+ *		duplicates and keys (radiusd's worker threads share them).
  */
 #include <stdbool.h>
 #include <string.h>
@@ -15,14 +15,14 @@
 
 #include "totp.h"
 
-static EVP_MAC *hmac;
+/*
+ *	One HMAC context per hash, its digest already fetched, made once per
+ *	process; each HMAC duplicates one and keys the copy.  Setting the
+ *	digest by name on every call made OpenSSL 3 look it up again, under
+ *	its global lock, from every worker thread.
+ */
+static EVP_MAC_CTX *hmac_templates[3];
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-/* EVP_MAC_fetch is costly (a provider lookup); do it once per process. */
-static void hmac_fetch(void)
-{
-	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
 
 static char const *hash_names[] = {
 	[TWOFA_HASH_SHA1]	= "SHA1",
@@ -52,24 +52,40 @@ int twofa_hash_from_name(char const *name, twofa_hash_t *out)
 	return -1;
 }
 
+static void hmac_templates_make(void)
+{
+	EVP_MAC	*hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	size_t	i;
+
+	if (!hmac) return;
+	for (i = 0; i < NUM_HASHES; i++) {
+		OSSL_PARAM params[2];
+
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) hash_names[i], 0);
+		params[1] = OSSL_PARAM_construct_end();
+		hmac_templates[i] = EVP_MAC_CTX_new(hmac);
+		if (hmac_templates[i] && !EVP_MAC_CTX_set_params(hmac_templates[i], params)) {
+			EVP_MAC_CTX_free(hmac_templates[i]);
+			hmac_templates[i] = NULL;
+		}
+	}
+	EVP_MAC_free(hmac);	/* each context keeps its own reference */
+}
+
 /* HMAC of msg under key; out must hold EVP_MAX_MD_SIZE bytes.  @return 0 or -1. */
 static int hmac_compute(uint8_t const *key, size_t key_len, twofa_hash_t hash,
 			uint8_t const *msg, size_t msg_len, uint8_t *out, size_t *out_len, size_t out_max)
 {
 	EVP_MAC_CTX	*ctx;
-	OSSL_PARAM	params[2];
 	int		ok;
 
 	if ((unsigned int) hash >= NUM_HASHES) return -1;
-	if (pthread_once(&hmac_once, hmac_fetch) != 0) return -1;
-	if (!hmac) return -1;
+	if (pthread_once(&hmac_once, hmac_templates_make) != 0) return -1;
+	if (!hmac_templates[hash]) return -1;
 
-	ctx = EVP_MAC_CTX_new(hmac);
+	ctx = EVP_MAC_CTX_dup(hmac_templates[hash]);
 	if (!ctx) return -1;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) twofa_hash_name(hash), 0);
-	params[1] = OSSL_PARAM_construct_end();
-
-	ok = EVP_MAC_init(ctx, key, key_len, params) &&
+	ok = EVP_MAC_init(ctx, key, key_len, NULL) &&
 	     EVP_MAC_update(ctx, msg, msg_len) &&
 	     EVP_MAC_final(ctx, out, out_len, out_max);
 	EVP_MAC_CTX_free(ctx);
