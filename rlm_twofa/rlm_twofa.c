@@ -571,6 +571,7 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 
 	store_config.path = inst->store_path;
 	store_config.busy_timeout_ms = inst->busy_timeout;
+	store_config.background_checkpoint = true;
 	rc = twofa_store_open(inst, &store_config, &inst->store);
 	if ((rc == TWOFA_ERR_NOT_FOUND) && inst->store) {
 		/*

@@ -59,6 +59,7 @@ typedef struct {
 	char const		*path;			//!< SQLite file ("sqlite:" prefix optional)
 	unsigned int		busy_timeout_ms;	//!< how long to wait for a lock before TWOFA_ERR_BUSY
 	bool			create;			//!< create the file (twofa-admin init); else it must exist
+	bool			background_checkpoint;	//!< checkpoint in a thread of the store's own (radiusd)
 } twofa_store_config_t;
 
 /** Open the store and bring its schema up to date (PRAGMA user_version migrations).

@@ -14,6 +14,7 @@
  *		safe too; they wait at most busy_timeout for SQLite's lock.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -137,6 +138,7 @@ typedef struct conn {
 } conn_t;
 
 typedef struct call call_t;
+typedef struct checkpointer checkpointer_t;
 
 struct twofa_store {
 	char			*path;
@@ -146,6 +148,8 @@ struct twofa_store {
 	call_t			*queue;		//!< login-path calls waiting for the connection
 	call_t			**queue_tail;
 	bool			combining;	//!< a thread is running the queued calls
+	bool			background_checkpoint;
+	checkpointer_t		*checkpointer;	//!< NULL: SQLite checkpoints in the committing thread
 	conn_t			*conn;		//!< NULL until the file could be opened
 	time_t			last_failure;	//!< of an open, to retry at most once a second
 	int			schema_version;
@@ -227,6 +231,110 @@ static twofa_rcode_t conn_prepare(conn_t *c)
 	return TWOFA_OK;
 }
 
+/*
+ *	Checkpoints off the login path.  SQLite's automatic checkpoint runs in
+ *	the thread whose commit filled the WAL, with the connection held: it
+ *	copies the WAL into the database file and syncs both while every
+ *	login waits.  With background_checkpoint, a thread of the store's own
+ *	does it instead, PASSIVE (it never waits for readers or the writer),
+ *	once a commit finds CHECKPOINT_PAGES in the WAL, and once a second.
+ *	Back to back at 6000 logins/s (bench/README.md): p99 2.1-9.2 ms,
+ *	against 5.7-11.0 ms with checkpoints in the committing thread.
+ */
+#define CHECKPOINT_PAGES	1000
+
+struct checkpointer {
+	sqlite3			*db;		//!< its own connection
+	pthread_t		thread;
+	pthread_mutex_t		lock;
+	pthread_cond_t		wake;
+	bool			due;
+	bool			stop;
+};
+
+/* sqlite3_wal_hook: runs after each commit, in the committing thread. */
+static int wal_grown(void *arg, sqlite3 *db, char const *name, int pages)
+{
+	checkpointer_t *ck = arg;
+
+	if (pages < CHECKPOINT_PAGES) return SQLITE_OK;
+	pthread_mutex_lock(&ck->lock);
+	if (!ck->due) {
+		ck->due = true;
+		pthread_cond_signal(&ck->wake);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return SQLITE_OK;
+}
+
+static void *checkpoint_loop(void *arg)
+{
+	checkpointer_t	*ck = arg;
+	struct timespec	at;
+
+	pthread_mutex_lock(&ck->lock);
+	while (!ck->stop) {
+		if (!ck->due) {
+			clock_gettime(CLOCK_REALTIME, &at);
+			at.tv_sec += 1;
+			pthread_cond_timedwait(&ck->wake, &ck->lock, &at);
+			if (ck->stop) break;
+		}
+		ck->due = false;
+		pthread_mutex_unlock(&ck->lock);
+		sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&ck->lock);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return NULL;
+}
+
+static void checkpointer_stop(twofa_store_t *store)
+{
+	checkpointer_t *ck = store->checkpointer;
+
+	if (!ck) return;
+	pthread_mutex_lock(&ck->lock);
+	ck->stop = true;
+	pthread_cond_signal(&ck->wake);
+	pthread_mutex_unlock(&ck->lock);
+	pthread_join(ck->thread, NULL);
+	sqlite3_close_v2(ck->db);
+	pthread_cond_destroy(&ck->wake);
+	pthread_mutex_destroy(&ck->lock);
+	free(ck);
+	store->checkpointer = NULL;
+}
+
+/* Start the checkpointer for the store's connection c, if asked and possible;
+ * otherwise SQLite's automatic checkpoint stays on. */
+static void checkpointer_start(twofa_store_t *store, conn_t *c)
+{
+	checkpointer_t *ck;
+
+	if (!store->background_checkpoint || store->checkpointer || sqlite3_db_readonly(c->db, "main")) return;
+	ck = calloc(1, sizeof(*ck));
+	if (!ck) return;
+	/* A connection knows the store is in WAL mode only once it has read it. */
+	if ((sqlite3_open_v2(store->path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) ||
+	    (sqlite3_exec(ck->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK)) {
+		sqlite3_close_v2(ck->db);
+		free(ck);
+		return;
+	}
+	pthread_mutex_init(&ck->lock, NULL);
+	pthread_cond_init(&ck->wake, NULL);
+	if (pthread_create(&ck->thread, NULL, checkpoint_loop, ck) != 0) {
+		sqlite3_close_v2(ck->db);
+		pthread_cond_destroy(&ck->wake);
+		pthread_mutex_destroy(&ck->lock);
+		free(ck);
+		return;
+	}
+	store->checkpointer = ck;
+	sqlite3_wal_hook(c->db, wal_grown, ck);		/* replaces SQLite's automatic checkpoint */
+}
+
 /* Take the store's connection, opening it if need be; NULL (unlocked) if it cannot be. */
 static conn_t *conn_acquire(twofa_store_t *store)
 {
@@ -249,6 +357,7 @@ static conn_t *conn_acquire(twofa_store_t *store)
 		goto failed;
 	}
 	store->conn = c;
+	checkpointer_start(store, c);
 	return c;
 
 failed:
@@ -325,6 +434,7 @@ error:
 
 static int _store_free(twofa_store_t *store)
 {
+	checkpointer_stop(store);
 	if (store->conn) conn_close(store->conn);
 	pthread_mutex_destroy(&store->use);
 	pthread_mutex_destroy(&store->queue_lock);
@@ -347,6 +457,7 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 	if (!store) return TWOFA_ERR_NO_MEMORY;
 	store->path = talloc_strdup(store, path);
 	store->busy_timeout_ms = config->busy_timeout_ms;
+	store->background_checkpoint = config->background_checkpoint;
 	pthread_mutex_init(&store->use, NULL);
 	pthread_mutex_init(&store->queue_lock, NULL);
 	store->queue_tail = &store->queue;
@@ -377,6 +488,7 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 		return rc ? rc : TWOFA_ERR_STORE;
 	}
 	store->conn = c;
+	checkpointer_start(store, c);
 
 	return TWOFA_OK;
 }

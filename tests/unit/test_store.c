@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -364,6 +365,45 @@ done:
 	talloc_free(ctx);
 }
 
+static off_t file_size(char const *path)
+{
+	struct stat st;
+
+	return (stat(path, &st) == 0) ? st.st_size : -1;
+}
+
+/*
+ *	background_checkpoint: the store's own thread copies the WAL into the
+ *	database file within a second or so, though the WAL is far below the
+ *	size at which SQLite would checkpoint by itself.
+ */
+static void background_checkpoint_copies_the_wal(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path = new_path(ctx);
+	twofa_store_config_t	config = { .path = path, .busy_timeout_ms = 100, .create = true,
+					   .background_checkpoint = true };
+	twofa_store_t		*store = NULL;
+	off_t			before;
+	int			i;
+
+	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_OK);
+	if (!store) goto done;
+	before = file_size(path);
+	for (i = 0; i < 200; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "cp%03d", i);
+		CHECK(twofa_store_add_user(store, name, "$y$hash-long-enough-to-fill-some-pages............") == TWOFA_OK);
+	}
+	CHECK(file_size(path) == before);		/* all of it still in the WAL */
+	for (i = 0; (i < 40) && (file_size(path) == before); i++) usleep(100 * 1000);
+	CHECK(file_size(path) > before);
+	TALLOC_FREE(store);				/* stops the thread */
+done:
+	talloc_free(ctx);
+}
+
 static void failures_lock_after_max_and_double(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
@@ -519,6 +559,7 @@ int main(void)
 	RUN(consume_refused_when_locked_or_deleted);
 	RUN(ten_threads_same_step_exactly_one_wins);
 	RUN(eight_threads_each_get_their_own_answers);
+	RUN(background_checkpoint_copies_the_wal);
 	RUN(failures_lock_after_max_and_double);
 	RUN(success_resets_counts);
 	RUN(unlock_clears_lock);
