@@ -207,6 +207,7 @@ twofa_rcode_t twofa_crypto_seal(TALLOC_CTX *ctx, uint8_t const key[TWOFA_KEY_LEN
 				uint8_t const *plain, size_t plain_len, uint8_t **out, size_t *out_len)
 {
 	EVP_CIPHER_CTX	*cctx;
+	EVP_CIPHER const *aes = cipher();
 	uint8_t		*blob, *nonce, *ct;
 	size_t		aad_len;
 	int		n, ok;
@@ -228,8 +229,8 @@ twofa_rcode_t twofa_crypto_seal(TALLOC_CTX *ctx, uint8_t const key[TWOFA_KEY_LEN
 	}
 
 	cctx = EVP_CIPHER_CTX_new();
-	ok = cctx && cipher() &&
-	     EVP_EncryptInit_ex(cctx, cipher(), NULL, NULL, NULL) &&
+	ok = cctx && aes &&
+	     EVP_EncryptInit_ex(cctx, aes, NULL, NULL, NULL) &&
 	     EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, TWOFA_NONCE_LEN, NULL) &&
 	     EVP_EncryptInit_ex(cctx, NULL, NULL, key, nonce) &&
 	     EVP_EncryptUpdate(cctx, NULL, &n, (uint8_t const *) aad, (int) aad_len) &&
@@ -251,6 +252,7 @@ twofa_rcode_t twofa_crypto_open(TALLOC_CTX *ctx, uint8_t const key[TWOFA_KEY_LEN
 				uint8_t const *sealed, size_t sealed_len, twofa_secret_t **out)
 {
 	EVP_CIPHER_CTX	*cctx;
+	EVP_CIPHER const *aes = cipher();
 	twofa_secret_t	*secret;
 	uint8_t const	*nonce, *ct;
 	size_t		ct_len, aad_len;
@@ -270,8 +272,8 @@ twofa_rcode_t twofa_crypto_open(TALLOC_CTX *ctx, uint8_t const key[TWOFA_KEY_LEN
 	if (!secret) return TWOFA_ERR_NO_MEMORY;
 
 	cctx = EVP_CIPHER_CTX_new();
-	ok = cctx && cipher() &&
-	     EVP_DecryptInit_ex(cctx, cipher(), NULL, NULL, NULL) &&
+	ok = cctx && aes &&
+	     EVP_DecryptInit_ex(cctx, aes, NULL, NULL, NULL) &&
 	     EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, TWOFA_NONCE_LEN, NULL) &&
 	     EVP_DecryptInit_ex(cctx, NULL, NULL, key, nonce) &&
 	     EVP_DecryptUpdate(cctx, NULL, &n, (uint8_t const *) aad, (int) aad_len) &&

@@ -502,11 +502,17 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 }
 
 /** Register the session-state attributes (once, shared by all instances). */
+/*
+ *	A secret attribute: it holds the enrolment's sealed (encrypted) TOTP
+ *	secret, and with "suppress_secrets = yes" radiusd -X and -xx print
+ *	it as <<< secret >>>, as they do User-Password.
+ */
 static DICT_ATTR const *session_attr(char const *name, PW_TYPE type)
 {
 	ATTR_FLAGS flags;
 
 	memset(&flags, 0, sizeof(flags));
+	flags.secret = 1;
 	if (dict_addattr(name, -1, 0, type, flags) < 0) {
 		ERROR("rlm_twofa: Failed creating attribute %s: %s", name, fr_strerror());
 		return NULL;

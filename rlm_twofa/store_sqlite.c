@@ -289,6 +289,14 @@ static void *checkpoint_loop(void *arg)
 	return NULL;
 }
 
+static void checkpointer_free(checkpointer_t *ck)
+{
+	sqlite3_close_v2(ck->db);
+	pthread_cond_destroy(&ck->wake);
+	pthread_mutex_destroy(&ck->lock);
+	free(ck);
+}
+
 static void checkpointer_stop(twofa_store_t *store)
 {
 	checkpointer_t *ck = store->checkpointer;
@@ -299,10 +307,7 @@ static void checkpointer_stop(twofa_store_t *store)
 	pthread_cond_signal(&ck->wake);
 	pthread_mutex_unlock(&ck->lock);
 	pthread_join(ck->thread, NULL);
-	sqlite3_close_v2(ck->db);
-	pthread_cond_destroy(&ck->wake);
-	pthread_mutex_destroy(&ck->lock);
-	free(ck);
+	checkpointer_free(ck);
 	store->checkpointer = NULL;
 }
 
@@ -315,20 +320,13 @@ static void checkpointer_start(twofa_store_t *store, conn_t *c)
 	if (!store->background_checkpoint || store->checkpointer || sqlite3_db_readonly(c->db, "main")) return;
 	ck = calloc(1, sizeof(*ck));
 	if (!ck) return;
-	/* A connection knows the store is in WAL mode only once it has read it. */
-	if ((sqlite3_open_v2(store->path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) ||
-	    (sqlite3_exec(ck->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK)) {
-		sqlite3_close_v2(ck->db);
-		free(ck);
-		return;
-	}
 	pthread_mutex_init(&ck->lock, NULL);
 	pthread_cond_init(&ck->wake, NULL);
-	if (pthread_create(&ck->thread, NULL, checkpoint_loop, ck) != 0) {
-		sqlite3_close_v2(ck->db);
-		pthread_cond_destroy(&ck->wake);
-		pthread_mutex_destroy(&ck->lock);
-		free(ck);
+	/* A connection knows the store is in WAL mode only once it has read it. */
+	if ((sqlite3_open_v2(store->path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) ||
+	    (sqlite3_exec(ck->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) ||
+	    (pthread_create(&ck->thread, NULL, checkpoint_loop, ck) != 0)) {
+		checkpointer_free(ck);
 		return;
 	}
 	store->checkpointer = ck;

@@ -15,15 +15,6 @@
 
 #include "totp.h"
 
-/*
- *	One HMAC context per hash, its digest already fetched, made once per
- *	process; each HMAC duplicates one and keys the copy.  Setting the
- *	digest by name on every call made OpenSSL 3 look it up again, under
- *	its global lock, from every worker thread.
- */
-static EVP_MAC_CTX *hmac_templates[3];
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
 static char const *hash_names[] = {
 	[TWOFA_HASH_SHA1]	= "SHA1",
 	[TWOFA_HASH_SHA256]	= "SHA256",
@@ -31,6 +22,15 @@ static char const *hash_names[] = {
 };
 
 #define NUM_HASHES	(sizeof(hash_names) / sizeof(hash_names[0]))
+
+/*
+ *	One HMAC context per hash, its digest already fetched, made once per
+ *	process; each HMAC duplicates one and keys the copy.  Setting the
+ *	digest by name on every call made OpenSSL 3 look it up again, under
+ *	its global lock, from every worker thread.
+ */
+static EVP_MAC_CTX *hmac_templates[NUM_HASHES];
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 
 char const *twofa_hash_name(twofa_hash_t hash)
 {

@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 PW=correct-horse
 declare -A SECRET
 USERS_CSV=
-for u in alice bob carol dave erin frank grace heidi ivan judy mallory olivia peggy; do
+for u in alice bob carol dave erin frank grace heidi ivan judy mallory olivia peggy quinn; do
 	SECRET[$u]=$(tf_secret)
 	USERS_CSV+="$u,$PW,${SECRET[$u]}"$'\n'
 done
@@ -224,7 +224,30 @@ read_only_store_rejects_cleanly() {
 	kill -0 "$RADIUSD_PID" 2>/dev/null
 	tf_expect "radiusd alive" "$?" 0
 	tf_expect "last step unchanged" "$(sqlite3 "file:$STORE?mode=ro" "SELECT last_step FROM totp JOIN users ON id = user_id WHERE name = 'olivia'")" -1
-	chmod 0640 "$STORE"
+	# SQLite made -shm with the file's mode: restore both for the next test.
+	chmod 0640 "$STORE" "$STORE"-*
+}
+
+# With suppress_secrets, radiusd -xx prints neither the code nor the
+# pending challenge (the sealed secret) of a login it debugs.
+debug_log_hides_code_and_sealed_secret() {
+	local conf=$DIR/server/raddb/radiusd.conf code sealed log=$DIR/server/log/radius.log
+	tf_server_stop
+	sed -i -E 's/^#?\s*suppress_secrets\s*=.*/\tsuppress_secrets = yes/' "$conf"
+	: > "$log"
+	twofa_start_radiusd "$DIR/server" -xx || die "radiusd -xx failed to start"
+	tf_wait_fresh_step
+	code=$(tf_code "${SECRET[quinn]}")
+	tf_round1 quinn "$PW"; tf_round2 quinn "$code" "$R_STATE"
+	tf_expect "login" "$R_CODE" "Access-Accept"
+	sealed=$(sqlite3 "file:$STORE?mode=ro" "SELECT hex(secret) FROM totp JOIN users ON id = user_id WHERE name = 'quinn'")
+	tf_expect "pending shown as secret" "$(grep -c 'Twofa-Pending = <<< secret >>>' "$log" | sed 's/^[1-9][0-9]*$/yes/')" yes
+	tf_expect "sealed secret not logged" "$(grep -ci "${sealed:0:32}" "$log")" 0
+	tf_expect "password shown as secret" "$(grep -c 'User-Password = <<< secret >>>' "$log" | sed 's/^[1-9][0-9]*$/yes/')" yes
+	tf_expect "code not logged" "$(grep -c "\"$code\"" "$log")" 0
+	tf_server_stop
+	sed -i -E 's/^\s*suppress_secrets\s*=.*/#\tsuppress_secrets = no/' "$conf"
+	twofa_start_radiusd "$DIR/server" || die "radiusd failed to restart"
 }
 
 tf_server_setup login "busy_timeout = 200"
@@ -246,3 +269,4 @@ tf_run hostile_user_names_are_rejected_and_store_unchanged
 tf_run locked_store_rejects_cleanly_then_recovers
 tf_run same_code_refused_after_restart
 tf_run read_only_store_rejects_cleanly
+tf_run debug_log_hides_code_and_sealed_secret
