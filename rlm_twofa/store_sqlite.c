@@ -539,6 +539,12 @@ static twofa_rcode_t stmt_run(conn_t *c, sqlite3_stmt *stmt, char const *what, i
 	return ret;
 }
 
+/* BEGIN IMMEDIATE, COMMIT or ROLLBACK, prepared once like the rest: true if it ran. */
+static bool txn_step(conn_t *c, stmt_t which)
+{
+	return stmt_run(c, stmt_start(c, which), statements[which], NULL) == TWOFA_OK;
+}
+
 /*
  *	Every store call: take the connection, and give it back on every
  *	way out of the function (the cleanup attribute runs conn_release).
@@ -595,17 +601,17 @@ static void batch_run(conn_t *c, call_t *batch)
 	call_t *call;
 
 	if (!batch->next || !sqlite3_get_autocommit(c->db)) goto one_by_one;	/* one call, or inside begin() */
-	if (conn_exec(c, "BEGIN IMMEDIATE") != SQLITE_OK) goto one_by_one;
+	if (!txn_step(c, STMT_BEGIN)) goto one_by_one;
 
 	for (call = batch; call; call = call->next) {
 		call_run(c, call);
 		if (sqlite3_get_autocommit(c->db)) goto one_by_one;		/* SQLite rolled it back */
 		if (store_failed(call->rc)) goto rollback;
 	}
-	if (conn_exec(c, "COMMIT") == SQLITE_OK) return;
+	if (txn_step(c, STMT_COMMIT)) return;
 
 rollback:
-	if (!sqlite3_get_autocommit(c->db)) conn_exec(c, "ROLLBACK");
+	if (!sqlite3_get_autocommit(c->db)) txn_step(c, STMT_ROLLBACK);
 one_by_one:
 	for (call = batch; call; call = call->next) call_run(c, call);
 }
