@@ -102,13 +102,15 @@ site_pap() {
 EOF
 }
 
-# (b0) FreeRADIUS's challenge round with no second factor: round one is
-# files + PAP, then a State and session-state; round two only checks that
-# session-state came back for the same user.  What any challenge-based
-# module can reach at most on this machine.
-site_challenge() {
+# site_unlang_challenge PORT ROUND2_AUTHORIZE ROUND2_AUTHENTICATE: the
+# challenge round of the rows that use FreeRADIUS alone (b0, d1, d2), after
+# sites-available/challenge.  Round one is files + PAP, then a State and
+# session-state.  Round two must bring session-state back for the same
+# user (a forged or replayed State finds none and is rejected), then runs
+# the row's own unlang.
+site_unlang_challenge() {
 	echo "server bench {"; site_listen "$1"
-	cat <<'EOF'
+	cat <<EOF
 	authorize {
 		if (!&State) {
 			files
@@ -120,9 +122,7 @@ site_challenge() {
 			if (!&session-state:User-Name || (&session-state:User-Name != &User-Name)) {
 				reject
 			}
-			update control {
-				&Auth-Type := Accept
-			}
+$2
 		}
 	}
 	authenticate {
@@ -136,9 +136,19 @@ site_challenge() {
 			}
 			challenge
 		}
+$3
 	}
 }
 EOF
+}
+
+# (b0) FreeRADIUS's challenge round with no second factor: round two only
+# checks that session-state came back for the same user.  What any
+# challenge-based module can reach at most on this machine.
+site_challenge() {
+	site_unlang_challenge "$1" '			update control {
+				&Auth-Type := Accept
+			}' ''
 }
 
 # (b) files + PAP in round one, then rlm_twofa with password_source = none.
@@ -168,23 +178,9 @@ site_twofa_none() {
 EOF
 }
 
-# (d1) rlm_totp with an unlang challenge round (after sites-available/challenge).
-# The State must come back with session-state for the same user: a forged
-# or replayed State finds no session-state and is rejected.
+# (d1) rlm_totp in round two, files again for the user's TOTP-Secret.
 site_totp() {
-	echo "server bench {"; site_listen "$1"
-	cat <<'EOF'
-	authorize {
-		files
-		if (!&State) {
-			update control {
-				&Auth-Type := totp-round1
-			}
-		}
-		else {
-			if (!&session-state:User-Name || (&session-state:User-Name != &User-Name)) {
-				reject
-			}
+	site_unlang_challenge "$1" '			files
 			if (&User-Password !~ /^[0-9]{6}$/) {
 				reject
 			}
@@ -193,65 +189,18 @@ site_totp() {
 			}
 			update control {
 				&Auth-Type := totp-round2
-			}
-		}
-	}
-	authenticate {
-		Auth-Type totp-round1 {
-			pap
-			update session-state {
-				&User-Name := &User-Name
-			}
-			update reply {
-				&Reply-Message := "Enter the 6-digit code from your authenticator app"
-			}
-			challenge
-		}
-		Auth-Type totp-round2 {
+			}' '		Auth-Type totp-round2 {
 			totp
-		}
-	}
-}
-EOF
+		}'
 }
 
 # (d2) pam_google_authenticator through rlm_pam in round two.
 site_pam() {
-	echo "server bench {"; site_listen "$1"
-	cat <<'EOF'
-	authorize {
-		if (!&State) {
-			files
-			update control {
-				&Auth-Type := gauth-round1
-			}
-		}
-		else {
-			if (!&session-state:User-Name || (&session-state:User-Name != &User-Name)) {
-				reject
-			}
-			update control {
+	site_unlang_challenge "$1" '			update control {
 				&Auth-Type := gauth-round2
-			}
-		}
-	}
-	authenticate {
-		Auth-Type gauth-round1 {
-			pap
-			update session-state {
-				&User-Name := &User-Name
-			}
-			update reply {
-				&Reply-Message := "Enter the 6-digit code from your authenticator app"
-			}
-			challenge
-		}
-		Auth-Type gauth-round2 {
+			}' '		Auth-Type gauth-round2 {
 			pam
-		}
-	}
-}
-EOF
+		}'
 }
 
 # start_server NAME SITE STORE_DIR "FILES_CSV..." [totp] [module config lines]

@@ -54,28 +54,39 @@ static twofa_store_t *store_with_alice(TALLOC_CTX *ctx, char **path)
 	return store;
 }
 
-static int64_t user_last_step(twofa_store_t *store, char const *name)
+/* The user as stored now, read back: id and last used step (-1 and -2 if it cannot be read). */
+static void user_read(twofa_store_t *store, char const *name, int64_t *id, int64_t *last_step)
 {
-	twofa_user_t	*u;
-	int64_t		step = -2;
+	twofa_user_t *u;
 
-	if (twofa_store_get_user(store, NULL, name, &u) == TWOFA_OK) {
-		step = u->totp_last_step;
-		talloc_free(u);
-	}
-	return step;
+	*id = -1;
+	*last_step = -2;
+	if (twofa_store_get_user(store, NULL, name, &u) != TWOFA_OK) return;
+	*id = u->id;
+	*last_step = u->totp_last_step;
+	talloc_free(u);
+}
+
+/* Consume step for user id, whose enrolment is the one sealed as `sealed`. */
+static twofa_rcode_t consume(twofa_store_t *store, int64_t id, int64_t step, time_t now)
+{
+	return twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), step, now);
 }
 
 static int64_t user_id(twofa_store_t *store, char const *name)
 {
-	twofa_user_t	*u;
-	int64_t		id = -1;
+	int64_t id, last_step;
 
-	if (twofa_store_get_user(store, NULL, name, &u) == TWOFA_OK) {
-		id = u->id;
-		talloc_free(u);
-	}
+	user_read(store, name, &id, &last_step);
 	return id;
+}
+
+static int64_t user_last_step(twofa_store_t *store, char const *name)
+{
+	int64_t id, last_step;
+
+	user_read(store, name, &id, &last_step);
+	return last_step;
 }
 
 static void store_creates_schema_version_1(void)
@@ -172,7 +183,7 @@ static void pending_enrolment_is_not_confirmed_until_confirm(void)
 	CHECK(twofa_store_totp_set_pending(store, "bob", sealed, sizeof(sealed), &params) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_PENDING);
 	/* A pending secret cannot be used to log in. */
-	CHECK(twofa_store_totp_consume_step(store, u->id, sealed, sizeof(sealed), 10, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(consume(store, u->id, 10, NOW) == TWOFA_ERR_NOT_ENROLLED);
 	CHECK(twofa_store_totp_confirm(store, "bob", 7) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_CONFIRMED);
 	CHECK(u->totp_last_step == 7);
@@ -188,8 +199,8 @@ static void consumed_step_is_refused_again(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 100, NOW) == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 100, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, id, 100, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, 100, NOW) == TWOFA_ERR_REPLAYED);
 	talloc_free(ctx);
 }
 
@@ -200,9 +211,9 @@ static void earlier_step_is_refused_after_later(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 101, NOW) == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 100, NOW) == TWOFA_ERR_REPLAYED);
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 102, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, 101, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, 100, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, id, 102, NOW) == TWOFA_OK);
 	talloc_free(ctx);
 }
 
@@ -213,11 +224,11 @@ static void consumed_step_persists_after_reopen(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 200, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, 200, NOW) == TWOFA_OK);
 	talloc_free(store);
 	store = open_path(ctx, path, false, 100);
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 200, NOW) == TWOFA_ERR_REPLAYED);
+	if (store) CHECK(consume(store, id, 200, NOW) == TWOFA_ERR_REPLAYED);
 	talloc_free(ctx);
 }
 
@@ -230,7 +241,7 @@ static void consume_refused_when_enrolment_replaced(void)
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
 	CHECK(twofa_store_totp_set_confirmed(store, "alice", resealed, sizeof(resealed), &params) == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 500, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(consume(store, id, 500, NOW) == TWOFA_ERR_NOT_ENROLLED);
 	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), 500, NOW) == TWOFA_OK);
 	CHECK(twofa_store_totp_remove(store, "alice") == TWOFA_OK);
 	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), 501, NOW) == TWOFA_ERR_NOT_ENROLLED);
@@ -247,11 +258,11 @@ static void consume_refused_when_locked_or_deleted(void)
 	time_t			until = 0;
 
 	CHECK(twofa_store_record_failure(store, id, &policy, NOW, &until) == TWOFA_OK && until == NOW + 100);
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 600, NOW) == TWOFA_ERR_LOCKED);
+	CHECK(consume(store, id, 600, NOW) == TWOFA_ERR_LOCKED);
 	/* The step was not used up by the refused attempt. */
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 600, NOW + 100) == TWOFA_OK);
+	CHECK(consume(store, id, 600, NOW + 100) == TWOFA_OK);
 	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 601, NOW + 100) == TWOFA_ERR_NOT_FOUND);
+	CHECK(consume(store, id, 601, NOW + 100) == TWOFA_ERR_NOT_FOUND);
 	CHECK(twofa_store_totp_consume_step(store, id, NULL, 0, 602, NOW + 100) == TWOFA_ERR_MALFORMED);
 	talloc_free(ctx);
 }
@@ -268,7 +279,7 @@ static void *race(void *arg)
 	racer_t *r = arg;
 
 	pthread_barrier_wait(r->barrier);
-	r->rc = twofa_store_totp_consume_step(r->store, r->id, sealed, sizeof(sealed), 300, NOW);
+	r->rc = consume(r->store, r->id, 300, NOW);
 	return NULL;
 }
 
@@ -327,10 +338,10 @@ static void *walk(void *arg)
 		rc = twofa_store_get_user(w->store, ctx, w->name, &u);
 		if (rc == TWOFA_ERR_BUSY) { w->busy++; step--; continue; }
 		if ((rc != TWOFA_OK) || strcmp(u->name, w->name) || (u->totp_last_step != step - 1)) w->errors++;
-		rc = twofa_store_totp_consume_step(w->store, u->id, sealed, sizeof(sealed), step, NOW);
+		rc = consume(w->store, u->id, step, NOW);
 		if (rc == TWOFA_ERR_BUSY) { w->busy++; step--; continue; }
 		if (rc != TWOFA_OK) w->errors++;
-		if (twofa_store_totp_consume_step(w->store, u->id, sealed, sizeof(sealed), step, NOW) != TWOFA_ERR_REPLAYED) {
+		if (consume(w->store, u->id, step, NOW) != TWOFA_ERR_REPLAYED) {
 			w->errors++;
 		}
 		TALLOC_FREE(u);
@@ -473,11 +484,11 @@ static void busy_store_returns_busy_then_recovers(void)
 
 	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
 	CHECK(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 400, NOW) == TWOFA_ERR_BUSY);
+	CHECK(consume(store, id, 400, NOW) == TWOFA_ERR_BUSY);
 	CHECK(strstr(twofa_store_errmsg(store), "locked") != NULL);
 	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(other);
-	CHECK(twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), 400, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, 400, NOW) == TWOFA_OK);
 	talloc_free(ctx);
 }
 
