@@ -501,11 +501,11 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	return RLM_MODULE_UPDATED;
 }
 
-/** Register the session-state attributes (once, shared by all instances). */
 /*
- *	A secret attribute: it holds the enrolment's sealed (encrypted) TOTP
- *	secret, and with "suppress_secrets = yes" radiusd -X and -xx print
- *	it as <<< secret >>>, as they do User-Password.
+ *	Register a session-state attribute (once, shared by all instances),
+ *	flagged secret: Twofa-Pending holds the enrolment's sealed TOTP
+ *	secret, and with "suppress_secrets = yes" radiusd -X and -xx print it
+ *	as <<< secret >>>, as they do User-Password.
  */
 static DICT_ATTR const *session_attr(char const *name, PW_TYPE type)
 {

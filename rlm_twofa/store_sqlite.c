@@ -539,10 +539,10 @@ static twofa_rcode_t stmt_run(conn_t *c, sqlite3_stmt *stmt, char const *what, i
 	return ret;
 }
 
-/* BEGIN IMMEDIATE, COMMIT or ROLLBACK, prepared once like the rest: true if it ran. */
-static bool txn_step(conn_t *c, stmt_t which)
+/* A statement without parameters or rows: BEGIN IMMEDIATE, COMMIT, ROLLBACK. */
+static twofa_rcode_t stmt_run_plain(conn_t *c, stmt_t which, char const *what)
 {
-	return stmt_run(c, stmt_start(c, which), statements[which], NULL) == TWOFA_OK;
+	return stmt_run(c, stmt_start(c, which), what, NULL);
 }
 
 /*
@@ -601,17 +601,17 @@ static void batch_run(conn_t *c, call_t *batch)
 	call_t *call;
 
 	if (!batch->next || !sqlite3_get_autocommit(c->db)) goto one_by_one;	/* one call, or inside begin() */
-	if (!txn_step(c, STMT_BEGIN)) goto one_by_one;
+	if (stmt_run_plain(c, STMT_BEGIN, "begin") != TWOFA_OK) goto one_by_one;
 
 	for (call = batch; call; call = call->next) {
 		call_run(c, call);
 		if (sqlite3_get_autocommit(c->db)) goto one_by_one;		/* SQLite rolled it back */
 		if (store_failed(call->rc)) goto rollback;
 	}
-	if (txn_step(c, STMT_COMMIT)) return;
+	if (stmt_run_plain(c, STMT_COMMIT, "commit") == TWOFA_OK) return;
 
 rollback:
-	if (!sqlite3_get_autocommit(c->db)) txn_step(c, STMT_ROLLBACK);
+	if (!sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
 one_by_one:
 	for (call = batch; call; call = call->next) call_run(c, call);
 }
@@ -1028,7 +1028,7 @@ static twofa_rcode_t run_plain(twofa_store_t *store, stmt_t which, char const *w
 	CONN_USE(c);
 
 	CONN_OR_FAIL(c, store);
-	return stmt_run(c, stmt_start(c, which), what, NULL);
+	return stmt_run_plain(c, which, what);
 }
 
 twofa_rcode_t twofa_store_begin(twofa_store_t *store)
