@@ -45,7 +45,7 @@ typedef struct {
 	uint8_t			*totp_sealed;		//!< AES-GCM blob (crypto.h), NULL if none
 	size_t			totp_sealed_len;
 	twofa_totp_params_t	totp;			//!< hash, digits, period
-	int64_t			totp_last_step;		//!< last accepted step, -1 if none
+	int64_t			totp_last_step;		//!< the confirming code's (schema 1: last used) step, or -1
 } twofa_user_t;
 
 /** Lockout policy for twofa_store_record_failure(). */
@@ -102,7 +102,9 @@ twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name);
 
 /** Record step as used, in one atomic statement, only if it is later than the last
  *  used step, the user's confirmed enrolment is still the one whose sealed secret
- *  is given (read in round one), and the user is not locked at now.
+ *  is given (read in round one), and the user is not locked at now.  A step more
+ *  than TWOFA_TOTP_MAX_WINDOW + 1 periods before now is refused as REPLAYED: its
+ *  record would already be gone, as the store forgets used steps that old.
  *  Of several callers with the same step at once, exactly one gets TWOFA_OK.
  *  @return TWOFA_OK, TWOFA_ERR_REPLAYED, TWOFA_ERR_LOCKED, TWOFA_ERR_NOT_ENROLLED
  *  (removed or replaced), TWOFA_ERR_NOT_FOUND (user deleted), TWOFA_ERR_BUSY, TWOFA_ERR_STORE.

@@ -26,8 +26,26 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "totp.h"
 
-#define SCHEMA_VERSION	1
+#define SCHEMA_VERSION	2
+
+/*
+ *	A used step is kept this many periods past its own, one more than the
+ *	widest window: by then no code for it or an earlier step can be
+ *	accepted (totp.c), so its record can go.
+ */
+#define USED_STEP_PERIODS	(TWOFA_TOTP_MAX_WINDOW + 1)
+/*
+ *	Expired used steps are swept out in key order: every PRUNE_EVERY
+ *	consumes, one looks at the next PRUNE_ROWS records, four times as many
+ *	as were added since, so the table keeps to about the records of the
+ *	last USED_STEP_PERIODS periods.  Not on every consume: on its own (not
+ *	in a batch) the delete is a transaction of its own.  Nor through an
+ *	index by expiry: every login would update it (bench/README.md).
+ */
+#define PRUNE_EVERY		64
+#define PRUNE_ROWS		(4 * PRUNE_EVERY)
 
 /*
  *	Migrations: entry N brings a store from user_version N to N + 1.
@@ -59,6 +77,22 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"	action TEXT NOT NULL,"
 	"	user TEXT,"
 	"	detail TEXT);",
+	/*
+	 * 1 -> 2: used steps in a table of their own.  Updating totp.last_step
+	 * made every login write its user's page of a table as large as the
+	 * user base; these records are few (logins of the last minutes), so
+	 * their pages stay cached (bench/README.md: 1 000 000 users).  A new
+	 * or removed enrolment takes its user's records with it.
+	 */
+	"CREATE TABLE totp_used ("
+	"	user_id INTEGER NOT NULL,"
+	"	step INTEGER NOT NULL,"
+	"	expires INTEGER NOT NULL,"
+	"	PRIMARY KEY (user_id, step)) WITHOUT ROWID;"
+	"CREATE TRIGGER totp_enrolled AFTER INSERT ON totp BEGIN "
+	"	DELETE FROM totp_used WHERE user_id = NEW.user_id; END;"
+	"CREATE TRIGGER totp_removed AFTER DELETE ON totp BEGIN "
+	"	DELETE FROM totp_used WHERE user_id = OLD.user_id; END;",
 };
 
 typedef enum {
@@ -70,6 +104,8 @@ typedef enum {
 	STMT_TOTP_SET,
 	STMT_TOTP_CONFIRM,
 	STMT_TOTP_REMOVE,
+	STMT_SWEEP_END,
+	STMT_SWEEP_USED,
 	STMT_CONSUME_STEP,
 	STMT_WHY_NOT_CONSUMED,
 	STMT_RECORD_FAILURE,
@@ -98,15 +134,29 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_TOTP_CONFIRM]	= "UPDATE totp SET confirmed = 1, last_step = ?2 "
 				  "WHERE confirmed = 0 AND user_id = (SELECT id FROM users WHERE name = ?1)",
 	[STMT_TOTP_REMOVE]	= "DELETE FROM totp WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+	/* The key ?3 records on from (?1, ?2), where a sweep of them ends. */
+	[STMT_SWEEP_END]	= "SELECT user_id, step FROM totp_used WHERE (user_id, step) > (?1, ?2) "
+				  "ORDER BY user_id, step LIMIT 1 OFFSET ?3",
+	[STMT_SWEEP_USED]	= "DELETE FROM totp_used WHERE (user_id, step) > (?1, ?2) "
+				  "AND (user_id, step) <= (?3, ?4) AND expires <= ?5",
 	/*
-	 *	Atomic: of several callers with the same step, one changes the
-	 *	row.  It also checks again what round one read: the same
-	 *	enrolment (its sealed secret: a new one has a fresh nonce), and
-	 *	no lock.  ?1 user, ?2 step, ?3 sealed secret, ?4 now.
+	 *	Atomic: of several callers with the same step, one adds the
+	 *	record.  Refused: a step no later than one used already, or so
+	 *	old that its record would have expired.  It also checks again
+	 *	what round one read: the same enrolment (its sealed secret: a
+	 *	new one has a fresh nonce), and no lock.  The record's expiry is
+	 *	NULL unless every check passes, and OR IGNORE then skips the row.
+	 *	(Not INSERT ... SELECT: one that reads its own table copies its
+	 *	rows through a temporary table, which doubled the statement's
+	 *	cost.)  ?1 user, ?2 step, ?3 sealed secret, ?4 now,
+	 *	?5 USED_STEP_PERIODS.
 	 */
-	[STMT_CONSUME_STEP]	= "UPDATE totp SET last_step = ?2 "
+	[STMT_CONSUME_STEP]	= "INSERT OR IGNORE INTO totp_used (user_id, step, expires) VALUES (?1, ?2, "
+				  "(SELECT (?2 + ?5) * period FROM totp "
 				  "WHERE user_id = ?1 AND confirmed = 1 AND last_step < ?2 AND secret = ?3 "
-				  "AND (SELECT locked_until FROM users WHERE id = ?1) <= ?4",
+				  "AND (?2 + ?5) * period > ?4 "
+				  "AND NOT EXISTS (SELECT 1 FROM totp_used WHERE user_id = ?1 AND step >= ?2) "
+				  "AND (SELECT locked_until FROM users WHERE id = ?1) <= ?4))",
 	/* Only when the above changed nothing: which condition failed. */
 	[STMT_WHY_NOT_CONSUMED]	= "SELECT u.locked_until > ?4, t.confirmed = 1 AND t.secret = ?3 "
 				  "FROM users u LEFT JOIN totp t ON t.user_id = u.id WHERE u.id = ?1",
@@ -152,6 +202,9 @@ struct twofa_store {
 	checkpointer_t		*checkpointer;	//!< NULL: SQLite checkpoints in the committing thread
 	conn_t			*conn;		//!< NULL until the file could be opened
 	time_t			last_failure;	//!< of an open, to retry at most once a second
+	unsigned int		consumes;	//!< counts consume calls, for the sweep
+	int64_t			sweep_user;	//!< where the next sweep of used steps starts
+	int64_t			sweep_step;
 	int			schema_version;
 	char			errmsg[320];	//!< why twofa_store_open failed
 };
@@ -456,6 +509,7 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 	store->path = talloc_strdup(store, path);
 	store->busy_timeout_ms = config->busy_timeout_ms;
 	store->background_checkpoint = config->background_checkpoint;
+	store->sweep_user = store->sweep_step = INT64_MIN;
 	pthread_mutex_init(&store->use, NULL);
 	pthread_mutex_init(&store->queue_lock, NULL);
 	store->queue_tail = &store->queue;
@@ -930,14 +984,56 @@ typedef struct {
 	time_t		now;
 } consume_args_t;
 
+/* Every PRUNE_EVERY consumes: delete the expired among the next PRUNE_ROWS used steps. */
+static twofa_rcode_t sweep_used_steps(conn_t *c, time_t now)
+{
+	twofa_store_t	*store = c->store;
+	sqlite3_stmt	*stmt;
+	int64_t		end_user = INT64_MAX, end_step = INT64_MAX;	/* past the last record */
+	int		rc;
+	twofa_rcode_t	ret;
+
+	if ((store->consumes++ % PRUNE_EVERY) != 0) return TWOFA_OK;
+
+	stmt = stmt_start(c, STMT_SWEEP_END);
+	sqlite3_bind_int64(stmt, 1, store->sweep_user);
+	sqlite3_bind_int64(stmt, 2, store->sweep_step);
+	sqlite3_bind_int(stmt, 3, PRUNE_ROWS - 1);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		end_user = sqlite3_column_int64(stmt, 0);
+		end_step = sqlite3_column_int64(stmt, 1);
+	}
+	stmt_done(stmt);
+	if ((rc != SQLITE_ROW) && (rc != SQLITE_DONE)) return conn_error(c, "sweep used steps", rc);
+
+	stmt = stmt_start(c, STMT_SWEEP_USED);
+	sqlite3_bind_int64(stmt, 1, store->sweep_user);
+	sqlite3_bind_int64(stmt, 2, store->sweep_step);
+	sqlite3_bind_int64(stmt, 3, end_user);
+	sqlite3_bind_int64(stmt, 4, end_step);
+	sqlite3_bind_int64(stmt, 5, now);
+	ret = stmt_run(c, stmt, "sweep used steps", NULL);
+	if (ret != TWOFA_OK) return ret;
+
+	store->sweep_user = (rc == SQLITE_ROW) ? end_user : INT64_MIN;		/* at the end: start over */
+	store->sweep_step = (rc == SQLITE_ROW) ? end_step : INT64_MIN;
+	return TWOFA_OK;
+}
+
 static twofa_rcode_t consume_run(conn_t *c, void *arg)
 {
 	consume_args_t	*a = arg;
-	sqlite3_stmt	*stmt = stmt_start(c, STMT_CONSUME_STEP);
+	sqlite3_stmt	*stmt;
 	int		changes = 0;
 	twofa_rcode_t	rc;
 
+	rc = sweep_used_steps(c, a->now);
+	if (rc != TWOFA_OK) return rc;
+
+	stmt = stmt_start(c, STMT_CONSUME_STEP);
 	bind_consume(stmt, a->user_id, a->sealed, a->sealed_len, a->step, a->now);
+	sqlite3_bind_int(stmt, 5, USED_STEP_PERIODS);
 	rc = stmt_run(c, stmt, "consume step", &changes);
 	if (rc != TWOFA_OK) return rc;
 	if (changes == 1) return TWOFA_OK;

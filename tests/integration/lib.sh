@@ -90,5 +90,5 @@ tf_admin() { "$TWOFA_ADMIN" -s "$STORE" -k "$KEY" "$@"; }
 
 # tf_store_dump: every row of the store, to compare before and after.
 tf_store_dump() {
-	sqlite3 "file:$STORE?mode=ro" "SELECT * FROM users ORDER BY id; SELECT user_id, hex(secret), hash, digits, period, confirmed, last_step FROM totp ORDER BY user_id;"
+	sqlite3 "file:$STORE?mode=ro" "SELECT * FROM users ORDER BY id; SELECT user_id, hex(secret), hash, digits, period, confirmed, last_step FROM totp ORDER BY user_id; SELECT * FROM totp_used ORDER BY user_id, step;"
 }

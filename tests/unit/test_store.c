@@ -21,6 +21,7 @@ static uint8_t const sealed[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 static uint8_t const resealed[] = { 9, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
 				    21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34 };
 #define NOW	((time_t) 1000000)
+#define S0	(NOW / 30)		/* the step of NOW at params' period */
 
 /* A fresh store file for one case. */
 static char *new_path(TALLOC_CTX *ctx)
@@ -89,13 +90,67 @@ static int64_t user_last_step(twofa_store_t *store, char const *name)
 	return last_step;
 }
 
-static void store_creates_schema_version_1(void)
+/* The first column of the first row of sql, run on the file itself; -1 on error. */
+static int64_t sql_value(char const *path, char const *sql)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*stmt;
+	int64_t		v = -1;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK) goto done;
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) goto done;
+	if (sqlite3_step(stmt) == SQLITE_ROW) v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+done:
+	sqlite3_close(db);
+	return v;
+}
+
+/* Run sql (any number of statements) on the file itself. */
+static bool sql_exec(char const *path, char const *sql)
+{
+	sqlite3	*db;
+	bool	ok = (sqlite3_open(path, &db) == SQLITE_OK) && (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+
+	sqlite3_close(db);
+	return ok;
+}
+
+#define USED_STEPS(_path)	sql_value(_path, "SELECT count(*) FROM totp_used")
+
+static void store_creates_schema_version_2(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 1);
+	if (store) CHECK(twofa_store_schema_version(store) == 2);
+	talloc_free(ctx);
+}
+
+/* A store made by schema 1 (last_step in totp, no totp_used) keeps its users and used step. */
+static void schema_1_store_is_migrated(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	char		*sql = sqlite3_mprintf("DROP TRIGGER totp_enrolled; DROP TRIGGER totp_removed; DROP TABLE totp_used;"
+					       "UPDATE totp SET last_step = %lld; PRAGMA user_version = 1", (long long) S0 + 3);
+
+	talloc_free(store);
+	CHECK(sql_exec(path, sql));
+	sqlite3_free(sql);
+	CHECK(sql_value(path, "PRAGMA user_version") == 1);
+
+	store = open_path(ctx, path, false, 100);
+	CHECK(store && twofa_store_schema_version(store) == 2);
+	if (!store) goto done;
+	CHECK(user_last_step(store, "alice") == S0 + 3);
+	CHECK(consume(store, id, S0 + 3, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, id, S0 + 4, NOW) == TWOFA_OK);
+	CHECK(USED_STEPS(path) == 1);
+done:
 	talloc_free(ctx);
 }
 
@@ -158,16 +213,13 @@ static void delete_user_cascades_enrolment(void)
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	char		*path;
 	twofa_store_t	*store = store_with_alice(ctx, &path);
-	sqlite3		*db;
-	sqlite3_stmt	*stmt;
+	int64_t		id = store ? user_id(store, "alice") : -1;
 
+	CHECK(consume(store, id, S0, NOW) == TWOFA_OK && USED_STEPS(path) == 1);
 	CHECK(store && twofa_store_delete_user(store, "alice") == TWOFA_OK);
 	CHECK(store && twofa_store_delete_user(store, "alice") == TWOFA_ERR_NOT_FOUND);
-	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM totp", -1, &stmt, NULL) == SQLITE_OK);
-	CHECK(sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 0);
-	sqlite3_finalize(stmt);
-	sqlite3_close(db);
+	CHECK(sql_value(path, "SELECT count(*) FROM totp") == 0);
+	CHECK(USED_STEPS(path) == 0);
 	talloc_free(ctx);
 }
 
@@ -183,7 +235,7 @@ static void pending_enrolment_is_not_confirmed_until_confirm(void)
 	CHECK(twofa_store_totp_set_pending(store, "bob", sealed, sizeof(sealed), &params) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_PENDING);
 	/* A pending secret cannot be used to log in. */
-	CHECK(consume(store, u->id, 10, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(consume(store, u->id, S0 + 10, NOW) == TWOFA_ERR_NOT_ENROLLED);
 	CHECK(twofa_store_totp_confirm(store, "bob", 7) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_CONFIRMED);
 	CHECK(u->totp_last_step == 7);
@@ -199,8 +251,8 @@ static void consumed_step_is_refused_again(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(consume(store, id, 100, NOW) == TWOFA_OK);
-	CHECK(consume(store, id, 100, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, id, S0 + 100, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, S0 + 100, NOW) == TWOFA_ERR_REPLAYED);
 	talloc_free(ctx);
 }
 
@@ -211,9 +263,9 @@ static void earlier_step_is_refused_after_later(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(consume(store, id, 101, NOW) == TWOFA_OK);
-	CHECK(consume(store, id, 100, NOW) == TWOFA_ERR_REPLAYED);
-	CHECK(consume(store, id, 102, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, S0 + 101, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, S0 + 100, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, id, S0 + 102, NOW) == TWOFA_OK);
 	talloc_free(ctx);
 }
 
@@ -224,11 +276,64 @@ static void consumed_step_persists_after_reopen(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(consume(store, id, 200, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, S0 + 200, NOW) == TWOFA_OK);
 	talloc_free(store);
 	store = open_path(ctx, path, false, 100);
 	CHECK(store != NULL);
-	if (store) CHECK(consume(store, id, 200, NOW) == TWOFA_ERR_REPLAYED);
+	if (store) CHECK(consume(store, id, S0 + 200, NOW) == TWOFA_ERR_REPLAYED);
+	talloc_free(ctx);
+}
+
+/*
+ *	Used steps are kept USED_STEP_PERIODS (12) periods past their own; a
+ *	step older than that is refused, and later consumes sweep the expired
+ *	records out (one in PRUNE_EVERY, 64, looks).
+ */
+static void used_steps_expire(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		alice = store ? user_id(store, "alice") : -1, bob;
+	time_t		later = NOW + 12 * 30;
+	int		i;
+	char const	*alices = "SELECT count(*) FROM totp_used JOIN users ON id = user_id WHERE name = 'alice'";
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(consume(store, alice, S0 - 12, NOW) == TWOFA_ERR_REPLAYED);	/* too old to be kept */
+	CHECK(consume(store, alice, S0 - 10, NOW) == TWOFA_OK);
+	CHECK(consume(store, alice, S0, NOW) == TWOFA_OK);
+	CHECK(USED_STEPS(path) == 2);
+
+	/* Twelve periods on, both have expired; bob's logins sweep them out. */
+	CHECK(twofa_store_add_user(store, "bob", NULL) == TWOFA_OK);
+	CHECK(twofa_store_totp_set_confirmed(store, "bob", sealed, sizeof(sealed), &params) == TWOFA_OK);
+	bob = user_id(store, "bob");
+	for (i = 0; (i < 200) && (sql_value(path, alices) > 0); i++) CHECK(consume(store, bob, S0 + 12 + i, later) == TWOFA_OK);
+	CHECK(i < 200);
+	CHECK(sql_value(path, alices) == 0);
+	/* Alice's are gone, but a step that old is refused all the same. */
+	CHECK(consume(store, alice, S0, later) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, alice, S0 + 12, later) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+/* A new enrolment starts without used steps, though its period (and so its steps) differ. */
+static void new_enrolment_forgets_used_steps(void)
+{
+	TALLOC_CTX			*ctx = talloc_new(NULL);
+	char				*path;
+	twofa_store_t			*store = store_with_alice(ctx, &path);
+	int64_t				id = store ? user_id(store, "alice") : -1;
+	twofa_totp_params_t const	minute = { TWOFA_HASH_SHA1, 6, 60 };
+
+	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
+	CHECK(twofa_store_totp_set_confirmed(store, "alice", resealed, sizeof(resealed), &minute) == TWOFA_OK);
+	CHECK(USED_STEPS(path) == 0);
+	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), NOW / 60, NOW) == TWOFA_OK);
+	CHECK(twofa_store_totp_remove(store, "alice") == TWOFA_OK);
+	CHECK(USED_STEPS(path) == 0);
 	talloc_free(ctx);
 }
 
@@ -241,10 +346,10 @@ static void consume_refused_when_enrolment_replaced(void)
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
 	CHECK(twofa_store_totp_set_confirmed(store, "alice", resealed, sizeof(resealed), &params) == TWOFA_OK);
-	CHECK(consume(store, id, 500, NOW) == TWOFA_ERR_NOT_ENROLLED);
-	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), 500, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, S0 + 500, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), S0 + 500, NOW) == TWOFA_OK);
 	CHECK(twofa_store_totp_remove(store, "alice") == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), 501, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), S0 + 501, NOW) == TWOFA_ERR_NOT_ENROLLED);
 	talloc_free(ctx);
 }
 
@@ -258,12 +363,12 @@ static void consume_refused_when_locked_or_deleted(void)
 	time_t			until = 0;
 
 	CHECK(twofa_store_record_failure(store, id, &policy, NOW, &until) == TWOFA_OK && until == NOW + 100);
-	CHECK(consume(store, id, 600, NOW) == TWOFA_ERR_LOCKED);
+	CHECK(consume(store, id, S0 + 600, NOW) == TWOFA_ERR_LOCKED);
 	/* The step was not used up by the refused attempt. */
-	CHECK(consume(store, id, 600, NOW + 100) == TWOFA_OK);
+	CHECK(consume(store, id, S0 + 600, NOW + 100) == TWOFA_OK);
 	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_OK);
-	CHECK(consume(store, id, 601, NOW + 100) == TWOFA_ERR_NOT_FOUND);
-	CHECK(twofa_store_totp_consume_step(store, id, NULL, 0, 602, NOW + 100) == TWOFA_ERR_MALFORMED);
+	CHECK(consume(store, id, S0 + 601, NOW + 100) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_totp_consume_step(store, id, NULL, 0, S0 + 602, NOW + 100) == TWOFA_ERR_MALFORMED);
 	talloc_free(ctx);
 }
 
@@ -279,7 +384,7 @@ static void *race(void *arg)
 	racer_t *r = arg;
 
 	pthread_barrier_wait(r->barrier);
-	r->rc = consume(r->store, r->id, 300, NOW);
+	r->rc = consume(r->store, r->id, S0 + 300, NOW);
 	return NULL;
 }
 
@@ -337,11 +442,11 @@ static void *walk(void *arg)
 	for (step = 0; step < 200; step++) {	/* a new enrolment's last step is -1 */
 		rc = twofa_store_get_user(w->store, ctx, w->name, &u);
 		if (rc == TWOFA_ERR_BUSY) { w->busy++; step--; continue; }
-		if ((rc != TWOFA_OK) || strcmp(u->name, w->name) || (u->totp_last_step != step - 1)) w->errors++;
-		rc = consume(w->store, u->id, step, NOW);
+		if ((rc != TWOFA_OK) || strcmp(u->name, w->name)) w->errors++;
+		rc = consume(w->store, u->id, S0 + step, NOW);
 		if (rc == TWOFA_ERR_BUSY) { w->busy++; step--; continue; }
 		if (rc != TWOFA_OK) w->errors++;
-		if (consume(w->store, u->id, step, NOW) != TWOFA_ERR_REPLAYED) {
+		if (consume(w->store, u->id, S0 + step, NOW) != TWOFA_ERR_REPLAYED) {
 			w->errors++;
 		}
 		TALLOC_FREE(u);
@@ -353,7 +458,8 @@ static void *walk(void *arg)
 static void eight_threads_each_get_their_own_answers(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
-	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 5000);
+	char		*path = new_path(ctx);
+	twofa_store_t	*store = open_path(ctx, path, true, 5000);
 	pthread_t	threads[8];
 	walker_t	walkers[8];
 	int		i, errors = 0;
@@ -371,7 +477,7 @@ static void eight_threads_each_get_their_own_answers(void)
 		errors += walkers[i].errors;
 	}
 	CHECK(errors == 0);
-	for (i = 0; i < 8; i++) CHECK(user_last_step(store, walkers[i].name) == 199);
+	CHECK(USED_STEPS(path) == 8 * 200);		/* each consumed once */
 done:
 	talloc_free(ctx);
 }
@@ -484,11 +590,11 @@ static void busy_store_returns_busy_then_recovers(void)
 
 	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
 	CHECK(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
-	CHECK(consume(store, id, 400, NOW) == TWOFA_ERR_BUSY);
+	CHECK(consume(store, id, S0 + 400, NOW) == TWOFA_ERR_BUSY);
 	CHECK(strstr(twofa_store_errmsg(store), "locked") != NULL);
 	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(other);
-	CHECK(consume(store, id, 400, NOW) == TWOFA_OK);
+	CHECK(consume(store, id, S0 + 400, NOW) == TWOFA_OK);
 	talloc_free(ctx);
 }
 
@@ -556,7 +662,8 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_1);
+	RUN(store_creates_schema_version_2);
+	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);
 	RUN(add_then_get_user_round_trips);
@@ -566,6 +673,8 @@ int main(void)
 	RUN(consumed_step_is_refused_again);
 	RUN(earlier_step_is_refused_after_later);
 	RUN(consumed_step_persists_after_reopen);
+	RUN(used_steps_expire);
+	RUN(new_enrolment_forgets_used_steps);
 	RUN(consume_refused_when_enrolment_replaced);
 	RUN(consume_refused_when_locked_or_deleted);
 	RUN(ten_threads_same_step_exactly_one_wins);
