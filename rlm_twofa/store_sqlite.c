@@ -37,15 +37,15 @@
  */
 #define USED_STEP_PERIODS	(TWOFA_TOTP_MAX_WINDOW + 1)
 /*
- *	Expired used steps are swept out in key order: every PRUNE_EVERY
- *	consumes, one looks at the next PRUNE_ROWS records, four times as many
+ *	Expired used steps are swept out in key order: every SWEEP_EVERY
+ *	consumes, one looks at the next SWEEP_ROWS records, four times as many
  *	as were added since, so the table keeps to about the records of the
  *	last USED_STEP_PERIODS periods.  Not on every consume: on its own (not
  *	in a batch) the delete is a transaction of its own.  Nor through an
  *	index by expiry: every login would update it (bench/README.md).
  */
-#define PRUNE_EVERY		64
-#define PRUNE_ROWS		(4 * PRUNE_EVERY)
+#define SWEEP_EVERY		64
+#define SWEEP_ROWS		(4 * SWEEP_EVERY)
 
 /*
  *	Migrations: entry N brings a store from user_version N to N + 1.
@@ -984,7 +984,7 @@ typedef struct {
 	time_t		now;
 } consume_args_t;
 
-/* Every PRUNE_EVERY consumes: delete the expired among the next PRUNE_ROWS used steps. */
+/* Every SWEEP_EVERY consumes: delete the expired among the next SWEEP_ROWS used steps. */
 static twofa_rcode_t sweep_used_steps(conn_t *c, time_t now)
 {
 	twofa_store_t	*store = c->store;
@@ -993,12 +993,12 @@ static twofa_rcode_t sweep_used_steps(conn_t *c, time_t now)
 	int		rc;
 	twofa_rcode_t	ret;
 
-	if ((store->consumes++ % PRUNE_EVERY) != 0) return TWOFA_OK;
+	if ((store->consumes++ % SWEEP_EVERY) != 0) return TWOFA_OK;
 
 	stmt = stmt_start(c, STMT_SWEEP_END);
 	sqlite3_bind_int64(stmt, 1, store->sweep_user);
 	sqlite3_bind_int64(stmt, 2, store->sweep_step);
-	sqlite3_bind_int(stmt, 3, PRUNE_ROWS - 1);
+	sqlite3_bind_int(stmt, 3, SWEEP_ROWS - 1);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		end_user = sqlite3_column_int64(stmt, 0);

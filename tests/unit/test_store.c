@@ -287,7 +287,7 @@ static void consumed_step_persists_after_reopen(void)
 /*
  *	Used steps are kept USED_STEP_PERIODS (12) periods past their own; a
  *	step older than that is refused, and later consumes sweep the expired
- *	records out (one in PRUNE_EVERY, 64, looks).
+ *	records out (one in SWEEP_EVERY, 64, looks).
  */
 static void used_steps_expire(void)
 {
