@@ -1016,8 +1016,12 @@ static twofa_rcode_t sweep_used_steps(conn_t *c, time_t now)
 	ret = stmt_run(c, stmt, "sweep used steps", NULL);
 	if (ret != TWOFA_OK) return ret;
 
-	store->sweep_user = (rc == SQLITE_ROW) ? end_user : INT64_MIN;		/* at the end: start over */
-	store->sweep_step = (rc == SQLITE_ROW) ? end_step : INT64_MIN;
+	if (rc == SQLITE_ROW) {
+		store->sweep_user = end_user;
+		store->sweep_step = end_step;
+	} else {
+		store->sweep_user = store->sweep_step = INT64_MIN;	/* swept to the end: start over */
+	}
 	return TWOFA_OK;
 }
 
@@ -1028,6 +1032,7 @@ static twofa_rcode_t consume_run(conn_t *c, void *arg)
 	int		changes = 0;
 	twofa_rcode_t	rc;
 
+	/* A failed sweep fails the call: SQLite may have ended the batch's transaction. */
 	rc = sweep_used_steps(c, a->now);
 	if (rc != TWOFA_OK) return rc;
 

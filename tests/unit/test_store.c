@@ -43,15 +43,20 @@ static twofa_store_t *open_path(TALLOC_CTX *ctx, char const *path, bool create, 
 }
 
 /* A store with user "alice" holding a confirmed enrolment. */
+/* Add user name, password hash "$y$hash", with a confirmed enrolment sealed as `sealed`. */
+static bool add_enrolled_user(twofa_store_t *store, char const *name)
+{
+	return (twofa_store_add_user(store, name, "$y$hash") == TWOFA_OK) &&
+	       (twofa_store_totp_set_confirmed(store, name, sealed, sizeof(sealed), &params) == TWOFA_OK);
+}
+
 static twofa_store_t *store_with_alice(TALLOC_CTX *ctx, char **path)
 {
 	twofa_store_t *store;
 
 	*path = new_path(ctx);
 	store = open_path(ctx, *path, true, 100);
-	if (!store) return NULL;
-	if (twofa_store_add_user(store, "alice", "$y$hash") != TWOFA_OK ||
-	    twofa_store_totp_set_confirmed(store, "alice", sealed, sizeof(sealed), &params) != TWOFA_OK) return NULL;
+	if (!store || !add_enrolled_user(store, "alice")) return NULL;
 	return store;
 }
 
@@ -306,8 +311,7 @@ static void used_steps_expire(void)
 	CHECK(USED_STEPS(path) == 2);
 
 	/* Twelve periods on, both have expired; bob's logins sweep them out. */
-	CHECK(twofa_store_add_user(store, "bob", NULL) == TWOFA_OK);
-	CHECK(twofa_store_totp_set_confirmed(store, "bob", sealed, sizeof(sealed), &params) == TWOFA_OK);
+	CHECK(add_enrolled_user(store, "bob"));
 	bob = user_id(store, "bob");
 	for (i = 0; (i < 200) && (sql_value(path, alices) > 0); i++) CHECK(consume(store, bob, S0 + 12 + i, later) == TWOFA_OK);
 	CHECK(i < 200);
@@ -468,8 +472,7 @@ static void eight_threads_each_get_their_own_answers(void)
 	for (i = 0; i < 8; i++) {
 		walkers[i] = (walker_t) { .store = store };
 		snprintf(walkers[i].name, sizeof(walkers[i].name), "walker%d", i);
-		CHECK(twofa_store_add_user(store, walkers[i].name, NULL) == TWOFA_OK);
-		CHECK(twofa_store_totp_set_confirmed(store, walkers[i].name, sealed, sizeof(sealed), &params) == TWOFA_OK);
+		CHECK(add_enrolled_user(store, walkers[i].name));
 	}
 	for (i = 0; i < 8; i++) pthread_create(&threads[i], NULL, walk, &walkers[i]);
 	for (i = 0; i < 8; i++) {
@@ -603,12 +606,9 @@ static void newer_schema_is_refused(void)
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	char		*path = new_path(ctx);
 	twofa_store_t	*store = open_path(ctx, path, true, 100);
-	sqlite3		*db;
 
 	talloc_free(store);
-	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
-	sqlite3_close(db);
+	CHECK(sql_exec(path, "PRAGMA user_version = 99"));
 	{
 		twofa_store_config_t config = { .path = path, .busy_timeout_ms = 100 };
 
