@@ -598,6 +598,25 @@ static bool start_login(double now, double due)
 }
 
 /*
+ *	The step the server will take this code as.  A code can also be that
+ *	of a later step in the window (one chance in 10^digits per step), and
+ *	the server then takes the latest step it matches, so that step is
+ *	used up too: the user's next login must come after it, or the server
+ *	refuses it as a replay.  The server's own check answers which step.
+ */
+static int64_t step_taken(bench_user_t const *u, int64_t step, char const *code)
+{
+	twofa_totp_params_t	params = { .hash = cfg.hash, .digits = cfg.digits, .period = cfg.period };
+	int64_t			taken = step;
+
+	if ((twofa_totp_verify_code(u->key, u->key_len, &params, cfg.window, time(NULL), step - 1, code,
+				    &taken) != TWOFA_OK) || (taken < step)) {
+		return step;
+	}
+	return taken;
+}
+
+/*
  *	Round 2: a new Id, as a NAS would use.  Reusing round one's Id at once
  *	races the server, which may not yet have marked round one done and
  *	would see a "conflicting packet".  The FIFO of free Ids keeps the old
@@ -619,7 +638,7 @@ static void send_code(login_t *l, uint8_t const *state, size_t state_len, double
 	if (twofa_hotp_code(l->user->key, l->user->key_len, cfg.hash, cfg.digits, (uint64_t) step, code) != TWOFA_OK) {
 		die("could not compute a TOTP code");
 	}
-	l->user->last_step = step;
+	l->user->last_step = step_taken(l->user, step, code);
 	l->round = 2;
 	l->tries = 0;
 	build_request(l, code, state, state_len);
