@@ -600,26 +600,20 @@ static bool start_login(double now, double due)
 /*
  *	The step the server will take this code as.  A code can also be that
  *	of a later step in the window (one chance in 10^digits per step), and
- *	the server then takes the latest step it matches (totp.c), so that
- *	step is used up too: the user's next login must come after it, or the
- *	server refuses it as a replay.  Only the later steps are computed: at
- *	most 2 x window codes, none for the last step of the window.
+ *	the server then takes the latest step it matches, so that step is
+ *	used up too: the user's next login must come after it, or the server
+ *	refuses it as a replay.  The server's own check answers which step.
  */
 static int64_t step_taken(bench_user_t const *u, int64_t step, char const *code)
 {
 	twofa_totp_params_t	params = { .hash = cfg.hash, .digits = cfg.digits, .period = cfg.period };
-	char			later[TWOFA_TOTP_MAX_DIGITS + 1];
-	int64_t			s, taken = step;
-	int64_t			last = twofa_totp_step(&params, time(NULL)) + (int64_t) cfg.window;
+	int64_t			taken = step;
 
-	for (s = step + 1; s <= last; s++) {
-		if ((twofa_hotp_code(u->key, u->key_len, cfg.hash, cfg.digits, (uint64_t) s, later) == TWOFA_OK) &&
-		    (strcmp(later, code) == 0)) {
-			taken = s;
-		}
+	if (twofa_totp_verify_code(u->key, u->key_len, &params, cfg.window, time(NULL), step - 1, code,
+				   &taken) != TWOFA_OK) {
+		return step;
 	}
-	OPENSSL_cleanse(later, sizeof(later));
-	return taken;
+	return (taken > step) ? taken : step;
 }
 
 /*
