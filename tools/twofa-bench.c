@@ -527,20 +527,22 @@ static void finish(login_t *l, double now, bool accepted)
  *	than the last one this run used for the user and still inside the
  *	server's window (now - window .. now + window).  In the last second
  *	of a step, now - window is skipped: it could leave the window in
- *	transit.
+ *	transit.  The time is time(), as rlm_twofa reads it: it can lag
+ *	CLOCK_REALTIME by a clock tick, and a code for now + window made
+ *	from the finer clock in the first moment of a step was outside the
+ *	server's window (one login in a run, challenged again).
  *
  *	@return the step, or -1 if the user has none left at this moment.
  */
 static int64_t next_step(bench_user_t const *u)
 {
 	twofa_totp_params_t	params = { .hash = cfg.hash, .digits = cfg.digits, .period = cfg.period };
-	struct timespec		ts;
+	time_t			now = time(NULL);	/* the server's clock: see below */
 	int64_t			now_step, step;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now_step = twofa_totp_step(&params, ts.tv_sec);
+	now_step = twofa_totp_step(&params, now);
 	step = now_step - (int64_t) cfg.window;
-	if ((cfg.window > 0) && ((ts.tv_sec % cfg.period) >= cfg.period - 1)) step++;
+	if ((cfg.window > 0) && ((now % cfg.period) >= cfg.period - 1)) step++;
 	if (step <= u->last_step) step = u->last_step + 1;
 	return (step > now_step + (int64_t) cfg.window) ? -1 : step;
 }
