@@ -46,6 +46,8 @@ typedef struct {
 	size_t			totp_sealed_len;
 	twofa_totp_params_t	totp;			//!< hash, digits, period
 	int64_t			totp_last_step;		//!< the confirming code's (schema 1: last used) step, or -1
+	unsigned int		password_failures;	//!< consecutive failed first factors
+	time_t			password_next_try;	//!< no password is checked before this; 0 if none
 } twofa_user_t;
 
 /** Lockout policy for twofa_store_record_failure(). */
@@ -54,6 +56,13 @@ typedef struct {
 	unsigned int		lock_seconds;		//!< first lock; doubles on each further lock
 	unsigned int		max_lock_seconds;	//!< ceiling for the doubling
 } twofa_lockout_t;
+
+/** First-factor throttle for twofa_store_record_password_failure(). */
+typedef struct {
+	unsigned int		free_failures;		//!< failures in a row that cost no wait
+	unsigned int		delay_seconds;		//!< wait after the next one; doubles with each further one
+	unsigned int		max_delay_seconds;	//!< ceiling of the wait
+} twofa_password_throttle_t;
 
 typedef struct {
 	char const		*path;			//!< SQLite file ("sqlite:" prefix optional)
@@ -124,7 +133,15 @@ twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, 
 /** A success: fail_count and lock_count back to 0.  Changes nothing if they already are;
  *  callers skip the call when round one read no failures. */
 twofa_rcode_t twofa_store_record_success(twofa_store_t *store, int64_t user_id);
-/** Lift a lock and reset the counters (twofa-admin user unlock). NOT_FOUND if no such user. */
+/** Count a failed first factor.  Past policy->free_failures in a row, the next password
+ *  is not checked before *next_try (may be NULL): now + delay_seconds, doubled with each
+ *  further failure, at most max_delay_seconds; 0 while failures are free.  One statement.
+ */
+twofa_rcode_t twofa_store_record_password_failure(twofa_store_t *store, int64_t user_id,
+						  twofa_password_throttle_t const *policy, time_t now, time_t *next_try);
+/** A first factor passed: its failure count back to 0.  Callers skip it when round one read none. */
+twofa_rcode_t twofa_store_record_password_success(twofa_store_t *store, int64_t user_id);
+/** Lift a lock and reset every counter (twofa-admin user unlock). NOT_FOUND if no such user. */
 twofa_rcode_t twofa_store_unlock(twofa_store_t *store, char const *name);
 
 /*

@@ -28,7 +28,7 @@
 #include "store.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	2
+#define SCHEMA_VERSION	3
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -93,6 +93,12 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"	DELETE FROM totp_used WHERE user_id = NEW.user_id; END;"
 	"CREATE TRIGGER totp_removed AFTER DELETE ON totp BEGIN "
 	"	DELETE FROM totp_used WHERE user_id = OLD.user_id; END;",
+	/*
+	 * 2 -> 3: first-factor failures in a row, and until when the next
+	 * password is not even checked (twofa_store_record_password_failure).
+	 */
+	"ALTER TABLE users ADD COLUMN password_failures INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN password_next_try INTEGER NOT NULL DEFAULT 0;",
 };
 
 typedef enum {
@@ -110,9 +116,12 @@ typedef enum {
 	STMT_WHY_NOT_CONSUMED,
 	STMT_RECORD_FAILURE,
 	STMT_RECORD_SUCCESS,
+	STMT_PASSWORD_FAILURE,
+	STMT_PASSWORD_SUCCESS,
 	STMT_UNLOCK,
 	STMT_AUDIT,
 	STMT_BEGIN,
+	STMT_BEGIN_READ,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
 	STMT_COUNT
@@ -120,7 +129,8 @@ typedef enum {
 
 #define USER_COLUMNS \
 	"u.id, u.name, u.password_hash, u.created, u.fail_count, u.lock_count, u.locked_until, " \
-	"t.secret, t.hash, t.digits, t.period, t.confirmed, t.last_step " \
+	"t.secret, t.hash, t.digits, t.period, t.confirmed, t.last_step, " \
+	"u.password_failures, u.password_next_try " \
 	"FROM users u LEFT JOIN totp t ON t.user_id = u.id "
 
 static char const *statements[STMT_COUNT] = {
@@ -137,8 +147,16 @@ static char const *statements[STMT_COUNT] = {
 	/* The key ?3 records on from (?1, ?2), where a sweep of them ends. */
 	[STMT_SWEEP_END]	= "SELECT user_id, step FROM totp_used WHERE (user_id, step) > (?1, ?2) "
 				  "ORDER BY user_id, step LIMIT 1 OFFSET ?3",
+	/*
+	 *	A user's newest used step is never swept: it is the enrolment's
+	 *	high-water mark, which the consume below refuses anything up to,
+	 *	whatever the clock did since (a clock that ran ahead, swept, and
+	 *	was stepped back must not make an old code new again).
+	 */
 	[STMT_SWEEP_USED]	= "DELETE FROM totp_used WHERE (user_id, step) > (?1, ?2) "
-				  "AND (user_id, step) <= (?3, ?4) AND expires <= ?5",
+				  "AND (user_id, step) <= (?3, ?4) AND expires <= ?5 "
+				  "AND EXISTS (SELECT 1 FROM totp_used n WHERE n.user_id = totp_used.user_id "
+				  "AND n.step > totp_used.step)",
 	/*
 	 *	Atomic: of several callers with the same step, one adds the
 	 *	record.  Refused: a step no later than one used already, or so
@@ -173,9 +191,23 @@ static char const *statements[STMT_COUNT] = {
 				  "WHERE id = ?1 RETURNING CASE WHEN locked_until > ?3 THEN locked_until ELSE 0 END",
 	[STMT_RECORD_SUCCESS]	= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0 "
 				  "WHERE id = ?1 AND (fail_count > 0 OR lock_count > 0 OR locked_until > 0)",
-	[STMT_UNLOCK]		= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0 WHERE name = ?1",
+	/*
+	 *	First-factor failures: the first ?2 in a row cost nothing; each
+	 *	further one makes the next password wait ?4 seconds, doubled
+	 *	per failure, at most ?5.  ?3 now.  No hard lock: someone who
+	 *	knows only the name can delay the user by at most ?5.
+	 */
+	[STMT_PASSWORD_FAILURE]	= "UPDATE users SET password_failures = password_failures + 1, "
+				  "password_next_try = CASE WHEN password_failures + 1 > ?2 "
+				  "THEN ?3 + MIN(?4 << MIN(password_failures - ?2, 20), ?5) ELSE 0 END "
+				  "WHERE id = ?1 RETURNING password_next_try",
+	[STMT_PASSWORD_SUCCESS]	= "UPDATE users SET password_failures = 0, password_next_try = 0 "
+				  "WHERE id = ?1 AND (password_failures > 0 OR password_next_try > 0)",
+	[STMT_UNLOCK]		= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0, "
+				  "password_failures = 0, password_next_try = 0 WHERE name = ?1",
 	[STMT_AUDIT]		= "INSERT INTO audit (at, actor, action, user, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
+	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
 	[STMT_COMMIT]		= "COMMIT",
 	[STMT_ROLLBACK]		= "ROLLBACK",
 };
@@ -185,6 +217,9 @@ typedef struct conn {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[STMT_COUNT];
 	twofa_store_t		*store;
+	dev_t			dev;		//!< the file it opened, to notice a replaced one
+	ino_t			ino;
+	bool			broken;		//!< corrupt or I/O error: closed at release, reopened later
 } conn_t;
 
 typedef struct call call_t;
@@ -206,7 +241,7 @@ struct twofa_store {
 	int64_t			sweep_user;	//!< where the next sweep of used steps starts
 	int64_t			sweep_step;
 	int			schema_version;
-	char			errmsg[320];	//!< why twofa_store_open failed
+	char			errmsg[320];	//!< why the last open of the file failed
 };
 
 /* The calling thread's last failure, readable after the mutex is released. */
@@ -235,9 +270,25 @@ static twofa_rcode_t rcode_from_sqlite(int rc)
 	}
 }
 
+/* Errors after which the connection is not to be trusted: reopen it. */
+static bool sqlite_broken(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static twofa_rcode_t conn_error(conn_t *c, char const *what, int rc)
 {
 	snprintf(thread_errmsg, sizeof(thread_errmsg), "%s: %s", what, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+	if (sqlite_broken(rc)) c->broken = true;
 	return rcode_from_sqlite(rc);
 }
 
@@ -328,7 +379,7 @@ static void *checkpoint_loop(void *arg)
 	pthread_mutex_lock(&ck->lock);
 	while (!ck->stop) {
 		if (!ck->due) {
-			clock_gettime(CLOCK_REALTIME, &at);
+			clock_gettime(CLOCK_MONOTONIC, &at);	/* a stepped clock must not stall it */
 			at.tv_sec += 1;
 			pthread_cond_timedwait(&ck->wake, &ck->lock, &at);
 			if (ck->stop) break;
@@ -374,7 +425,14 @@ static void checkpointer_start(twofa_store_t *store, conn_t *c)
 	ck = calloc(1, sizeof(*ck));
 	if (!ck) return;
 	pthread_mutex_init(&ck->lock, NULL);
-	pthread_cond_init(&ck->wake, NULL);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&ck->wake, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	/* A connection knows the store is in WAL mode only once it has read it. */
 	if ((sqlite3_open_v2(store->path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) ||
 	    (sqlite3_exec(ck->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) ||
@@ -386,6 +444,42 @@ static void checkpointer_start(twofa_store_t *store, conn_t *c)
 	sqlite3_wal_hook(c->db, wal_grown, ck);		/* replaces SQLite's automatic checkpoint */
 }
 
+static twofa_rcode_t store_connect(twofa_store_t *store, bool create, conn_t **out);
+
+/* Close the store's connection (and its checkpointer's); the next call opens the file again. */
+static void store_disconnect(twofa_store_t *store)
+{
+	checkpointer_stop(store);
+	if (store->conn) conn_close(store->conn);
+	store->conn = NULL;
+}
+
+/*
+ *	The file at the store's path is no longer the one open: replaced
+ *	(a restore from a backup, rm then init) or deleted.  SQLite would go
+ *	on serving the old, unlinked file, deleted users and all.  One
+ *	stat() per call (about a microsecond), so the next login sees it.
+ */
+static bool store_file_replaced(twofa_store_t *store, conn_t const *c)
+{
+	struct stat st;
+
+	if (stat(store->path, &st) < 0) return true;
+	return (st.st_dev != c->dev) || (st.st_ino != c->ino);
+}
+
+/*
+ *	Before letting go of a replaced file: empty its WAL.  SQLite does not
+ *	checkpoint a moved or deleted file on close, so its WAL would stay
+ *	at PATH-wal, and the next open of PATH would replay the old file's
+ *	pages into the new one.  A WAL already replaced at that path is
+ *	not touched: this works on the file the connection holds open.
+ */
+static void forget_wal(conn_t *c)
+{
+	sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
 /* Take the store's connection, opening it if need be; NULL (unlocked) if it cannot be. */
 static conn_t *conn_acquire(twofa_store_t *store)
 {
@@ -394,34 +488,51 @@ static conn_t *conn_acquire(twofa_store_t *store)
 
 	thread_errmsg[0] = '\0';
 	pthread_mutex_lock(&store->use);
-	if (store->conn) return store->conn;
+	if (store->conn) {
+		/* Not inside a bulk transaction (begin/commit): its writes would be lost. */
+		if (!sqlite3_get_autocommit(store->conn->db) || !store_file_replaced(store, store->conn)) return store->conn;
+		forget_wal(store->conn);
+		store_disconnect(store);
+	}
 
-	/* A missing or unreadable store: try again at most once a second. */
+	/* A missing, unreadable or corrupt store: try again at most once a second. */
 	now = time(NULL);
 	if (store->last_failure == now) {
-		snprintf(thread_errmsg, sizeof(thread_errmsg), "store %s: not available", store->path);
+		snprintf(thread_errmsg, sizeof(thread_errmsg), "%s", store->errmsg);
 		goto fail;
 	}
-	if (conn_open(store, false, &c) != TWOFA_OK) goto failed;
-	if (conn_prepare(c) != TWOFA_OK) {
-		conn_close(c);
-		goto failed;
+	if (store_connect(store, false, &c) != TWOFA_OK) {
+		store->last_failure = now;
+		snprintf(store->errmsg, sizeof(store->errmsg), "%s", thread_errmsg);
+		goto fail;
 	}
 	store->conn = c;
 	checkpointer_start(store, c);
 	return c;
 
-failed:
-	store->last_failure = now;
 fail:
 	pthread_mutex_unlock(&store->use);
 	return NULL;
 }
 
-/* Cleanup handler: the end of a store call gives the connection back. */
+/*
+ *	Cleanup handler: the end of a store call gives the connection back.
+ *	A connection that met a corrupt page or an I/O error is closed, so
+ *	that the next call opens the file afresh (a repaired or restored
+ *	store is then used without a restart).
+ */
 static void conn_release(conn_t **c)
 {
-	if (*c) pthread_mutex_unlock(&(*c)->store->use);
+	twofa_store_t *store;
+
+	if (!*c) return;
+	store = (*c)->store;
+	if ((*c)->broken && sqlite3_get_autocommit((*c)->db)) {
+		snprintf(store->errmsg, sizeof(store->errmsg), "store %.100s: %.200s", store->path, thread_errmsg);
+		store_disconnect(store);
+		store->last_failure = time(NULL);
+	}
+	pthread_mutex_unlock(&store->use);
 }
 
 /* PRAGMA user_version, or -1. */
@@ -485,18 +596,55 @@ error:
 
 static int _store_free(twofa_store_t *store)
 {
-	checkpointer_stop(store);
-	if (store->conn) conn_close(store->conn);
+	store_disconnect(store);
 	pthread_mutex_destroy(&store->use);
 	pthread_mutex_destroy(&store->queue_lock);
 	return 0;
+}
+
+/*
+ *	Open the file, bring its schema up to date and prepare every
+ *	statement: at twofa_store_open(), and again whenever the file was
+ *	missing, replaced or broken.  On failure thread_errmsg says why,
+ *	with the path.
+ */
+static twofa_rcode_t store_connect(twofa_store_t *store, bool create, conn_t **out)
+{
+	conn_t		*c;
+	struct stat	st;
+	twofa_rcode_t	rc;
+
+	*out = NULL;
+	if (!create && (stat(store->path, &st) < 0)) {
+		snprintf(thread_errmsg, sizeof(thread_errmsg), "store %s: %s", store->path, strerror(errno));
+		return (errno == ENOENT) ? TWOFA_ERR_NOT_FOUND : TWOFA_ERR_STORE;
+	}
+	rc = conn_open(store, create, &c);
+	if (rc != TWOFA_OK) return rc;
+	if (stat(store->path, &st) == 0) {
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	}
+	/* WAL: readers never wait for the writer.  Persistent, so a read-only store keeps it. */
+	if (!sqlite3_db_readonly(c->db, "main")) conn_exec(c, "PRAGMA journal_mode = WAL");
+	if ((rc = migrate(c, &store->schema_version)) != TWOFA_OK ||
+	    (rc = conn_prepare(c)) != TWOFA_OK) {
+		char detail[sizeof(thread_errmsg)];
+
+		if (!thread_errmsg[0]) conn_error(c, "open", SQLITE_ERROR);
+		memcpy(detail, thread_errmsg, sizeof(detail));
+		snprintf(thread_errmsg, sizeof(thread_errmsg), "store %s: %.200s", store->path, detail);
+		conn_close(c);
+		return rc ? rc : TWOFA_ERR_STORE;
+	}
+	*out = c;
+	return TWOFA_OK;
 }
 
 twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *config, twofa_store_t **out)
 {
 	twofa_store_t	*store;
 	conn_t		*c;
-	struct stat	st;
 	char const	*path = config->path;
 	twofa_rcode_t	rc;
 
@@ -520,24 +668,12 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 		snprintf(store->errmsg, sizeof(store->errmsg), "%s: backend not supported yet", config->path);
 		return TWOFA_ERR_STORE;
 	}
-	if (!config->create && (stat(path, &st) < 0)) {
-		snprintf(store->errmsg, sizeof(store->errmsg), "store %s: %s", path, strerror(errno));
-		return (errno == ENOENT) ? TWOFA_ERR_NOT_FOUND : TWOFA_ERR_STORE;
-	}
 
-	rc = conn_open(store, config->create, &c);
+	rc = store_connect(store, config->create, &c);
 	if (rc != TWOFA_OK) {
 		snprintf(store->errmsg, sizeof(store->errmsg), "%s", thread_errmsg);
+		store->last_failure = time(NULL);
 		return rc;
-	}
-	/* WAL: readers never wait for the writer.  Persistent, so a read-only store keeps it. */
-	if (!sqlite3_db_readonly(c->db, "main")) conn_exec(c, "PRAGMA journal_mode = WAL");
-	if ((rc = migrate(c, &store->schema_version)) != TWOFA_OK ||
-	    (rc = conn_prepare(c)) != TWOFA_OK) {
-		if (!thread_errmsg[0]) conn_error(c, "open", SQLITE_ERROR);
-		snprintf(store->errmsg, sizeof(store->errmsg), "store %s: %.200s", path, thread_errmsg);
-		conn_close(c);
-		return rc ? rc : TWOFA_ERR_STORE;
 	}
 	store->conn = c;
 	checkpointer_start(store, c);
@@ -623,6 +759,7 @@ static twofa_rcode_t stmt_run_plain(conn_t *c, stmt_t which, char const *what)
 struct call {
 	twofa_rcode_t	(*run)(conn_t *c, void *arg);
 	void		*arg;
+	bool		writes;		//!< false: a read, which a batch of reads need not lock the file for
 	twofa_rcode_t	rc;
 	sem_t		done;		//!< posted once rc is set, or once lead is
 	bool		lead;		//!< run the queue (own call first) as the next combiner
@@ -652,10 +789,18 @@ static bool store_failed(twofa_rcode_t rc)
  */
 static void batch_run(conn_t *c, call_t *batch)
 {
-	call_t *call;
+	call_t	*call;
+	bool	writes = false;
 
 	if (!batch->next || !sqlite3_get_autocommit(c->db)) goto one_by_one;	/* one call, or inside begin() */
-	if (stmt_run_plain(c, STMT_BEGIN, "begin") != TWOFA_OK) goto one_by_one;
+	for (call = batch; call; call = call->next) writes |= call->writes;
+	/*
+	 *	A batch with a write takes the write lock at once (a deferred
+	 *	transaction that later writes may fail with BUSY, unretried).
+	 *	A batch of reads (round ones) must not wait behind another
+	 *	process's write transaction: WAL gives it the last commit.
+	 */
+	if (stmt_run_plain(c, writes ? STMT_BEGIN : STMT_BEGIN_READ, "begin") != TWOFA_OK) goto one_by_one;
 
 	for (call = batch; call; call = call->next) {
 		call_run(c, call);
@@ -711,9 +856,10 @@ static void combine(twofa_store_t *store, call_t *own)
 }
 
 /* A login-path call: run it, or have it run with others (see above). */
-static twofa_rcode_t store_call(twofa_store_t *store, twofa_rcode_t (*run)(conn_t *c, void *arg), void *arg)
+static twofa_rcode_t store_call(twofa_store_t *store, bool writes, twofa_rcode_t (*run)(conn_t *c, void *arg),
+				void *arg)
 {
-	call_t call = { .run = run, .arg = arg };
+	call_t call = { .run = run, .arg = arg, .writes = writes };
 
 	sem_init(&call.done, 0, 0);
 	pthread_mutex_lock(&store->queue_lock);
@@ -756,6 +902,8 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 	u->lock_count = sqlite3_column_int(stmt, 5);
 	u->locked_until = sqlite3_column_int64(stmt, 6);
 	u->totp_last_step = -1;
+	u->password_failures = sqlite3_column_int(stmt, 13);
+	u->password_next_try = sqlite3_column_int64(stmt, 14);
 
 	if (sqlite3_column_type(stmt, 7) == SQLITE_BLOB) {
 		int len = sqlite3_column_bytes(stmt, 7);
@@ -808,7 +956,7 @@ twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char c
 	get_user_args_t a = { .name = name, .ctx = ctx, .out = out };
 
 	*out = NULL;
-	return store_call(store, get_user_run, &a);
+	return store_call(store, false, get_user_run, &a);
 }
 
 twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char const *password_hash)
@@ -1052,7 +1200,7 @@ twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_i
 	consume_args_t a = { .user_id = user_id, .sealed = sealed, .sealed_len = sealed_len, .step = step, .now = now };
 
 	if (!sealed || !sealed_len || (sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
-	return store_call(store, consume_run, &a);
+	return store_call(store, true, consume_run, &a);
 }
 
 typedef struct {
@@ -1089,7 +1237,7 @@ twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, 
 					 time_t now, time_t *locked_until)
 {
 	failure_args_t	a = { .user_id = user_id, .policy = policy, .now = now };
-	twofa_rcode_t	rc = store_call(store, record_failure_run, &a);
+	twofa_rcode_t	rc = store_call(store, true, record_failure_run, &a);
 
 	if (locked_until) *locked_until = (rc == TWOFA_OK) ? a.locked_until : 0;
 	return rc;
@@ -1105,7 +1253,60 @@ static twofa_rcode_t record_success_run(conn_t *c, void *arg)
 
 twofa_rcode_t twofa_store_record_success(twofa_store_t *store, int64_t user_id)
 {
-	return store_call(store, record_success_run, &user_id);
+	return store_call(store, true, record_success_run, &user_id);
+}
+
+typedef struct {
+	int64_t					user_id;
+	twofa_password_throttle_t const		*policy;
+	time_t					now;
+	time_t					next_try;	//!< out
+} password_failure_args_t;
+
+static twofa_rcode_t password_failure_run(conn_t *c, void *arg)
+{
+	password_failure_args_t	*a = arg;
+	sqlite3_stmt		*stmt = stmt_start(c, STMT_PASSWORD_FAILURE);
+	int			rc;
+	twofa_rcode_t		ret = TWOFA_OK;
+
+	a->next_try = 0;
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	sqlite3_bind_int(stmt, 2, (int) a->policy->free_failures);
+	sqlite3_bind_int64(stmt, 3, a->now);
+	sqlite3_bind_int64(stmt, 4, a->policy->delay_seconds);
+	sqlite3_bind_int64(stmt, 5, a->policy->max_delay_seconds);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		a->next_try = sqlite3_column_int64(stmt, 0);
+		rc = sqlite3_step(stmt);	/* finish the statement so the write commits */
+	}
+	if (rc != SQLITE_DONE) ret = conn_error(c, "record password failure", rc);
+	stmt_done(stmt);
+	return ret;
+}
+
+twofa_rcode_t twofa_store_record_password_failure(twofa_store_t *store, int64_t user_id,
+						  twofa_password_throttle_t const *policy, time_t now, time_t *next_try)
+{
+	password_failure_args_t	a = { .user_id = user_id, .policy = policy, .now = now };
+	twofa_rcode_t		rc = store_call(store, true, password_failure_run, &a);
+
+	if (next_try) *next_try = (rc == TWOFA_OK) ? a.next_try : 0;
+	return rc;
+}
+
+static twofa_rcode_t password_success_run(conn_t *c, void *arg)
+{
+	sqlite3_stmt *stmt = stmt_start(c, STMT_PASSWORD_SUCCESS);
+
+	sqlite3_bind_int64(stmt, 1, *(int64_t const *) arg);
+	return stmt_run(c, stmt, "record password success", NULL);
+}
+
+twofa_rcode_t twofa_store_record_password_success(twofa_store_t *store, int64_t user_id)
+{
+	return store_call(store, true, password_success_run, &user_id);
 }
 
 twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,

@@ -3,6 +3,7 @@
  *
  *		Real SQLite files in a temporary directory.
  */
+#define _GNU_SOURCE	/* pthread_timedjoin_np */
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -123,13 +124,13 @@ static bool sql_exec(char const *path, char const *sql)
 
 #define USED_STEPS(_path)	sql_value(_path, "SELECT count(*) FROM totp_used")
 
-static void store_creates_schema_version_2(void)
+static void store_creates_schema_version_3(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 2);
+	if (store) CHECK(twofa_store_schema_version(store) == 3);
 	talloc_free(ctx);
 }
 
@@ -141,6 +142,8 @@ static void schema_1_store_is_migrated(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 	char		*sql = sqlite3_mprintf("DROP TRIGGER totp_enrolled; DROP TRIGGER totp_removed; DROP TABLE totp_used;"
+					       "ALTER TABLE users DROP COLUMN password_failures;"
+					       "ALTER TABLE users DROP COLUMN password_next_try;"
 					       "UPDATE totp SET last_step = %lld; PRAGMA user_version = 1", (long long) S0 + 3);
 
 	talloc_free(store);
@@ -149,7 +152,7 @@ static void schema_1_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 2);
+	CHECK(store && twofa_store_schema_version(store) == 3);
 	if (!store) goto done;
 	CHECK(user_last_step(store, "alice") == S0 + 3);
 	CHECK(consume(store, id, S0 + 3, NOW) == TWOFA_ERR_REPLAYED);
@@ -310,13 +313,14 @@ static void used_steps_expire(void)
 	CHECK(consume(store, alice, S0, NOW) == TWOFA_OK);
 	CHECK(USED_STEPS(path) == 2);
 
-	/* Twelve periods on, both have expired; bob's logins sweep them out. */
+	/* Twelve periods on, both have expired; bob's logins sweep out all but her newest. */
 	CHECK(add_enrolled_user(store, "bob"));
 	bob = user_id(store, "bob");
-	for (i = 0; (i < 200) && (sql_value(path, alices) > 0); i++) CHECK(consume(store, bob, S0 + 12 + i, later) == TWOFA_OK);
+	for (i = 0; (i < 200) && (sql_value(path, alices) > 1); i++) CHECK(consume(store, bob, S0 + 12 + i, later) == TWOFA_OK);
 	CHECK(i < 200);
-	CHECK(sql_value(path, alices) == 0);
-	/* Alice's are gone, but a step that old is refused all the same. */
+	CHECK(sql_value(path, alices) == 1);
+	CHECK(sql_value(path, "SELECT step FROM totp_used JOIN users ON id = user_id WHERE name = 'alice'") == S0);
+	/* A step that old is refused all the same. */
 	CHECK(consume(store, alice, S0, later) == TWOFA_ERR_REPLAYED);
 	CHECK(consume(store, alice, S0 + 12, later) == TWOFA_OK);
 done:
@@ -656,13 +660,314 @@ done:
 	talloc_free(ctx);
 }
 
+/*
+ *	Issue 13: a used step stays refused whatever the clock does.  The
+ *	clock runs ahead, other logins sweep the used steps that look old
+ *	by then, the clock is stepped back: alice's used code must still be
+ *	refused, and a code refused as a replay keeps being refused.
+ */
+static void newest_used_step_survives_a_clock_that_ran_ahead(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		alice = store ? user_id(store, "alice") : -1, bob;
+	time_t		ahead = NOW + 600;
+	int		i;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(consume(store, alice, S0, NOW) == TWOFA_OK);
+	CHECK(add_enrolled_user(store, "bob"));
+	bob = user_id(store, "bob");
+	for (i = 0; i < 3 * 64; i++) CHECK(consume(store, bob, ahead / 30 + i, ahead + 30 * i) == TWOFA_OK);
+	/* Stepped back: alice's code for S0 again, and one for the step before. */
+	CHECK(consume(store, alice, S0, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, alice, S0 - 1, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, alice, S0 + 1, NOW) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+/* Rename src over dst, as a restore from a backup does. */
+static bool replace_file(char const *src, char const *dst)
+{
+	return rename(src, dst) == 0;
+}
+
+/* A store file replaced while the store is open: the next call reads the new file. */
+static void replaced_store_file_is_reopened(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path, *other_path = new_path(ctx);
+	twofa_store_t	*store = store_with_alice(ctx, &path), *other = open_path(ctx, other_path, true, 100);
+	twofa_user_t	*u = NULL;
+
+	if (!store || !other) { CHECK(store && other); goto done; }
+	CHECK(twofa_store_add_user(other, "bob", "$y$hash") == TWOFA_OK);
+	talloc_free(other);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+
+	CHECK(replace_file(other_path, path));
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK);
+
+	/* Deleted: every call fails cleanly until a store is there again. */
+	CHECK(unlink(path) == 0);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_ERR_STORE);
+done:
+	talloc_free(ctx);
+}
+
+/* Write len bytes of junk over the file from offset on. */
+static bool scribble(char const *path, off_t offset, size_t len)
+{
+	FILE	*fp = fopen(path, "r+");
+	size_t	i;
+	bool	ok;
+
+	if (!fp) return false;
+	ok = fseeko(fp, offset, SEEK_SET) == 0;
+	for (i = 0; ok && (i < len); i++) ok = fputc((int) ((i * 131 + 7) & 0xff), fp) != EOF;
+	return (fclose(fp) == 0) && ok;
+}
+
+/*
+ *	A corrupt store: open says why but keeps a handle, every call fails
+ *	cleanly, and once a good file is back the handle uses it.
+ */
+static void corrupt_store_fails_cleanly_then_recovers(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path = new_path(ctx), *good_path = new_path(ctx);
+	twofa_store_config_t	config = { .path = path, .busy_timeout_ms = 100 };
+	twofa_store_t		*store = NULL, *good = open_path(ctx, good_path, true, 100);
+	twofa_user_t		*u = NULL;
+	FILE			*fp = fopen(path, "w");
+
+	if (!fp || !good) { CHECK(fp && good); goto done; }
+	fputs("this is not an SQLite database, but it is long enough to look like one's header......", fp);
+	fclose(fp);
+	CHECK(add_enrolled_user(good, "alice"));
+	talloc_free(good);
+
+	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_STORE);
+	CHECK(store != NULL);
+	if (!store) goto done;
+	CHECK(strstr(twofa_store_errmsg(store), path) != NULL);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_ERR_STORE);
+
+	CHECK(replace_file(good_path, path));
+	sleep(1);			/* a failed open is retried at most once a second */
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED);
+done:
+	talloc_free(ctx);
+}
+
+/* Pages scribbled over while the store is open: clean errors, no crash. */
+static void store_corrupted_while_open_fails_cleanly(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	twofa_user_t	*u = NULL;
+	int		i;
+	twofa_rcode_t	rc;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	for (i = 0; i < 50; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "u%d", i);
+		CHECK(add_enrolled_user(store, name));
+	}
+	talloc_free(store);
+	CHECK(sql_exec(path, "PRAGMA wal_checkpoint(TRUNCATE)"));
+	CHECK(scribble(path, 1024, 6000));
+	store = open_path(ctx, path, false, 100);
+	if (!store) {
+		/* Refused at open already: that is clean too. */
+		goto done;
+	}
+	for (i = 0; i < 50; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "u%d", i);
+		rc = twofa_store_get_user(store, ctx, name, &u);
+		CHECK((rc == TWOFA_OK) || (rc == TWOFA_ERR_NOT_FOUND) || (rc == TWOFA_ERR_STORE));
+	}
+done:
+	talloc_free(ctx);
+}
+
+/*
+ *	Reads under another process's write transaction: WAL lets them read
+ *	the last commit at once.  Many threads, so that their reads are
+ *	combined into batches; the writer keeps its lock until every read
+ *	is done or 20 s have passed, and the reads must all be done first.
+ */
+typedef struct {
+	twofa_store_t	*store;
+	int		errors;
+} reader_t;
+
+static void *read_alice(void *arg)
+{
+	reader_t	*r = arg;
+	twofa_user_t	*u = NULL;
+	int		i;
+
+	for (i = 0; i < 200; i++) {
+		if (twofa_store_get_user(r->store, NULL, "alice", &u) != TWOFA_OK) r->errors++;
+		TALLOC_FREE(u);
+	}
+	return NULL;
+}
+
+static void reads_do_not_wait_for_another_writer(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	sqlite3		*writer;
+	pthread_t	threads[8];
+	reader_t	readers[8];
+	int		i, errors = 0;
+	bool		lock_held = true;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	talloc_free(store);
+	store = open_path(ctx, path, false, 60000);
+	CHECK(sqlite3_open(path, &writer) == SQLITE_OK);
+	CHECK(sqlite3_exec(writer, "BEGIN IMMEDIATE; UPDATE users SET created = created + 1", NULL, NULL, NULL) == SQLITE_OK);
+	for (i = 0; i < 8; i++) {
+		readers[i] = (reader_t) { .store = store };
+		pthread_create(&threads[i], NULL, read_alice, &readers[i]);
+	}
+	for (i = 0; i < 8; i++) {
+		struct timespec deadline;
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 20;
+		if (lock_held && (pthread_timedjoin_np(threads[i], NULL, &deadline) != 0)) {
+			lock_held = false;	/* a read waited for the writer: let it go, then fail */
+			sqlite3_exec(writer, "COMMIT", NULL, NULL, NULL);
+			pthread_join(threads[i], NULL);
+		} else if (!lock_held) {
+			pthread_join(threads[i], NULL);
+		}
+		errors += readers[i].errors;
+	}
+	CHECK(lock_held);
+	CHECK(errors == 0);
+	if (lock_held) sqlite3_exec(writer, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(writer);
+done:
+	talloc_free(ctx);
+}
+
+/*
+ *	First-factor failures: free ones, then a wait that doubles with each
+ *	further failure up to a ceiling; a success clears them.
+ */
+static void password_failures_back_off_exponentially(void)
+{
+	TALLOC_CTX			*ctx = talloc_new(NULL);
+	char				*path;
+	twofa_store_t			*store = store_with_alice(ctx, &path);
+	twofa_password_throttle_t const	policy = { .free_failures = 3, .delay_seconds = 2, .max_delay_seconds = 60 };
+	int64_t				alice = store ? user_id(store, "alice") : -1;
+	twofa_user_t			*u = NULL;
+	time_t				next_try;
+	int				i;
+	time_t const			expect[] = { 0, 0, 0, NOW + 2, NOW + 4, NOW + 8, NOW + 16, NOW + 32, NOW + 60, NOW + 60 };
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	for (i = 0; i < 10; i++) {
+		CHECK(twofa_store_record_password_failure(store, alice, &policy, NOW, &next_try) == TWOFA_OK);
+		CHECK(next_try == expect[i]);
+	}
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && (u->password_failures == 10) && (u->password_next_try == NOW + 60));
+	/* Code failures and locks are a separate count. */
+	CHECK(u && (u->fail_count == 0) && (u->locked_until == 0));
+
+	CHECK(twofa_store_record_password_success(store, alice) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && (u->password_failures == 0) && (u->password_next_try == 0));
+	/* Unlock clears them too. */
+	CHECK(twofa_store_record_password_failure(store, alice, &policy, NOW, &next_try) == TWOFA_OK);
+	CHECK(twofa_store_unlock(store, "alice") == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && (u->password_failures == 0));
+done:
+	talloc_free(ctx);
+}
+
+/* Copy the file at from to to; false on any error. */
+static bool copy_file(char const *from, char const *to)
+{
+	FILE	*in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+	char	buf[8192];
+	size_t	n;
+	bool	ok = in && out;
+
+	while (ok && ((n = fread(buf, 1, sizeof(buf), in)) > 0)) ok = fwrite(buf, 1, n, out) == n;
+	if (in) fclose(in);
+	if (out && (fclose(out) != 0)) ok = false;
+	return ok;
+}
+
+/*
+ *	tests/fixtures/schema2.db was made by the release before schema 3
+ *	(twofa-admin of commit 9604ba7: init, import of alice and bob with
+ *	TOTP and carol without, then a used step for alice and a lock on
+ *	bob).  Opening it migrates it with every user, secret, used step and
+ *	lock kept.
+ */
+static void schema_2_store_is_migrated(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char const	*vectors = getenv("TWOFA_VECTORS");
+	char		*path = new_path(ctx);
+	char		*fixture = talloc_asprintf(ctx, "%s/../fixtures/schema2.db", vectors ? vectors : "tests/vectors");
+	int64_t		secrets_before, secrets_after;
+	twofa_store_t	*store;
+	twofa_user_t	*u = NULL;
+	char const	*secrets = "SELECT sum(length(secret) * user_id) + sum(unicode(hex(secret))) FROM totp";
+
+	CHECK(copy_file(fixture, path));
+	CHECK(sql_value(path, "PRAGMA user_version") == 2);
+	secrets_before = sql_value(path, secrets);
+	store = open_path(ctx, path, false, 100);
+	CHECK(store && twofa_store_schema_version(store) == 3);
+	if (!store) goto done;
+
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->password_hash && u->locked_until == 0);
+	CHECK(u && u->password_failures == 0 && u->password_next_try == 0);
+	if (u) CHECK(twofa_store_totp_consume_step(store, u->id, u->totp_sealed, u->totp_sealed_len,
+						   58000000, 1740000000) == TWOFA_ERR_REPLAYED);
+	if (u) CHECK(twofa_store_totp_consume_step(store, u->id, u->totp_sealed, u->totp_sealed_len,
+						   58000001, 1740000030) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->locked_until == 4000000000 &&
+	      u->fail_count == 2 && u->lock_count == 1);
+	CHECK(twofa_store_get_user(store, ctx, "carol", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_NONE && u->password_hash);
+	secrets_after = sql_value(path, secrets);
+	CHECK(secrets_before > 0 && secrets_before == secrets_after);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_2);
+	RUN(store_creates_schema_version_3);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);
@@ -687,6 +992,13 @@ int main(void)
 	RUN(newer_schema_is_refused);
 	RUN(audit_rows_are_written);
 	RUN(names_with_quotes_and_semicolons_are_stored_verbatim);
+	RUN(newest_used_step_survives_a_clock_that_ran_ahead);
+	RUN(replaced_store_file_is_reopened);
+	RUN(corrupt_store_fails_cleanly_then_recovers);
+	RUN(store_corrupted_while_open_fails_cleanly);
+	RUN(reads_do_not_wait_for_another_writer);
+	RUN(password_failures_back_off_exponentially);
+	RUN(schema_2_store_is_migrated);
 	{
 		char cmd[64];
 
