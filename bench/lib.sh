@@ -151,25 +151,28 @@ site_challenge() {
 			}' ''
 }
 
-# (b) files + PAP in round one, then rlm_twofa with password_source = none.
+# (b) files + PAP in round one, then rlm_twofa with password_source = none:
+# PAP's Access-Accept is the first factor, rlm_twofa challenges in post-auth.
 site_twofa_none() {
 	echo "server bench {"; site_listen "$1"
 	cat <<'EOF'
 	authorize {
 		if (!&State) {
 			files
+			pap
 		}
 		twofa
 	}
 	authenticate {
+		Auth-Type PAP {
+			pap
+		}
 		Auth-Type twofa {
-			if (!&State) {
-				pap
-			}
 			twofa
 		}
 	}
 	post-auth {
+		twofa
 		Post-Auth-Type REJECT {
 			twofa
 		}

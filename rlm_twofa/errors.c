@@ -22,6 +22,7 @@ char const *twofa_strerror(twofa_rcode_t rc)
 	case TWOFA_ERR_CRYPTO:		return "crypto error";
 	case TWOFA_ERR_IO:		return "i/o error";
 	case TWOFA_ERR_NO_MEMORY:	return "out of memory";
+	case TWOFA_ERR_THROTTLED:	return "throttled";
 	}
 	return "unknown error";
 }

@@ -17,11 +17,19 @@
  *
  * Round one (no State): check the first factor, the lock and the enrolment,
  * keep the pending context in session-state, send an Access-Challenge.
+ * With password_source = none the site's own modules (pap, ldap, chap,
+ * mschap) do round one, and the challenge is sent from post-auth, once
+ * their Access-Accept shows that the first factor passed.
  * Round two (State): a State whose session-state is gone is a reject; else
  * check the code against the enrolment round one read, consume its time
  * step once in the store (one statement, which also checks that the
  * enrolment is unchanged and the user not locked), and accept, challenge
  * again while attempts are left, or reject.
+ *
+ * Post-auth is the gate: no Access-Accept leaves for a user who needs a
+ * second factor unless this module verified one in this request, whatever
+ * Auth-Type ran.  Instantiate refuses a virtual server that calls the
+ * module without listing it in post-auth.
  */
 RCSID("$Id$")
 
@@ -56,7 +64,8 @@ typedef struct {
 	uint32_t		attempts;		//!< codes a user may try in one login
 	uint32_t		window;			//!< TOTP steps either side of now
 	uint32_t		busy_timeout;		//!< ms to wait for a locked store
-	twofa_lockout_t		lockout;		//!< consecutive failures across logins
+	twofa_lockout_t		lockout;		//!< consecutive failed codes across logins
+	twofa_password_throttle_t throttle;		//!< consecutive failed first factors
 
 	twofa_store_t		*store;			//!< shared by all worker threads
 	uint8_t			key[TWOFA_KEY_LEN];	//!< wiped in detach
@@ -77,6 +86,13 @@ static const CONF_PARSER lockout_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+static const CONF_PARSER throttle_config[] = {
+	{ "free_failures", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, throttle.free_failures), "5" },
+	{ "delay", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, throttle.delay_seconds), "1" },
+	{ "max_delay", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, throttle.max_delay_seconds), "900" },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER module_config[] = {
 	{ "store", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, store_path), "/var/lib/freeradius/twofa/twofa.db" },
 	{ "key_file", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, key_file), "/var/lib/freeradius/twofa/twofa.key" },
@@ -91,6 +107,7 @@ static const CONF_PARSER module_config[] = {
 	{ "attempts", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, attempts), "3" },
 	{ "totp", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) totp_config },
 	{ "lockout", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) lockout_config },
+	{ "password_throttle", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) throttle_config },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -109,6 +126,7 @@ static rlm_rcode_t rcode_map(twofa_rcode_t rc)
 	case TWOFA_ERR_MALFORMED:
 	case TWOFA_ERR_REPLAYED:
 	case TWOFA_ERR_EXPIRED:
+	case TWOFA_ERR_THROTTLED:
 	case TWOFA_ERR_EXISTS:		return RLM_MODULE_REJECT;
 	case TWOFA_ERR_LOCKED:		return RLM_MODULE_USERLOCK;
 	case TWOFA_ERR_STORE:
@@ -120,6 +138,42 @@ static rlm_rcode_t rcode_map(twofa_rcode_t rc)
 	return RLM_MODULE_FAIL;
 }
 
+/*
+ *	What this module decided in this request, for post-auth: kept as
+ *	request data, which no packet, unlang or other module can set.
+ */
+enum {
+	DECIDED_SECOND_FACTOR = 1,	//!< a second factor was verified in this request
+	DECIDED_NOT_NEEDED,		//!< no second factor on file and enforce allows the first alone
+	DECIDED_REJECT,			//!< this module rejected: not a first-factor failure of another module
+};
+
+static void decided(rlm_twofa_t const *inst, REQUEST *request, int what)
+{
+	request_data_add(request, (void *) inst, what, (void *) inst, false);
+}
+
+static bool was_decided(rlm_twofa_t const *inst, REQUEST *request, int what)
+{
+	return request_data_reference(request, (void *) inst, what) != NULL;
+}
+
+/*
+ *	Every reply this module makes or passes carries a Message-Authenticator
+ *	(BlastRADIUS, CVE-2024-3596).  FreeRADIUS 3.2.1 computes one only for a
+ *	reply that holds the attribute.
+ */
+static void add_message_authenticator(REQUEST *request)
+{
+	VALUE_PAIR *vp;
+
+	if (fr_pair_find_by_num(request->reply->vps, PW_MESSAGE_AUTHENTICATOR, 0, TAG_ANY)) return;
+	vp = fr_pair_afrom_num(request->reply, PW_MESSAGE_AUTHENTICATOR, 0);
+	if (!vp) return;
+	fr_pair_value_memcpy(vp, (uint8_t const *) "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	fr_pair_add(&request->reply->vps, vp);
+}
+
 /** The one Access-Reject of this module: the same Reply-Message whatever failed.
  *
  * One REDEBUG per failed login: it becomes the Module-Failure-Message that
@@ -128,8 +182,10 @@ static rlm_rcode_t rcode_map(twofa_rcode_t rc)
 static rlm_rcode_t reject(rlm_twofa_t const *inst, REQUEST *request, char const *stage, twofa_rcode_t rc)
 {
 	REDEBUG("%s %s", stage, twofa_strerror(rc));
+	decided(inst, request, DECIDED_REJECT);
 	fr_pair_list_free(&request->reply->vps);
 	pair_make_reply("Reply-Message", inst->reject_message, T_OP_SET);
+	add_message_authenticator(request);
 
 	return (rc == TWOFA_OK) ? RLM_MODULE_REJECT : rcode_map(rc);
 }
@@ -191,8 +247,41 @@ static twofa_rcode_t check_local_password(rlm_twofa_t const *inst, REQUEST *requ
 
 	rc = twofa_crypto_verify_password(password ? password->vp_strvalue : "", hash);
 	if (!user || !user->password_hash || !password) return TWOFA_ERR_BAD_PASSWORD;
+	/* Throttled: the hash was computed all the same, so the reject costs what a wrong password does. */
+	if (user->password_next_try > time(NULL)) return TWOFA_ERR_THROTTLED;
 
 	return rc;
+}
+
+/*
+ *	NIST SP 800-63B 5.2.2: every authenticator is throttled.  Failed
+ *	first factors are counted per user; past the free ones each makes
+ *	the next password wait twice as long (password_throttle).  While it
+ *	waits, no password is checked, so a guess tells nothing.
+ */
+static void count_password_failure(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
+{
+	time_t		next_try = 0;
+	twofa_rcode_t	rc;
+
+	rc = twofa_store_record_password_failure(inst->store, user->id, &inst->throttle, time(NULL), &next_try);
+	if (rc != TWOFA_OK) {
+		log_store_error(inst, request, "record password failure", rc);
+		return;
+	}
+	if (next_try) {
+		RWDEBUG("User \"%s\": %u failed first factors in a row, next one checked in %ld s", user->name,
+			user->password_failures + 1, (long) (next_try - time(NULL)));
+	}
+}
+
+static void count_password_success(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
+{
+	twofa_rcode_t rc;
+
+	if (!user->password_failures && !user->password_next_try) return;
+	rc = twofa_store_record_password_success(inst->store, user->id);
+	if (rc != TWOFA_OK) log_store_error(inst, request, "record password success", rc);
 }
 
 static bool is_locked(twofa_user_t const *user, time_t now)
@@ -255,7 +344,8 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, two
 {
 	VALUE_PAIR *vp;
 
-	pending->expires = time(NULL) + inst->challenge_timeout;
+	/* Set once, in round one: a wrong code asks again, but the login ends within challenge_timeout. */
+	if (!pending->expires) pending->expires = time(NULL) + inst->challenge_timeout;
 	if (pending_save(inst, request, pending) < 0) return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
 
 	fr_pair_list_free(&request->reply->vps);
@@ -266,10 +356,11 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, two
 		vp->vp_integer = 0;	/* No-Echo */
 		fr_pair_add(&request->reply->vps, vp);
 	}
+	add_message_authenticator(request);
 
-	RDEBUG2("User \"%s\": totp challenge sent, %u attempt%s left, answer within %us",
+	RDEBUG2("User \"%s\": totp challenge sent, %u attempt%s left, answer within %lds",
 		pending->name, pending->attempts_left, (pending->attempts_left == 1) ? "" : "s",
-		inst->challenge_timeout);
+		(long) ((time_t) pending->expires - time(NULL)));
 	request->reply->code = PW_CODE_ACCESS_CHALLENGE;
 
 	return RLM_MODULE_HANDLED;
@@ -293,36 +384,60 @@ static bool pending_from_user(twofa_user_t const *user, uint32_t attempts, twofa
 	return true;
 }
 
-/** Round one: first factor, lock, enrolment, then the challenge. */
-static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *request)
+/*
+ *	The first factor has passed: challenge for the second, or let the
+ *	first alone do if the user holds none and enforcement allows it.
+ *	From round one (password_source = local) and from post-auth (an
+ *	Access-Accept of another module).
+ */
+static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
 {
-	char const	*name = user_name(request);
-	twofa_user_t	*user = NULL;
-	twofa_pending_t	pending;
-	twofa_rcode_t	rc;
-
-	rc = load_user(inst, request, name, &user);
-	if (inst->password_source == PASSWORD_SOURCE_LOCAL) {
-		twofa_rcode_t prc = check_local_password(inst, request, user);
-
-		if (rc == TWOFA_OK) rc = prc;
-	}
-	if (rc != TWOFA_OK) return reject(inst, request, "password", rc);
+	twofa_pending_t pending;
 
 	if (is_locked(user, time(NULL))) return reject(inst, request, "password", TWOFA_ERR_LOCKED);
 
 	if (user->totp_state != TWOFA_TOTP_CONFIRMED) {
 		if (inst->require) return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
 
-		RDEBUG2("User \"%s\": no second factor on file and require = no, first factor is enough", name);
+		RDEBUG2("User \"%s\": no second factor on file and require = no, first factor is enough", user->name);
+		decided(inst, request, DECIDED_NOT_NEEDED);
 		return RLM_MODULE_OK;
 	}
+	memset(&pending, 0, sizeof(pending));
 	if (!pending_from_user(user, inst->attempts, &pending)) {
-		RERROR("User \"%s\": stored TOTP secret is malformed", name);
+		RERROR("User \"%s\": stored TOTP secret is malformed", user->name);
 		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
 	}
 
 	return send_challenge(inst, request, &pending);
+}
+
+/** Round one with password_source = local: the password, then the challenge. */
+static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *request)
+{
+	char const	*name = user_name(request);
+	twofa_user_t	*user = NULL;
+	twofa_rcode_t	rc, prc;
+
+	/*
+	 *	Only post-auth may challenge on another module's word: here
+	 *	nothing shows that a first factor was checked (a site without
+	 *	the password check would let the code alone in).
+	 */
+	if (inst->password_source == PASSWORD_SOURCE_NONE) {
+		REDEBUG("password_source = none: round one belongs to the first-factor module's Auth-Type, "
+			"the challenge comes from post-auth (see sites-available/twofa)");
+		return reject(inst, request, "password", TWOFA_ERR_BAD_PASSWORD);
+	}
+
+	rc = load_user(inst, request, name, &user);
+	prc = check_local_password(inst, request, user);
+	if (rc == TWOFA_OK) rc = prc;
+	if (user && (prc == TWOFA_ERR_BAD_PASSWORD)) count_password_failure(inst, request, user);
+	if (rc != TWOFA_OK) return reject(inst, request, "password", rc);
+	count_password_success(inst, request, user);
+
+	return second_factor_or_not(inst, request, user);
 }
 
 /** Check a code against the pending enrolment, in memory; *step gets the step it matched. */
@@ -390,9 +505,17 @@ static twofa_rcode_t verify_totp(rlm_twofa_t const *inst, REQUEST *request, twof
 static rlm_rcode_t wrong_code(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending, twofa_rcode_t why)
 {
 	time_t		locked_until = 0;
-	twofa_rcode_t	rc;
+	twofa_rcode_t	rc = TWOFA_OK;
 
-	rc = twofa_store_record_failure(inst->store, pending->user_id, &inst->lockout, time(NULL), &locked_until);
+	/*
+	 *	A replayed code was right once: it counts against this login's
+	 *	attempts, not toward the lockout, so that a clock stepped back
+	 *	(every code a replay for a while) locks nobody out.
+	 */
+	if (why != TWOFA_ERR_REPLAYED) {
+		rc = twofa_store_record_failure(inst->store, pending->user_id, &inst->lockout, time(NULL),
+						&locked_until);
+	}
 	if (rc != TWOFA_OK) {
 		log_store_error(inst, request, "record failure", rc);
 		return reject(inst, request, "totp", rc);
@@ -443,6 +566,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 			log_store_error(inst, request, "record success", TWOFA_ERR_STORE);
 		}
 		RDEBUG2("User \"%s\": totp code accepted", name);
+		decided(inst, request, DECIDED_SECOND_FACTOR);
 		return RLM_MODULE_OK;
 
 	case TWOFA_ERR_BAD_CODE:
@@ -466,6 +590,11 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	bool			ours = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY) != NULL;
 	VALUE_PAIR		*auth_type = fr_pair_find_by_num(request->config, PW_AUTH_TYPE, 0, TAG_ANY);
 
+	if (!ours && (inst->password_source == PASSWORD_SOURCE_NONE)) {
+		RDEBUG2("Round one: the first factor is the site's (password_source = none), "
+			"the second factor is asked for in post-auth");
+		return RLM_MODULE_NOOP;
+	}
 	if (auth_type && !ours) {
 		RDEBUG2("Auth-Type already set to %s, not claiming the request", dict_valnamebyattr(PW_AUTH_TYPE, 0, auth_type->vp_integer));
 		return RLM_MODULE_NOOP;
@@ -488,17 +617,101 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 /*
  *	Post-Auth-Type REJECT: every reject, whoever made it (pap, ldap,
  *	this module), leaves with the same Reply-Message and nothing else.
+ *	A first factor another module refused in round one counts toward
+ *	the user's password throttle.
  */
-static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *request)
+static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 {
-	rlm_twofa_t const *inst = instance;
+	twofa_user_t *user = NULL;
 
-	if (request->reply->code != PW_CODE_ACCESS_REJECT) return RLM_MODULE_NOOP;
+	if ((inst->password_source == PASSWORD_SOURCE_NONE) && !was_decided(inst, request, DECIDED_REJECT) &&
+	    !fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
+	    (load_user(inst, request, user_name(request), &user) == TWOFA_OK)) {
+		count_password_failure(inst, request, user);
+		talloc_free(user);
+	}
 
 	fr_pair_list_free(&request->reply->vps);
 	pair_make_reply("Reply-Message", inst->reject_message, T_OP_SET);
+	add_message_authenticator(request);
 
 	return RLM_MODULE_UPDATED;
+}
+
+/*
+ *	An Access-Accept this module did not decide: another Auth-Type ran
+ *	(pap or chap with a known password, mschap, eap, ldap).  Its accept
+ *	is the first factor: challenge for the second, as round one would.
+ *	Auth-Type Accept checked nothing, so it is no first factor.
+ */
+static rlm_rcode_t post_auth_accept(rlm_twofa_t const *inst, REQUEST *request)
+{
+	VALUE_PAIR	*auth_type = fr_pair_find_by_num(request->config, PW_AUTH_TYPE, 0, TAG_ANY);
+	char const	*by = auth_type ? dict_valnamebyattr(PW_AUTH_TYPE, 0, auth_type->vp_integer) : NULL;
+	twofa_user_t	*user = NULL;
+	twofa_rcode_t	rc;
+
+	if (fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
+	    fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY)) {
+		/* Our challenge's answer, accepted by someone else: the code was never checked. */
+		return reject(inst, request, "post-auth", TWOFA_ERR_NOT_ENROLLED);
+	}
+
+	rc = load_user(inst, request, user_name(request), &user);
+	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) return reject(inst, request, "post-auth", rc);
+	if (!user) {
+		if (inst->require) {
+			RDEBUG2("Access-Accept by %s for a user with no second factor on file, require = yes",
+				by ? by : "another module");
+			return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
+		}
+		return RLM_MODULE_NOOP;
+	}
+	if (auth_type && (auth_type->vp_integer == PW_AUTH_TYPE_ACCEPT)) {
+		RDEBUG2("User \"%s\": Auth-Type Accept checked no first factor", user->name);
+		return reject(inst, request, "password", TWOFA_ERR_BAD_PASSWORD);
+	}
+	if (user->password_next_try > time(NULL)) return reject(inst, request, "password", TWOFA_ERR_THROTTLED);
+	count_password_success(inst, request, user);
+
+	RDEBUG2("User \"%s\": first factor passed (Auth-Type %s), second factor not yet verified",
+		user->name, by ? by : "unknown");
+	return second_factor_or_not(inst, request, user);
+}
+
+/*
+ *	Post-auth, the gate.  An Access-Accept leaves only if this module
+ *	verified a second factor in this request, or found that the user
+ *	needs none.  Listed at the top of post-auth, it runs for every
+ *	Access-Accept whatever Auth-Type made it.
+ */
+static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *request)
+{
+	rlm_twofa_t const	*inst = instance;
+	rlm_rcode_t		rcode;
+
+	switch (request->reply->code) {
+	case PW_CODE_ACCESS_REJECT:
+		return post_auth_reject(inst, request);
+
+	case PW_CODE_ACCESS_ACCEPT:
+		if (was_decided(inst, request, DECIDED_SECOND_FACTOR) || was_decided(inst, request, DECIDED_NOT_NEEDED)) {
+			add_message_authenticator(request);
+			return RLM_MODULE_OK;
+		}
+		rcode = post_auth_accept(inst, request);
+		if (was_decided(inst, request, DECIDED_REJECT)) return RLM_MODULE_REJECT;	/* whatever the reason's rcode */
+		if (rcode == RLM_MODULE_HANDLED) return RLM_MODULE_UPDATED;	/* a challenge: FreeRADIUS saves session-state */
+		add_message_authenticator(request);
+		return rcode;
+
+	case PW_CODE_ACCESS_CHALLENGE:
+		add_message_authenticator(request);
+		return RLM_MODULE_NOOP;
+
+	default:
+		return RLM_MODULE_NOOP;
+	}
 }
 
 /*
@@ -557,7 +770,71 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("lockout.max_failures", inst->lockout.max_failures, <=, 100);
 	FR_INTEGER_BOUND_CHECK("lockout.duration", inst->lockout.lock_seconds, >=, 1);
 	FR_INTEGER_BOUND_CHECK("lockout.max_duration", inst->lockout.max_lock_seconds, >=, inst->lockout.lock_seconds);
+	FR_INTEGER_BOUND_CHECK("password_throttle.free_failures", inst->throttle.free_failures, <=, 100);
+	FR_INTEGER_BOUND_CHECK("password_throttle.delay", inst->throttle.delay_seconds, >=, 1);
+	FR_INTEGER_BOUND_CHECK("password_throttle.delay", inst->throttle.delay_seconds, <=, 3600);
+	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, >=, inst->throttle.delay_seconds);
+	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, <=, 86400);
 
+	return 0;
+}
+
+/** Does cs call module name: among its own items (top), or anywhere below? */
+static bool section_calls(CONF_SECTION const *cs, char const *name, bool top)
+{
+	CONF_ITEM *ci;
+
+	for (ci = cf_item_find_next(cs, NULL); ci; ci = cf_item_find_next(cs, ci)) {
+		if (cf_item_is_pair(ci)) {
+			char const *attr = cf_pair_attr(cf_item_to_pair(ci));
+
+			if (*attr == '-') attr++;		/* "-twofa": call if loaded */
+			if (strcmp(attr, name) == 0) return true;
+		} else if (!top && cf_item_is_section(ci) &&
+			   section_calls(cf_item_to_section(ci), name, false)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ *	Fail closed at start-up: every virtual server that calls this module
+ *	in authorize or authenticate must list it at the top of post-auth
+ *	(not only in Post-Auth-Type REJECT), where it stops an Access-Accept
+ *	that no second factor backs.  Says how each server is wired.
+ */
+static int check_wiring(rlm_twofa_t const *inst, CONF_SECTION *conf)
+{
+	CONF_SECTION	*root = cf_top_section(conf), *server, *cs;
+	char const	*sections[] = { "authorize", "authenticate" };
+	unsigned int	i, servers = 0;
+
+	for (server = cf_subsection_find_next(root, NULL, "server"); server;
+	     server = cf_subsection_find_next(root, server, "server")) {
+		bool calls = false;
+
+		for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+			cs = cf_section_sub_find(server, sections[i]);
+			if (cs && section_calls(cs, inst->name, false)) calls = true;
+		}
+		if (!calls) continue;
+
+		cs = cf_section_sub_find(server, "post-auth");
+		if (!cs || !section_calls(cs, inst->name, true)) {
+			cf_log_err_cs(server, "Virtual server \"%s\" calls %s but does not list it at the top of its "
+				      "post-auth section: an Access-Accept from another module (pap, chap, mschap, eap) "
+				      "would skip the second factor.  Add \"%s\" as the first line of post-auth",
+				      cf_section_name2(server), inst->name, inst->name);
+			return -1;
+		}
+		INFO("rlm_twofa (%s): virtual server %s: first factor by %s, second factor enforced in post-auth",
+		     inst->name, cf_section_name2(server),
+		     (inst->password_source == PASSWORD_SOURCE_LOCAL) ? "this module (local)" :
+		     "the site's modules, challenge from post-auth (none)");
+		servers++;
+	}
+	if (!servers) WARN("rlm_twofa (%s): no virtual server calls this module", inst->name);
 	return 0;
 }
 
@@ -569,6 +846,7 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	twofa_rcode_t		rc;
 
 	if (parse_config(conf, inst) < 0) return -1;
+	if (check_wiring(inst, conf) < 0) return -1;
 
 	if (twofa_crypto_load_key(inst->key_file, inst->key, err, sizeof(err)) != TWOFA_OK) {
 		cf_log_err_cs(conf, "Cannot use key_file: %s", err);
@@ -586,9 +864,16 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 		 */
 		WARN("rlm_twofa (%s): store %s does not exist: rejecting every login until "
 		     "\"twofa-admin init\" creates it", inst->name, inst->store_path);
+	} else if ((rc != TWOFA_OK) && inst->store) {
+		/*
+		 *	Corrupt, unreadable or of a newer schema: like a missing
+		 *	store, every login is rejected until it is repaired or
+		 *	restored, then used without a restart.
+		 */
+		WARN("rlm_twofa (%s): cannot use store %s (%s): rejecting every login until it is repaired "
+		     "or restored", inst->name, inst->store_path, twofa_store_errmsg(inst->store));
 	} else if (rc != TWOFA_OK) {
-		cf_log_err_cs(conf, "Cannot open store %s: %s", inst->store_path,
-			      inst->store ? twofa_store_errmsg(inst->store) : twofa_strerror(rc));
+		cf_log_err_cs(conf, "Cannot open store %s: %s", inst->store_path, twofa_strerror(rc));
 		return -1;
 	}
 

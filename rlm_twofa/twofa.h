@@ -28,6 +28,7 @@ typedef enum {
 	TWOFA_ERR_CRYPTO	= -12,	//!< OpenSSL or crypt(3) said no
 	TWOFA_ERR_IO		= -13,	//!< a file (key file, PNG) could not be read or written
 	TWOFA_ERR_NO_MEMORY	= -14,
+	TWOFA_ERR_THROTTLED	= -15,	//!< too many failed first factors: not checked until later
 } twofa_rcode_t;
 
 /** Short lower-case phrase for a return code, e.g. "replayed", for log lines. */

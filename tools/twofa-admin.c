@@ -95,6 +95,7 @@ static int exit_status(twofa_rcode_t rc)
 	case TWOFA_ERR_LOCKED:
 	case TWOFA_ERR_EXPIRED:
 	case TWOFA_ERR_EXISTS:
+	case TWOFA_ERR_THROTTLED:
 		return ADMIN_REFUSED;
 	case TWOFA_ERR_STORE:
 	case TWOFA_ERR_BUSY:
