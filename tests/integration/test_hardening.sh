@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 
 PW=correct-horse
 declare -A SECRET
+XSECRET=$(tf_secret)	# xavier's, in the store that replaces the first
 USERS_CSV=
 for u in tina uma vic wes; do
 	SECRET[$u]=$(tf_secret)
@@ -77,18 +78,17 @@ replayed_codes_do_not_count_toward_the_lockout() {
 # A store restored from another file (mv over it): the next login reads
 # the new file, so a user missing from it is refused.
 replaced_store_is_used_at_the_next_login() {
-	local new=$DIR/store/restored.db xsecret
-	xsecret=$(tf_secret)
+	local new=$DIR/store/restored.db
 	tf_round1 wes "$PW"
 	tf_expect "round 1 on the old store" "$R_CODE" "Access-Challenge"
 	"$TWOFA_ADMIN" -s "$new" -k "$KEY" init --owner freerad >/dev/null
-	printf 'xavier,%s,%s\n' "$PW" "$xsecret" | "$TWOFA_ADMIN" -s "$new" -k "$KEY" user import - >/dev/null
+	printf 'xavier,%s,%s\n' "$PW" "$XSECRET" | "$TWOFA_ADMIN" -s "$new" -k "$KEY" user import - >/dev/null
 	mv "$new" "$STORE"
 	tf_round1 wes "$PW"
 	tf_expect_reject "user missing from the restored store"
 	tf_wait_fresh_step
 	tf_round1 xavier "$PW"
-	tf_round2 xavier "$(tf_code "$xsecret")" "$R_STATE"
+	tf_round2 xavier "$(tf_code "$XSECRET")" "$R_STATE"
 	tf_expect "user of the restored store" "$R_CODE" "Access-Accept"
 }
 
@@ -114,6 +114,64 @@ corrupt_store_at_start_up_rejects_until_restored() {
 	tf_expect "round 1 once restored" "$R_CODE" "Access-Challenge"
 }
 
+# password_source = none: the site's pap checks the password (users file),
+# rlm_twofa challenges from post-auth.  pap's rejects count toward the
+# throttle, and a throttled user is refused even with the right password.
+none_site() {
+	cat <<'SITE'
+server twofa {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = PORT
+	}
+	authorize {
+		if (!&State) {
+			files
+			pap
+		}
+		twofa
+	}
+	authenticate {
+		Auth-Type PAP {
+			pap
+		}
+		Auth-Type twofa {
+			twofa
+		}
+	}
+	post-auth {
+		twofa
+		Post-Auth-Type REJECT {
+			twofa
+		}
+	}
+}
+SITE
+}
+
+site_passwords_are_throttled_with_password_source_none() {
+	local raddb=$DIR/server/raddb i
+	tf_server_stop
+	none_site | sed "s/PORT/$PORT/" > "$raddb/sites-available/twofa"
+	sed -i -E 's/^(\s*password_source\s*=).*/\1 none/' "$raddb/mods-available/twofa"
+	# The store is the one restored above: xavier's.
+	printf 'xavier Cleartext-Password := "%s"\n' "$PW" > "$raddb/mods-config/files/authorize"
+	twofa_start_radiusd "$DIR/server" || { tf_expect "radiusd starts" no yes; return; }
+	tf_wait_fresh_step
+	tf_round1 xavier "$PW"
+	tf_expect "pap's accept is answered with the challenge" "$R_CODE" "Access-Challenge"
+	tf_round2 xavier "$(tf_code "$XSECRET" 30)" "$R_STATE"
+	tf_expect "then the code" "$R_CODE" "Access-Accept"
+	for i in 1 2 3; do
+		tf_round1 xavier "guess-$i"
+		tf_expect_reject "wrong password $i"
+	done
+	tf_expect "pap's rejects counted" "$(store_value "SELECT password_failures FROM users WHERE name = 'xavier'")" 3
+	tf_round1 xavier "$PW"
+	tf_expect_reject "right password while throttled"
+}
+
 tf_server_setup hardening "challenge_timeout = 10
 	password_throttle {
 		free_failures = 2
@@ -129,3 +187,4 @@ tf_run login_ends_within_challenge_timeout_of_round_one
 tf_run replayed_codes_do_not_count_toward_the_lockout
 tf_run replaced_store_is_used_at_the_next_login
 tf_run corrupt_store_at_start_up_rejects_until_restored
+tf_run site_passwords_are_throttled_with_password_source_none
