@@ -729,6 +729,22 @@ static twofa_rcode_t stmt_run(conn_t *c, sqlite3_stmt *stmt, char const *what, i
 	return ret;
 }
 
+/* Run an UPDATE ... RETURNING one value; *value gets it, 0 if no row changed. */
+static twofa_rcode_t stmt_run_returning(conn_t *c, sqlite3_stmt *stmt, char const *what, int64_t *value)
+{
+	int		rc = sqlite3_step(stmt);
+	twofa_rcode_t	ret = TWOFA_OK;
+
+	*value = 0;
+	if (rc == SQLITE_ROW) {
+		*value = sqlite3_column_int64(stmt, 0);
+		rc = sqlite3_step(stmt);	/* finish the statement so the write commits */
+	}
+	if (rc != SQLITE_DONE) ret = conn_error(c, what, rc);
+	stmt_done(stmt);
+	return ret;
+}
+
 /* A statement without parameters or rows: BEGIN IMMEDIATE, COMMIT, ROLLBACK. */
 static twofa_rcode_t stmt_run_plain(conn_t *c, stmt_t which, char const *what)
 {
@@ -1214,22 +1230,16 @@ static twofa_rcode_t record_failure_run(conn_t *c, void *arg)
 {
 	failure_args_t	*a = arg;
 	sqlite3_stmt	*stmt = stmt_start(c, STMT_RECORD_FAILURE);
-	int		rc;
-	twofa_rcode_t	ret = TWOFA_OK;
+	int64_t		locked_until;
+	twofa_rcode_t	ret;
 
-	a->locked_until = 0;
 	sqlite3_bind_int64(stmt, 1, a->user_id);
 	sqlite3_bind_int(stmt, 2, (int) a->policy->max_failures);
 	sqlite3_bind_int64(stmt, 3, a->now);
 	sqlite3_bind_int64(stmt, 4, a->policy->lock_seconds);
 	sqlite3_bind_int64(stmt, 5, a->policy->max_lock_seconds);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		a->locked_until = sqlite3_column_int64(stmt, 0);
-		rc = sqlite3_step(stmt);	/* finish the statement so the write commits */
-	}
-	if (rc != SQLITE_DONE) ret = conn_error(c, "record failure", rc);
-	stmt_done(stmt);
+	ret = stmt_run_returning(c, stmt, "record failure", &locked_until);
+	a->locked_until = (time_t) locked_until;
 	return ret;
 }
 
@@ -1267,22 +1277,16 @@ static twofa_rcode_t password_failure_run(conn_t *c, void *arg)
 {
 	password_failure_args_t	*a = arg;
 	sqlite3_stmt		*stmt = stmt_start(c, STMT_PASSWORD_FAILURE);
-	int			rc;
-	twofa_rcode_t		ret = TWOFA_OK;
+	int64_t			next_try;
+	twofa_rcode_t		ret;
 
-	a->next_try = 0;
 	sqlite3_bind_int64(stmt, 1, a->user_id);
 	sqlite3_bind_int(stmt, 2, (int) a->policy->free_failures);
 	sqlite3_bind_int64(stmt, 3, a->now);
 	sqlite3_bind_int64(stmt, 4, a->policy->delay_seconds);
 	sqlite3_bind_int64(stmt, 5, a->policy->max_delay_seconds);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		a->next_try = sqlite3_column_int64(stmt, 0);
-		rc = sqlite3_step(stmt);	/* finish the statement so the write commits */
-	}
-	if (rc != SQLITE_DONE) ret = conn_error(c, "record password failure", rc);
-	stmt_done(stmt);
+	ret = stmt_run_returning(c, stmt, "record password failure", &next_try);
+	a->next_try = (time_t) next_try;
 	return ret;
 }
 
