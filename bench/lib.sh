@@ -38,7 +38,7 @@ bench_reachable_out() {
 	prev=$(trap -p EXIT | sed -n "s/^trap -- '\(.*\)' EXIT\$/\1/p")
 	# shellcheck disable=SC2064 # OUT is fixed now, and has no quotes
 	trap "${prev:+$prev; }rm -rf '$OUT'" EXIT
-	say "freerad cannot enter $TOP: work files in $OUT (removed at the end)"
+	say "freerad cannot enter $TOP/bench/out: work files in $OUT (removed at the end)"
 }
 
 # gen_users N FILE: N users "u0000000,,BASE32" (20-byte secrets, no password).

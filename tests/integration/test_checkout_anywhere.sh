@@ -53,18 +53,27 @@ login_suite_passes_from_a_checkout_freerad_cannot_enter() {
 	[ $tf_failed -eq 0 ] || printf '%s\n' "$out" | tail -n 30 | sed 's/^/    /' >&2
 }
 
-demo_answers_a_two_round_login_from_a_checkout_freerad_cannot_enter() {
-	local port log secret store i
-	port=$(twofa_free_port)
-	log=$PARENT/demo.out
-	store=${TF_WORK:-$PARENT}/demo-store
-	TWOFA_PORT=$port TWOFA_DEMO_STORE=$store "$COPY/tools/demo" > "$log" 2>&1 < /dev/null &
+# start_demo PORT STORE LOG: tools/demo from the copy, in the background,
+# until it says it is ready (or exits).
+start_demo() {
+	local i
+	TWOFA_PORT=$1 TWOFA_DEMO_STORE=$2 "$COPY/tools/demo" > "$3" 2>&1 < /dev/null &
 	DEMO_PID=$!
 	for i in $(seq 1 300); do
-		grep -q "twofa demo: ready" "$log" && break
+		grep -q "twofa demo: ready" "$3" && break
 		kill -0 "$DEMO_PID" 2>/dev/null || break
 		sleep 0.1
 	done
+}
+
+stop_demo() { kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null; DEMO_PID=; }
+
+demo_answers_a_two_round_login_from_a_checkout_freerad_cannot_enter() {
+	local port log secret store work
+	port=$(twofa_free_port)
+	log=$PARENT/demo.out
+	store=$TF_WORK/demo-store
+	start_demo "$port" "$store" "$log"
 	tf_expect "demo ready" "$(grep -c 'twofa demo: ready' "$log")" 1
 	secret=$(sed -n 's/.*oathtool --totp -b \([A-Z2-7]*\).*/\1/p' "$log" | head -n 1)
 	if [ -z "$secret" ]; then
@@ -76,9 +85,18 @@ demo_answers_a_two_round_login_from_a_checkout_freerad_cannot_enter() {
 		tf_expect "twofa-login exit status" "$?" 0
 		tf_expect "twofa-login result" "$(tail -n 1 "$PARENT/login.out")" "Access-Accept"
 	fi
-	kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null; DEMO_PID=
+	work=$(sed -n 's/^ *Server: *raddb and log in \(.*\), removed when the demo stops$/\1/p' "$log")
+	stop_demo
 	tf_expect "store kept after the demo" "$(test -f "$store/twofa.db" && echo yes)" yes
-	[ $tf_failed -eq 0 ] || tail -n 20 "$log" | sed 's/^/    /' >&2
+	tf_expect "work folder named" "$(test -n "$work" && echo yes)" yes
+	tf_expect "work folder removed" "$(test -n "$work" && test ! -e "$work" && echo yes)" yes
+
+	# A second run keeps the user and the secret the app holds.
+	start_demo "$port" "$store" "$PARENT/demo2.out"
+	tf_expect "second run ready" "$(grep -c 'twofa demo: ready' "$PARENT/demo2.out")" 1
+	tf_expect "second run keeps user demo" "$(grep -c 'Keeping user demo' "$PARENT/demo2.out")" 1
+	stop_demo
+	[ $tf_failed -eq 0 ] || tail -n 20 "$log" "$PARENT/demo2.out" | sed 's/^/    /' >&2
 }
 
 if ! copy_checkout; then

@@ -195,6 +195,9 @@ system_raddb_is_restored_exactly() {
 for tool in freeradius radclient make; do
 	command -v "$tool" >/dev/null || { echo "FAIL install: $tool not found"; exit 1; }
 done
+for f in sites-enabled/default sites-enabled/inner-tunnel clients.conf radiusd.conf; do
+	[ -f "$RADDB/$f" ] || { echo "FAIL install: needs Debian's stock $RADDB/$f"; exit 1; }
+done
 [ -f "$BUILD/Makefile" ] || { echo "FAIL install: $BUILD is not configured (run tools/test)"; exit 1; }
 
 # One install test at a time on this machine, whichever checkout it runs from.
@@ -220,7 +223,6 @@ printf '%s\n' "$USERS_CSV" | "$TWOFA_ADMIN" -s "$W/store/twofa.db" -k "$W/store/
 	|| die "user import failed"
 
 # The backup: the raddb and what make install would overwrite.
-for f in "${INSTALLED[@]}"; do if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi; done > "$W/existed"
 manifest "$RADDB" "${INSTALLED[@]}" > "$W/before"
 cut -f 1 "$W/before" | sort -u | sed 's#^/##' | tar --format=posix -cpf "$W/backup.tar" -C / --no-recursion -T - \
 	|| die "cannot back up $RADDB"
