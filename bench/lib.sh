@@ -17,6 +17,7 @@ bench_build() {
 	fi
 	cd "$TOP" || exit 1
 	mkdir -p "$OUT"
+	bench_reachable_out
 	if [ -x "$TOP/tools/twofa-bench" ] && [ "$TOP/tools/twofa-bench" -nt "$TOP/tools/twofa-bench.c" ]; then
 		cp "$TOP/tools/twofa-bench" "$BENCH_BIN"
 	else
@@ -24,6 +25,20 @@ bench_build() {
 			"$TOP/rlm_twofa/totp.c" "$TOP/rlm_twofa/base32.c" "$TOP/rlm_twofa/errors.c" \
 			-o "$BENCH_BIN" -lcrypto -lpthread || die "could not build twofa-bench"
 	fi
+}
+
+# bench_reachable_out: radiusd (user freerad) reads the stores and raddbs
+# under $OUT.  In a checkout freerad cannot enter (/root is 0700), they go
+# to a work folder under /var/tmp instead, removed when the run ends; the
+# client binary stays in $BENCH_BIN.
+bench_reachable_out() {
+	local prev
+	runuser -u freerad -- test -x "$OUT" 2>/dev/null && return 0
+	OUT=$(twofa_workdir bench)
+	prev=$(trap -p EXIT | sed -n "s/^trap -- '\(.*\)' EXIT\$/\1/p")
+	# shellcheck disable=SC2064 # OUT is fixed now, and has no quotes
+	trap "${prev:+$prev; }rm -rf '$OUT'" EXIT
+	say "freerad cannot enter $TOP/bench/out: work files in $OUT (removed at the end)"
 }
 
 # gen_users N FILE: N users "u0000000,,BASE32" (20-byte secrets, no password).

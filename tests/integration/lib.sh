@@ -6,6 +6,22 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib/common.sh"
 
+# Work files (stores, raddb copies, logs, the module's copy) go where
+# radiusd's user can reach them, never into the checkout: a folder per
+# suite in $TWOFA_WORK, which tools/test makes and removes.  A suite run on
+# its own makes one, runs itself again inside it, and removes it after.
+if [ -z "${TWOFA_WORK:-}" ]; then
+	TWOFA_WORK=$(twofa_workdir test)
+	export TWOFA_WORK
+	bash "$0" "$@"
+	tf_status=$?
+	rm -rf "$TWOFA_WORK"
+	exit $tf_status
+fi
+TF_WORK=$TWOFA_WORK/$(basename "$0" .sh)
+rm -rf "$TF_WORK"
+mkdir -p "$TF_WORK" && chgrp freerad "$TF_WORK" && chmod 0750 "$TF_WORK" || die "cannot make $TF_WORK"
+
 RADIUS_SECRET=testing123
 REJECT_MESSAGE="Authentication failed"
 
@@ -71,7 +87,7 @@ tf_expect_reject() {
 # tf_server_setup NAME [extra module config]: store, users, raddb, radiusd.
 # Users come from $USERS_CSV (name,password,secret lines).
 tf_server_setup() {
-	DIR=$TOP/.test/$1
+	DIR=$TF_WORK/$1
 	rm -rf "$DIR"; mkdir -p "$DIR"
 	STORE=$DIR/store/twofa.db
 	KEY=$DIR/store/twofa.key

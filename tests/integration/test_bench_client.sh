@@ -14,7 +14,7 @@ for i in $(seq 1 20); do
 	USERS_CSV+="load$i,$PW,$(tf_secret)"$'\n'
 done
 USERS_CSV+="wrongpw,$PW,$(tf_secret)"
-CSV=$TOP/.test/bench_client.csv
+CSV=$TF_WORK/bench_client.csv
 
 # bench ARGS: run the client on this test's server; sets B[key] from its
 # last line (key=value pairs) and B_RC to its exit status.

@@ -29,7 +29,7 @@ missing_store_rejects_cleanly_until_created() {
 }
 
 # The key is there, the store is not.
-DIR=$TOP/.test/store_missing
+DIR=$TF_WORK/store_missing
 rm -rf "$DIR"; mkdir -p "$DIR"
 STORE=$DIR/store/twofa.db
 KEY=$DIR/store/twofa.key

@@ -3,6 +3,12 @@
 # Set-up on a fresh Debian 12 machine (packages, FreeRADIUS headers, build),
 # a private raddb with the repo's overlay, and a private radiusd started and
 # stopped by its PID.
+#
+# The checkout may be anywhere root can clone to: /root (0700), a mktemp -d
+# folder, a path with spaces.  radiusd runs as freerad, who may not be able
+# to enter it, so what radiusd reads (raddb copy, store, a copy of the
+# module) goes to a work folder under /var/tmp (twofa_workdir), never into
+# the checkout.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -31,9 +37,38 @@ twofa_install_packages() {
 	if [ -d /run/systemd/system ]; then systemctl disable --now freeradius >/dev/null 2>&1 || true; fi
 }
 
+# twofa_build_top: the folder to build in.  Libtool and the Makefile's -I
+# flags break on whitespace in the path, so a checkout whose path holds some
+# is built through a symlink without any, in a folder only its user can
+# write to.  The Makefiles record that path: the link is made again on
+# every build (/run is emptied at boot).
+twofa_build_top() {
+	case $TOP in
+	*[[:space:]]*) ;;
+	*) printf '%s\n' "$TOP"; return 0 ;;
+	esac
+	local link base
+	link=$(twofa_build_link "$TOP")
+	base=${link%/*}
+	mkdir -p -m 0700 "$base" || return 1
+	if [ -L "$base" ] || [ ! -O "$base" ]; then say "$base: not a folder of ours"; return 1; fi
+	chmod 0700 "$base" || return 1
+	ln -sfn "$TOP" "$link" || return 1
+	printf '%s\n' "$link"
+}
+
+# twofa_build_link CHECKOUT: where twofa_build_top puts that checkout's link.
+twofa_build_link() {
+	local base=/run/twofa-build
+	[ "$(id -u)" -eq 0 ] || base=${TMPDIR:-/tmp}/twofa-build-$(id -u)
+	printf '%s/%s\n' "$base" "$(printf '%s' "$1" | sha256sum | cut -c 1-16)"
+}
+
 # Headers, configure, make: each step only when needed.
 twofa_build() {
-	cd "$TOP" || exit 1
+	local top
+	top=$(twofa_build_top) || die "cannot build in $TOP"
+	cd "$top" || exit 1
 	"$TOP/tools/fetch-freeradius-headers" >&2 || die "could not fetch the FreeRADIUS headers"
 	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
 		say "Running autoreconf..."
@@ -51,6 +86,16 @@ twofa_build() {
 TWOFA_ADMIN="$TOP/tools/twofa-admin"
 TWOFA_MODDIR="$TOP/.libs"
 
+# twofa_workdir NAME: a new folder for one run's files that radiusd (user
+# freerad) must reach: /var/tmp/twofa-NAME.XXXXXX, root:freerad, 0750.
+# Unique, so that several checkouts can run at once; the caller removes it.
+twofa_workdir() {
+	local dir
+	dir=$(mktemp -d "/var/tmp/twofa-$1.XXXXXX") || die "cannot make a work folder in /var/tmp"
+	chgrp freerad "$dir" && chmod 0750 "$dir" || { rm -rf "$dir"; die "cannot hand $dir to group freerad"; }
+	printf '%s\n' "$dir"
+}
+
 # A free TCP/UDP port on 127.0.0.1 in the high range.
 twofa_free_port() {
 	local port
@@ -64,27 +109,30 @@ twofa_free_port() {
 
 # twofa_make_raddb DIR PORT STORE KEY [extra module config lines]
 # A copy of the system raddb with only our site enabled, listening on
-# 127.0.0.1:PORT, and the module loaded from the build tree.  Readable by
+# 127.0.0.1:PORT, and a copy of the built module in DIR/lib.  DIR must be
+# in a work folder (twofa_workdir): everything in it is made readable by
 # freerad, as radiusd drops to that user before loading modules.
 twofa_make_raddb() {
 	local dir=$1 port=$2 store=$3 key=$4 extra=${5:-}
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp -a /etc/freeradius/3.0/. "$dir/raddb"
-	mkdir -p "$dir/log" "$dir/run"
+	mkdir -p "$dir/log" "$dir/run" "$dir/lib"
+	cp "$TWOFA_MODDIR/rlm_twofa.so" "$dir/lib/rlm_twofa.so" || die "the module is not built"
 	local raddb=$dir/raddb
 	rm -f "$raddb"/sites-enabled/* "$raddb"/mods-enabled/eap
 	cp "$TOP/raddb/mods-available/twofa" "$raddb/mods-available/twofa"
 	cp "$TOP/raddb/sites-available/twofa" "$raddb/sites-available/twofa"
-	ln -s ../mods-available/twofa "$raddb/mods-enabled/twofa"
-	ln -s ../sites-available/twofa "$raddb/sites-enabled/twofa"
+	# -f: the system raddb may have the module enabled already.
+	ln -sf ../mods-available/twofa "$raddb/mods-enabled/twofa"
+	ln -sf ../sites-available/twofa "$raddb/sites-enabled/twofa"
 
 	# Paths: nothing may be read from /etc/freeradius.
 	sed -i -E \
 		-e "s#^(\s*raddbdir\s*=).*#\1 $raddb#" \
 		-e "s#^(\s*logdir\s*=).*#\1 $dir/log#" \
 		-e "s#^(\s*run_dir\s*=).*#\1 $dir/run#" \
-		-e "s#^(\s*libdir\s*=).*#\1 $TWOFA_MODDIR:/usr/lib/freeradius#" \
+		-e "s#^(\s*libdir\s*=).*#\1 $dir/lib:/usr/lib/freeradius#" \
 		-e "s#^(\s*reject_delay\s*=).*#\1 0#" \
 		-e "s#^(\s*max_requests\s*=).*#\1 ${TWOFA_MAX_REQUESTS:-16384}#" \
 		-e "s#^(\s*auth\s*=).*#\1 yes#" \
@@ -103,7 +151,7 @@ twofa_make_raddb() {
 client localhost {
 	ipaddr = 127.0.0.1
 	secret = testing123
-	require_message_authenticator = no
+	require_message_authenticator = yes
 }
 CLIENTS
 	chown -R root:freerad "$dir"
@@ -111,7 +159,7 @@ CLIENTS
 	chmod g+w "$dir/log" "$dir/run"
 }
 
-# twofa_store_owned DIR: make the store directory, owned by freerad.
+# twofa_init_store DIR: make the store directory, owned by freerad.
 twofa_init_store() {
 	local dir=$1
 	mkdir -p "$dir"
