@@ -551,9 +551,15 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 		REDEBUG2("State has no pending twofa challenge (forged, replayed or expired)");
 		return reject(inst, request, "state", TWOFA_ERR_MALFORMED);
 	}
+	/*
+	 *	Taken: out of session-state, so that no unlang copy of it
+	 *	(the default site's "&reply: += &session-state:") prints the
+	 *	sealed secret.  A new challenge saves it again.
+	 */
+	fr_pair_delete_by_da(&request->state, inst->da_pending);
 	RDEBUG2("Pending totp challenge for \"%s\", %u attempt%s left", pending.name, pending.attempts_left,
 		(pending.attempts_left == 1) ? "" : "s");
-	if (!name || (strcmp(name, pending.name) != 0)) {
+	if (!name || (strcasecmp(name, pending.name) != 0)) {	/* the store finds names in any ASCII case */
 		REDEBUG2("State was issued to another user");
 		return reject(inst, request, "state", TWOFA_ERR_MALFORMED);
 	}

@@ -85,7 +85,10 @@ char const *twofa_store_errmsg(twofa_store_t *store);
 int twofa_store_schema_version(twofa_store_t *store);
 
 /*
- *	Users.  Names are exact byte strings; callers validate them first.
+ *	Users.  Names are byte strings, callers validate them first.
+ *	twofa_store_get_user() finds a name in any ASCII case (the exact
+ *	spelling first), and add refuses a name that differs from one on
+ *	file only in case; the other calls take the exact name.
  */
 twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, twofa_user_t **out);
 twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char const *password_hash);	//!< EXISTS

@@ -96,9 +96,13 @@ static char const *migrations[SCHEMA_VERSION] = {
 	/*
 	 * 2 -> 3: first-factor failures in a row, and until when the next
 	 * password is not even checked (twofa_store_record_password_failure).
+	 * Names are looked up in any ASCII case: a directory (LDAP, AD) that
+	 * takes "ALICE" for "alice" must not make her a user without a
+	 * second factor.  Not UNIQUE: older stores may hold both spellings.
 	 */
 	"ALTER TABLE users ADD COLUMN password_failures INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE users ADD COLUMN password_next_try INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE users ADD COLUMN password_next_try INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX users_name_nocase ON users (name COLLATE NOCASE);",
 };
 
 typedef enum {
@@ -134,8 +138,12 @@ typedef enum {
 	"FROM users u LEFT JOIN totp t ON t.user_id = u.id "
 
 static char const *statements[STMT_COUNT] = {
-	[STMT_GET_USER]		= "SELECT " USER_COLUMNS "WHERE u.name = ?1",
-	[STMT_ADD_USER]		= "INSERT INTO users (name, password_hash, created) VALUES (?1, ?2, ?3)",
+	/* In any ASCII case; of two spellings on file, the exact one. */
+	[STMT_GET_USER]		= "SELECT " USER_COLUMNS "WHERE u.name = ?1 COLLATE NOCASE "
+				  "ORDER BY u.name = ?1 DESC, u.id LIMIT 1",
+	/* A name that differs from another only in case is taken already. */
+	[STMT_ADD_USER]		= "INSERT INTO users (name, password_hash, created) SELECT ?1, ?2, ?3 "
+				  "WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = ?1 COLLATE NOCASE)",
 	[STMT_SET_PASSWORD]	= "UPDATE users SET password_hash = ?2 WHERE name = ?1",
 	[STMT_DELETE_USER]	= "DELETE FROM users WHERE name = ?1",
 	[STMT_LIST_USERS]	= "SELECT " USER_COLUMNS "ORDER BY u.name",
@@ -980,12 +988,17 @@ twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char 
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
 	CONN_OR_FAIL(c, store);
 	stmt = stmt_start(c, STMT_ADD_USER);
 	bind_text(stmt, 1, name);
 	bind_text(stmt, 2, password_hash);
 	sqlite3_bind_int64(stmt, 3, time(NULL));
-	return stmt_run(c, stmt, "add user", NULL);
+	rc = stmt_run(c, stmt, "add user", &changes);
+	if ((rc == TWOFA_OK) && (changes == 0)) return TWOFA_ERR_EXISTS;
+	return rc;
 }
 
 /* A statement keyed by user name that must change one row. */

@@ -19,7 +19,7 @@ PW=correct-horse
 # has a Cleartext-Password in the users file.  noenrol is in the store
 # with no second factor; outsider is in the users file only.
 declare -A SECRET
-TOTP_USERS="papuser chapuser msuser wire acceptall codeonly anypass shipped"
+TOTP_USERS="papuser chapuser msuser wire acceptall codeonly anypass shipped casey"
 USERS_CSV=
 for u in $TOTP_USERS; do
 	SECRET[$u]=$(tf_secret)
@@ -29,8 +29,8 @@ USERS_CSV+="noenrol,$PW,"$'\n'
 FILES_USERS="$TOTP_USERS noenrol outsider"
 
 # Every reply any test received: "CODE yes|no" (Message-Authenticator).
-REPLIES=$TOP/.test/fail_closed_replies
-mkdir -p "$TOP/.test"; : > "$REPLIES"
+REPLIES=$TF_WORK/fail_closed_replies
+: > "$REPLIES"
 
 # The python client needs Debian's pyrad and pycryptodome.
 fc_install_python_packages() {
@@ -88,7 +88,7 @@ fc_users_file() {
 # replaced by the caller (fc_site_*), the users file.  Sets DIR, STORE,
 # KEY, PORT, RADDB.
 fc_setup() {
-	DIR=$TOP/.test/fail_closed_$1
+	DIR=$TF_WORK/fail_closed_$1
 	rm -rf "$DIR"; mkdir -p "$DIR"
 	STORE=$DIR/store/twofa.db
 	KEY=$DIR/store/twofa.key
@@ -384,6 +384,33 @@ fc_password_none_sites_run() {
 	twofa_stop_radiusd
 }
 
+# --- 2b. require = no, and a first factor that ignores case (LDAP, AD) ----
+
+# casey is enrolled in the store; the users file knows her as CASEY, as a
+# directory that matches names in any case would.  Another spelling of an
+# enrolled name must not read as a user with no second factor.
+other_spelling_of_an_enrolled_name_is_still_challenged() {
+	fc_pap CASEY "$PW"
+	tf_expect "CASEY, right password" "$R_CODE" Access-Challenge
+	tf_wait_fresh_step
+	fc_code_answer CASEY "$(tf_code "${SECRET[casey]}")" "$R_STATE"
+	tf_expect "CASEY, her code" "$R_CODE" Access-Accept
+	fc_pap CaSeY "wrong"
+	tf_expect_reject "CaSeY, wrong password"
+}
+
+fc_optional_case_run() {
+	fc_setup optional_case none
+	sed -i -E 's/^(\s*require\s*=).*/\1 no/' "$RADDB/mods-available/twofa"
+	printf 'CASEY\tCleartext-Password := "%s"\n\n' "$PW" > "$DIR/users"
+	cat "$RADDB/mods-config/files/authorize" >> "$DIR/users"
+	mv "$DIR/users" "$RADDB/mods-config/files/authorize"
+	fc_site_default
+	fc_start
+	fc_run other_spelling_of_an_enrolled_name_is_still_challenged "require = no"
+	twofa_stop_radiusd
+}
+
 # --- 3. a server without twofa in post-auth -------------------------------
 
 # fc_refuses_to_start WHAT SERVER: radiusd exits at start-up, and says why.
@@ -449,5 +476,6 @@ trap twofa_stop_radiusd EXIT
 fc_default_site_run local
 fc_default_site_run none
 fc_password_none_sites_run
+fc_optional_case_run
 tf_run radiusd_refuses_a_server_without_twofa_in_post_auth
 tf_run every_reply_carries_a_message_authenticator

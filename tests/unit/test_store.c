@@ -142,7 +142,7 @@ static void schema_1_store_is_migrated(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 	char		*sql = sqlite3_mprintf("DROP TRIGGER totp_enrolled; DROP TRIGGER totp_removed; DROP TABLE totp_used;"
-					       "ALTER TABLE users DROP COLUMN password_failures;"
+					       "DROP INDEX users_name_nocase; ALTER TABLE users DROP COLUMN password_failures;"
 					       "ALTER TABLE users DROP COLUMN password_next_try;"
 					       "UPDATE totp SET last_step = %lld; PRAGMA user_version = 1", (long long) S0 + 3);
 
@@ -961,6 +961,31 @@ done:
 	talloc_free(ctx);
 }
 
+/* A name is found in any ASCII case, the exact spelling first; add refuses another case. */
+static void names_are_found_in_any_case(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	twofa_user_t	*u = NULL;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_get_user(store, ctx, "ALICE", &u) == TWOFA_OK);
+	CHECK(u && strcmp(u->name, "alice") == 0 && u->totp_state == TWOFA_TOTP_CONFIRMED);
+	CHECK(twofa_store_add_user(store, "Alice", "$y$other") == TWOFA_ERR_EXISTS);
+	/* An older store may hold two spellings: the exact one wins. */
+	CHECK(sql_exec(path, "INSERT INTO users (name, created) VALUES ('ALICE', 1)"));
+	CHECK(twofa_store_get_user(store, ctx, "ALICE", &u) == TWOFA_OK);
+	CHECK(u && strcmp(u->name, "ALICE") == 0);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && strcmp(u->name, "alice") == 0);
+	CHECK(twofa_store_get_user(store, ctx, "aLiCe", &u) == TWOFA_OK);
+	CHECK(u && strcmp(u->name, "alice") == 0);	/* the older of the two */
+	CHECK(twofa_store_get_user(store, ctx, "alic", &u) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -999,6 +1024,7 @@ int main(void)
 	RUN(reads_do_not_wait_for_another_writer);
 	RUN(password_failures_back_off_exponentially);
 	RUN(schema_2_store_is_migrated);
+	RUN(names_are_found_in_any_case);
 	{
 		char cmd[64];
 
