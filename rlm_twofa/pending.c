@@ -2,7 +2,7 @@
  * pending.c	Pack and unpack a pending challenge (pending.h).
  *
  *		Layout, integers in network order:
- *		expires (4) | attempts left (1) | method (1) | flags (1) |
+ *		version (1) | expires (4) | attempts left (1) | method (1) | flags (1) |
  *		hash (1) | digits (1) | period (2) | user id (8) |
  *		sealed length (1) | sealed secret | user name (the rest).
  */
@@ -42,6 +42,7 @@ size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PEND
 	    (pending->totp.period == 0) || (pending->totp.period > UINT16_MAX) ||
 	    (pending->totp.digits > UINT8_MAX) || ((unsigned int) pending->totp.hash > UINT8_MAX)) return 0;
 
+	*p++ = TWOFA_PENDING_VERSION;
 	p = put_be(p, pending->expires, 4);
 	*p++ = pending->attempts_left;
 	*p++ = pending->method;
@@ -66,6 +67,7 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 
 	if (!buf || (len <= TWOFA_PENDING_HEADER_LEN)) return false;
 
+	if (*p++ != TWOFA_PENDING_VERSION) return false;
 	memset(pending, 0, sizeof(*pending));
 	pending->expires = (uint32_t) get_be(p, 4);
 	p += 4;
@@ -91,5 +93,5 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 	pending->name[name_len] = '\0';
 	if (strlen(pending->name) != name_len) return false;	/* an embedded NUL */
 
-	return pending->method == TWOFA_PENDING_TOTP;
+	return (pending->method >= TWOFA_METHOD_TOTP) && (pending->method <= TWOFA_METHOD_LAST);
 }

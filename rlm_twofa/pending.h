@@ -20,29 +20,42 @@
 #include "totp.h"
 #include "crypto.h"
 
-#define TWOFA_PENDING_TOTP		1			//!< method: a TOTP code
+/*
+ *	The format's version, first byte of the packed context: a context of
+ *	any other version (a radiusd of another release answering a State
+ *	this one issued, say) is refused, never misread.
+ */
+#define TWOFA_PENDING_VERSION		1
+
+/* Methods (method.h), as named in the pending context.  Append only. */
+#define TWOFA_METHOD_TOTP		1			//!< a TOTP code
+#define TWOFA_METHOD_LAST		TWOFA_METHOD_TOTP
+
 #define TWOFA_SEALED_MAX		(TWOFA_SEAL_OVERHEAD + TWOFA_SECRET_MAX)
 
 typedef struct {
 	uint32_t		expires;			//!< time the challenge lapses
 	uint8_t			attempts_left;			//!< codes the user may still try
-	uint8_t			method;				//!< TWOFA_PENDING_*
+	uint8_t			method;				//!< TWOFA_METHOD_*
 	bool			had_failures;			//!< round one read failed codes to clear on success
-	twofa_totp_params_t	totp;
 	int64_t			user_id;
+
+	/* The factor's part, filled by its method's start() (method.h). */
+	twofa_totp_params_t	totp;
 	uint8_t			sealed[TWOFA_SEALED_MAX];	//!< the enrolment's secret, as stored (encrypted)
 	size_t			sealed_len;
 	char			name[TWOFA_USER_NAME_MAX + 1];	//!< who the challenge was sent to
 } twofa_pending_t;
 
 /* Fixed part, then the sealed secret, then the name. */
-#define TWOFA_PENDING_HEADER_LEN	20
+#define TWOFA_PENDING_HEADER_LEN	21
 #define TWOFA_PENDING_MAX		(TWOFA_PENDING_HEADER_LEN + TWOFA_SEALED_MAX + TWOFA_USER_NAME_MAX)
 
 /** Pack into buf (TWOFA_PENDING_MAX bytes).  @return the length, or 0 if a field does not fit. */
 size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PENDING_MAX]);
 
-/** Unpack what twofa_pending_pack wrote.  @return false for anything else. */
+/** Unpack what twofa_pending_pack wrote.  @return false for anything else: another
+ *  version, a method out of range, a field cut short or too long, a NUL in the name. */
 bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pending);
 
 #endif

@@ -11,9 +11,10 @@
  * @brief Two-factor logins: a password, then a TOTP code in an Access-Challenge round.
  *
  * The whole login flow is in this file; the mechanisms are in named files:
- * totp.c (RFC 6238), crypto.c (secrets at rest, password hashes), store.h
- * (users, used time steps, lockout), policy.c (input checks), pending.c
- * (the challenge's context in session-state).
+ * method.h (second-factor methods: method_totp.c), crypto.c (secrets at
+ * rest, password hashes), store.h (users, used time steps, lockout),
+ * policy.c (input checks), pending.c (the challenge's context in
+ * session-state).  No method-specific code here.
  *
  * Round one (no State): check the first factor, the lock and the enrolment,
  * keep the pending context in session-state, send an Access-Challenge.
@@ -45,6 +46,7 @@ RCSID("$Id$")
 #include "policy.h"
 #include "store.h"
 #include "pending.h"
+#include "method.h"
 
 typedef enum {
 	PASSWORD_SOURCE_LOCAL = 0,	//!< crypt(3) hash in our store
@@ -358,30 +360,35 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, two
 	}
 	add_message_authenticator(request);
 
-	RDEBUG2("User \"%s\": totp challenge sent, %u attempt%s left, answer within %lds",
-		pending->name, pending->attempts_left, (pending->attempts_left == 1) ? "" : "s",
+	RDEBUG2("User \"%s\": %s challenge sent, %u attempt%s left, answer within %lds",
+		pending->name, twofa_method_by_id(pending->method)->name, pending->attempts_left, (pending->attempts_left == 1) ? "" : "s",
 		(long) ((time_t) pending->expires - time(NULL)));
 	request->reply->code = PW_CODE_ACCESS_CHALLENGE;
 
 	return RLM_MODULE_HANDLED;
 }
 
-/** What round two needs of the user's enrolment.  False if the sealed secret is oversized. */
-static bool pending_from_user(twofa_user_t const *user, uint32_t attempts, twofa_pending_t *pending)
+/** The method's context for this request: the key, the window, the store, now. */
+static twofa_method_ctx_t method_ctx(rlm_twofa_t const *inst)
 {
-	if (!user->totp_sealed || (user->totp_sealed_len > sizeof(pending->sealed))) return false;
+	return (twofa_method_ctx_t) { .key = inst->key, .window = inst->window, .store = inst->store,
+				      .now = time(NULL) };
+}
+
+/** What round two needs: who, how many attempts, and the method's own part. */
+static twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, twofa_method_t const *method,
+				       twofa_user_t const *user, twofa_pending_t *pending)
+{
+	twofa_method_ctx_t mctx = method_ctx(inst);
 
 	memset(pending, 0, sizeof(*pending));
-	pending->attempts_left = attempts;
-	pending->method = TWOFA_PENDING_TOTP;
+	pending->attempts_left = inst->attempts;
+	pending->method = method->id;
 	pending->had_failures = user->fail_count || user->lock_count || user->locked_until;
-	pending->totp = user->totp;
 	pending->user_id = user->id;
-	memcpy(pending->sealed, user->totp_sealed, user->totp_sealed_len);
-	pending->sealed_len = user->totp_sealed_len;
 	strlcpy(pending->name, user->name, sizeof(pending->name));
 
-	return true;
+	return method->start(&mctx, user, pending);
 }
 
 /*
@@ -392,20 +399,20 @@ static bool pending_from_user(twofa_user_t const *user, uint32_t attempts, twofa
  */
 static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
 {
-	twofa_pending_t pending;
+	twofa_method_t const	*method = twofa_method_for_user(user);
+	twofa_pending_t		pending;
 
 	if (is_locked(user, time(NULL))) return reject(inst, request, "password", TWOFA_ERR_LOCKED);
 
-	if (user->totp_state != TWOFA_TOTP_CONFIRMED) {
+	if (!method) {
 		if (inst->require) return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
 
 		RDEBUG2("User \"%s\": no second factor on file and require = no, first factor is enough", user->name);
 		decided(inst, request, DECIDED_NOT_NEEDED);
 		return RLM_MODULE_OK;
 	}
-	memset(&pending, 0, sizeof(pending));
-	if (!pending_from_user(user, inst->attempts, &pending)) {
-		RERROR("User \"%s\": stored TOTP secret is malformed", user->name);
+	if (pending_from_user(inst, method, user, &pending) != TWOFA_OK) {
+		RERROR("User \"%s\": stored %s factor is malformed", user->name, method->name);
 		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
 	}
 
@@ -440,48 +447,25 @@ static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *
 	return second_factor_or_not(inst, request, user);
 }
 
-/** Check a code against the pending enrolment, in memory; *step gets the step it matched. */
-static twofa_rcode_t check_code(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending,
-				int64_t *step)
+/*
+ *	Check the answer in memory, then consume it once: the store decides,
+ *	atomically, which of several requests with the same answer gets it,
+ *	and checks again that the factor is unchanged and the user not locked.
+ */
+static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
+				   twofa_pending_t const *pending)
 {
-	VALUE_PAIR	*code = user_password(request);
-	twofa_secret_t	*secret = NULL;
-	twofa_rcode_t	rc;
+	VALUE_PAIR		*answer = user_password(request);
+	twofa_method_ctx_t	mctx = method_ctx(inst);
+	int64_t			proof = -1;
+	twofa_rcode_t		rc;
 
-	if (!code || !twofa_code_well_formed(code->vp_strvalue, code->vp_length, pending->totp.digits)) {
-		return TWOFA_ERR_MALFORMED;
-	}
-
-	rc = twofa_crypto_open(request, inst->key, pending->name, pending->sealed, pending->sealed_len, &secret);
-	if (rc != TWOFA_OK) {
-		RERROR("User \"%s\": TOTP secret does not decrypt with this key_file", pending->name);
-		return rc;
-	}
-
-	/*
-	 *	No last step here: the store holds it, and the consume below
-	 *	refuses a step that is not later.
-	 */
-	rc = twofa_totp_verify_code(secret->data, secret->len, &pending->totp, inst->window, time(NULL),
-				    -1, code->vp_strvalue, step);
-	talloc_free(secret);
-
-	return rc;
-}
-
-/** Check the code, then consume its step once: the store decides, atomically,
- *  which of several requests with the same code gets it, and checks again
- *  that the enrolment is unchanged and the user not locked. */
-static twofa_rcode_t verify_totp(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending)
-{
-	int64_t		step = -1;
-	twofa_rcode_t	rc;
-
-	rc = check_code(inst, request, pending, &step);
+	if (!answer) return TWOFA_ERR_MALFORMED;
+	rc = method->check(request, &mctx, pending, answer->vp_strvalue, answer->vp_length, &proof);
+	if (rc == TWOFA_ERR_CRYPTO) RERROR("User \"%s\": %s secret does not open with this key_file", pending->name, method->name);
 	if (rc != TWOFA_OK) return rc;
 
-	rc = twofa_store_totp_consume_step(inst->store, pending->user_id, pending->sealed, pending->sealed_len,
-					   step, time(NULL));
+	rc = method->consume(&mctx, pending, proof);
 	switch (rc) {
 	case TWOFA_OK:
 	case TWOFA_ERR_REPLAYED:
@@ -494,15 +478,16 @@ static twofa_rcode_t verify_totp(rlm_twofa_t const *inst, REQUEST *request, twof
 		break;
 
 	default:
-		log_store_error(inst, request, "consume step", rc);
+		log_store_error(inst, request, "consume", rc);
 		break;
 	}
 
 	return rc;
 }
 
-/** A wrong code: count it, then challenge again while attempts are left. */
-static rlm_rcode_t wrong_code(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending, twofa_rcode_t why)
+/** A wrong answer: count it, then challenge again while attempts are left. */
+static rlm_rcode_t wrong_answer(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
+				twofa_pending_t *pending, twofa_rcode_t why)
 {
 	time_t		locked_until = 0;
 	twofa_rcode_t	rc = TWOFA_OK;
@@ -518,18 +503,19 @@ static rlm_rcode_t wrong_code(rlm_twofa_t const *inst, REQUEST *request, twofa_p
 	}
 	if (rc != TWOFA_OK) {
 		log_store_error(inst, request, "record failure", rc);
-		return reject(inst, request, "totp", rc);
+		return reject(inst, request, method->name, rc);
 	}
 
 	if (locked_until) {
 		RWDEBUG("User \"%s\": too many failed codes, locked for %ld seconds", pending->name,
 			(long) (locked_until - time(NULL)));
-		return reject(inst, request, "totp", TWOFA_ERR_LOCKED);
+		return reject(inst, request, method->name, TWOFA_ERR_LOCKED);
 	}
 
-	if (pending->attempts_left <= 1) return reject(inst, request, "totp", why);
+	if (pending->attempts_left <= 1) return reject(inst, request, method->name, why);
 
-	RDEBUG2("User \"%s\": totp code rejected (%s), asking again", pending->name, twofa_strerror(why));
+	RDEBUG2("User \"%s\": %s answer rejected (%s), asking again", pending->name, method->name,
+		twofa_strerror(why));
 	pending->attempts_left--;
 	pending->had_failures = true;
 	return send_challenge(inst, request, pending);
@@ -538,9 +524,10 @@ static rlm_rcode_t wrong_code(rlm_twofa_t const *inst, REQUEST *request, twofa_p
 /** Round two: the answer to our challenge.  No store read: one write decides. */
 static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *request)
 {
-	twofa_pending_t	pending;
-	char const	*name = user_name(request);
-	twofa_rcode_t	rc;
+	twofa_pending_t		pending;
+	twofa_method_t const	*method;
+	char const		*name = user_name(request);
+	twofa_rcode_t		rc;
 
 	/*
 	 *	FreeRADIUS restores session-state only for a State it issued
@@ -557,31 +544,36 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	 *	sealed secret.  A new challenge saves it again.
 	 */
 	fr_pair_delete_by_da(&request->state, inst->da_pending);
-	RDEBUG2("Pending totp challenge for \"%s\", %u attempt%s left", pending.name, pending.attempts_left,
-		(pending.attempts_left == 1) ? "" : "s");
+	method = twofa_method_by_id(pending.method);
+	if (!method) {
+		REDEBUG2("State names a method this build does not have (%u)", pending.method);
+		return reject(inst, request, "state", TWOFA_ERR_MALFORMED);
+	}
+	RDEBUG2("Pending %s challenge for \"%s\", %u attempt%s left", method->name, pending.name,
+		pending.attempts_left, (pending.attempts_left == 1) ? "" : "s");
 	if (!name || (strcasecmp(name, pending.name) != 0)) {	/* the store finds names in any ASCII case */
 		REDEBUG2("State was issued to another user");
 		return reject(inst, request, "state", TWOFA_ERR_MALFORMED);
 	}
 	if ((time_t) pending.expires < time(NULL)) return reject(inst, request, "challenge", TWOFA_ERR_EXPIRED);
 
-	rc = verify_totp(inst, request, &pending);
+	rc = verify_answer(inst, request, method, &pending);
 	switch (rc) {
 	case TWOFA_OK:
 		if (pending.had_failures && (twofa_store_record_success(inst->store, pending.user_id) != TWOFA_OK)) {
 			log_store_error(inst, request, "record success", TWOFA_ERR_STORE);
 		}
-		RDEBUG2("User \"%s\": totp code accepted", name);
+		RDEBUG2("User \"%s\": %s answer accepted", name, method->name);
 		decided(inst, request, DECIDED_SECOND_FACTOR);
 		return RLM_MODULE_OK;
 
 	case TWOFA_ERR_BAD_CODE:
 	case TWOFA_ERR_REPLAYED:
 	case TWOFA_ERR_MALFORMED:
-		return wrong_code(inst, request, &pending, rc);
+		return wrong_answer(inst, request, method, &pending, rc);
 
 	default:
-		return reject(inst, request, "totp", rc);
+		return reject(inst, request, method->name, rc);
 	}
 }
 

@@ -13,7 +13,7 @@ static twofa_pending_t sample(void)
 	twofa_pending_t p = {
 		.expires = 0x89abcdefu,
 		.attempts_left = 3,
-		.method = TWOFA_PENDING_TOTP,
+		.method = TWOFA_METHOD_TOTP,
 		.had_failures = true,
 		.totp = { .hash = TWOFA_HASH_SHA512, .digits = 8, .period = 60 },
 		.user_id = 0x0102030405060708LL,
@@ -36,7 +36,7 @@ static void round_trip_keeps_every_field(void)
 	CHECK(twofa_pending_unpack(buf, len, &out));
 	CHECK(out.expires == in.expires);
 	CHECK(out.attempts_left == 3);
-	CHECK(out.method == TWOFA_PENDING_TOTP);
+	CHECK(out.method == TWOFA_METHOD_TOTP);
 	CHECK(out.had_failures);
 	CHECK(out.totp.hash == TWOFA_HASH_SHA512 && out.totp.digits == 8 && out.totp.period == 60);
 	CHECK(out.user_id == in.user_id);
@@ -113,6 +113,21 @@ static void other_method_or_nul_refused(void)
 	CHECK(!twofa_pending_unpack(buf, len, &out));
 }
 
+/* A context packed by another version of the format is refused, never misread. */
+static void other_version_refused(void)
+{
+	twofa_pending_t	in = sample(), out;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+	size_t		len = twofa_pending_pack(&in, buf);
+
+	CHECK(len > 0 && buf[0] == TWOFA_PENDING_VERSION);
+	CHECK(twofa_pending_unpack(buf, len, &out));
+	buf[0] = TWOFA_PENDING_VERSION + 1;
+	CHECK(!twofa_pending_unpack(buf, len, &out));
+	buf[0] = 0;
+	CHECK(!twofa_pending_unpack(buf, len, &out));
+}
+
 int main(void)
 {
 	RUN(round_trip_keeps_every_field);
@@ -120,5 +135,6 @@ int main(void)
 	RUN(unpackable_fields_refused);
 	RUN(truncated_or_padded_refused);
 	RUN(other_method_or_nul_refused);
+	RUN(other_version_refused);
 	CHECK_EXIT();
 }

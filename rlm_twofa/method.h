@@ -1,0 +1,69 @@
+/*
+ * method.h	Second-factor methods, each a small table of functions, in
+ *		the spirit of OpenSSH's KbdintDevice (auth2-chall.c).
+ *
+ *		The login flow (rlm_twofa.c) holds no method-specific code: in
+ *		round one it asks which method the user holds and lets it start
+ *		the challenge; in round two it lets the method named in the
+ *		pending context check the answer, in memory, then consume it
+ *		once in the store.  A method file (method_totp.c, ...) knows its
+ *		factor's secret, parameters and store calls; no FreeRADIUS
+ *		includes, so methods are unit-tested on their own.
+ */
+#ifndef TWOFA_METHOD_H
+#define TWOFA_METHOD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <talloc.h>
+
+#include "twofa.h"
+#include "pending.h"
+#include "store.h"
+
+/** What every method call may use: the key, the window, the store, the time. */
+typedef struct {
+	uint8_t const		*key;		//!< key_file's AES-256 key, opens sealed secrets
+	unsigned int		window;		//!< TOTP steps either side of now
+	twofa_store_t		*store;
+	time_t			now;
+} twofa_method_ctx_t;
+
+typedef struct twofa_method twofa_method_t;
+
+struct twofa_method {
+	char const	*name;		//!< "totp": log lines, config words
+	uint8_t		id;		//!< TWOFA_METHOD_*: names the method in the pending context
+
+	/** Does the user hold this method, ready to be used (confirmed)? */
+	bool		(*held)(twofa_user_t const *user);
+
+	/** Round one: put what round two needs into pending's factor part.
+	 *  @return TWOFA_OK, or TWOFA_ERR_CRYPTO if the stored factor is malformed. */
+	twofa_rcode_t	(*start)(twofa_method_ctx_t const *mctx, twofa_user_t const *user,
+				 twofa_pending_t *pending);
+
+	/** Round two: check answer (len bytes, not NUL-checked) in memory against pending.
+	 *  *proof gets what consume records (TOTP: the time step the code matched).
+	 *  @return TWOFA_OK, TWOFA_ERR_MALFORMED, TWOFA_ERR_BAD_CODE, TWOFA_ERR_CRYPTO. */
+	twofa_rcode_t	(*check)(TALLOC_CTX *ctx, twofa_method_ctx_t const *mctx, twofa_pending_t const *pending,
+				 char const *answer, size_t len, int64_t *proof);
+
+	/** Round two: consume proof once in the store; of racing callers exactly one gets TWOFA_OK.
+	 *  Also checks that the factor round one read is unchanged and the user not locked.
+	 *  @return TWOFA_OK, TWOFA_ERR_REPLAYED, TWOFA_ERR_LOCKED, TWOFA_ERR_NOT_ENROLLED,
+	 *  TWOFA_ERR_NOT_FOUND, or a store error. */
+	twofa_rcode_t	(*consume)(twofa_method_ctx_t const *mctx, twofa_pending_t const *pending, int64_t proof);
+};
+
+/** The method with this pending-context id, or NULL (an unknown id is refused). */
+twofa_method_t const *twofa_method_by_id(uint8_t id);
+
+/** The method the user is challenged with: the first they hold, in order of preference; NULL if none. */
+twofa_method_t const *twofa_method_for_user(twofa_user_t const *user);
+
+extern twofa_method_t const twofa_method_totp;
+
+#endif
