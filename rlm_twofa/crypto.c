@@ -19,7 +19,7 @@
 
 #include "crypto.h"
 
-/* Longest key file we read: the 44 base64 characters, a newline, and room to see more. */
+/* Longer key files are refused: the 44 base64 characters and a newline, with room to spare. */
 #define KEY_LINE_MAX	128
 
 /*
@@ -163,44 +163,57 @@ static twofa_rcode_t open_key_file(char const *path, int *fd_out, char *err, siz
 	return TWOFA_OK;
 }
 
-twofa_rcode_t twofa_crypto_load_key(char const *path, uint8_t key[TWOFA_KEY_LEN], char *err, size_t err_len)
+twofa_rcode_t twofa_crypto_parse_key(char const *text, size_t len, uint8_t key[TWOFA_KEY_LEN])
 {
-	char		line[KEY_LINE_MAX];
-	uint8_t		raw[(KEY_LINE_MAX / 4) * 3];
-	ssize_t		len;
-	int		fd, n, pad = 0;
-	twofa_rcode_t	rc;
+	uint8_t	raw[(KEY_LINE_MAX / 4) * 3];
+	int	n, pad = 0;
 
-	rc = open_key_file(path, &fd, err, err_len);
-	if (rc != TWOFA_OK) return rc;
+	/* A file longer than one line is not ours, whatever its first line holds. */
+	if (!text || (len >= KEY_LINE_MAX)) return TWOFA_ERR_MALFORMED;
 
-	len = read_small_file(fd, line, sizeof(line));
-	if (len < 0) snprintf(err, err_len, "%s: %s", path, strerror(errno));
-	close(fd);
-	if (len < 0) return TWOFA_ERR_IO;
-
-	while ((len > 0) && ((line[len - 1] == '\n') || (line[len - 1] == '\r'))) len--;
-	line[len] = '\0';
-	if ((len >= 1) && (line[len - 1] == '=')) pad++;
-	if ((len >= 2) && (line[len - 2] == '=')) pad++;
+	while ((len > 0) && ((text[len - 1] == '\n') || (text[len - 1] == '\r'))) len--;
+	if (len == 0) return TWOFA_ERR_MALFORMED;
+	if (text[len - 1] == '=') pad++;
+	if ((len >= 2) && (text[len - 2] == '=')) pad++;
 
 	/*
 	 *	EVP_DecodeBlock counts each '=' as a decoded zero byte, so
-	 *	32 bytes come back as 33: take the padding off.  A file longer
-	 *	than one line fills line[] and then fails the length check.
+	 *	32 bytes come back as 33: take the padding off.
 	 */
-	n = (len > 0) ? EVP_DecodeBlock(raw, (unsigned char const *) line, (int) len) : -1;
-	OPENSSL_cleanse(line, sizeof(line));
+	n = EVP_DecodeBlock(raw, (unsigned char const *) text, (int) len);
 	if ((n < 0) || ((n - pad) != TWOFA_KEY_LEN)) {
 		OPENSSL_cleanse(raw, sizeof(raw));
-		snprintf(err, err_len, "%s: not a key made by \"twofa-admin init\" (want one line of base64 of %d bytes)",
-			 path, TWOFA_KEY_LEN);
 		return TWOFA_ERR_MALFORMED;
 	}
 	memcpy(key, raw, TWOFA_KEY_LEN);
 	OPENSSL_cleanse(raw, sizeof(raw));
 
 	return TWOFA_OK;
+}
+
+twofa_rcode_t twofa_crypto_load_key(char const *path, uint8_t key[TWOFA_KEY_LEN], char *err, size_t err_len)
+{
+	char		text[KEY_LINE_MAX + 1];	/* room for one byte too many, to see a longer file */
+	ssize_t		len;
+	int		fd;
+	twofa_rcode_t	rc;
+
+	rc = open_key_file(path, &fd, err, err_len);
+	if (rc != TWOFA_OK) return rc;
+
+	len = read_small_file(fd, text, sizeof(text));
+	if (len < 0) snprintf(err, err_len, "%s: %s", path, strerror(errno));
+	close(fd);
+	if (len < 0) return TWOFA_ERR_IO;
+
+	rc = twofa_crypto_parse_key(text, (size_t) len, key);
+	OPENSSL_cleanse(text, sizeof(text));
+	if (rc != TWOFA_OK) {
+		snprintf(err, err_len, "%s: not a key made by \"twofa-admin init\" (want one line of base64 of %d bytes)",
+			 path, TWOFA_KEY_LEN);
+	}
+
+	return rc;
 }
 
 twofa_rcode_t twofa_crypto_seal(TALLOC_CTX *ctx, uint8_t const key[TWOFA_KEY_LEN], char const *aad,

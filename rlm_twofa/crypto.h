@@ -46,6 +46,13 @@ twofa_rcode_t twofa_crypto_create_key_file(char const *path, char *err, size_t e
  */
 twofa_rcode_t twofa_crypto_load_key(char const *path, uint8_t key[TWOFA_KEY_LEN], char *err, size_t err_len);
 
+/** The key file's contents, as twofa_crypto_load_key reads them: one line of
+ *  base64 of 32 bytes, optionally ending in LF or CR LF, under 128 bytes in all.
+ *  No I/O (tests/fuzz/fuzz_key_file.c feeds it).  text need not be NUL-terminated.
+ *  @return TWOFA_OK or TWOFA_ERR_MALFORMED.
+ */
+twofa_rcode_t twofa_crypto_parse_key(char const *text, size_t len, uint8_t key[TWOFA_KEY_LEN]);
+
 /** AES-256-GCM: out = version(1) | nonce(12) | ciphertext | tag(16), a talloc
  *  array under ctx.  aad (the user name) is bound as additional data.
  */

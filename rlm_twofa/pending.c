@@ -64,6 +64,7 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 {
 	uint8_t const	*p = buf;
 	size_t		name_len;
+	uint8_t		flags;
 
 	if (!buf || (len <= TWOFA_PENDING_HEADER_LEN)) return false;
 
@@ -73,11 +74,14 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 	p += 4;
 	pending->attempts_left = *p++;
 	pending->method = *p++;
-	pending->had_failures = (*p++ & FLAG_HAD_FAILURES) != 0;
+	flags = *p++;
+	if (flags & ~FLAG_HAD_FAILURES) return false;		/* pack writes no other bit */
+	pending->had_failures = (flags & FLAG_HAD_FAILURES) != 0;
 	pending->totp.hash = (twofa_hash_t) *p++;
 	pending->totp.digits = *p++;
 	pending->totp.period = (unsigned int) get_be(p, 2);
 	p += 2;
+	if (pending->totp.period == 0) return false;		/* nor a zero period */
 	pending->user_id = (int64_t) get_be(p, 8);
 	p += 8;
 	pending->sealed_len = *p++;

@@ -940,8 +940,9 @@ int main(int argc, char **argv)
 	t_end = now_s();
 	elapsed = t_end - t0;
 
-	qsort(st.login_us, st.login_n, sizeof(*st.login_us), cmp_u32);
-	qsort(st.rtt_us, st.rtt_n, sizeof(*st.rtt_us), cmp_u32);
+	/* rtt_us is still NULL if no reply came: qsort wants an array even for 0 items. */
+	if (st.login_n) qsort(st.login_us, st.login_n, sizeof(*st.login_us), cmp_u32);
+	if (st.rtt_n) qsort(st.rtt_us, st.rtt_n, sizeof(*st.rtt_us), cmp_u32);
 
 	double per_s = elapsed > 0 ? st.accepted / elapsed : 0;
 	double p50 = pct_ms(st.login_us, st.login_n, 50), p95 = pct_ms(st.login_us, st.login_n, 95);

@@ -411,6 +411,27 @@ static void key_file_with_garbage_is_refused(void)
 	load_fails(path, TWOFA_ERR_MALFORMED, NULL);
 }
 
+/* A key followed by more: the whole file is the key, not its first 127 bytes. */
+static void key_file_with_a_valid_first_line_and_more_is_refused(void)
+{
+	char		path[512], text[512];
+	uint8_t		raw[TWOFA_KEY_LEN], key[TWOFA_KEY_LEN];
+	int		n;
+
+	memset(raw, 0x5a, sizeof(raw));
+	n = EVP_EncodeBlock((unsigned char *) text, raw, sizeof(raw));
+	memset(text + n, '\n', 200);
+	text[n + 200] = '\0';
+	write_file(new_path(path, sizeof(path)), text, 0600);
+	load_fails(path, TWOFA_ERR_MALFORMED, NULL);
+
+	/* The parser alone: the same bytes, and one line too long without a newline. */
+	CHECK(twofa_crypto_parse_key(text, strlen(text), key) == TWOFA_ERR_MALFORMED);
+	CHECK(twofa_crypto_parse_key(text, (size_t) n + 1, key) == TWOFA_OK);
+	CHECK(memcmp(key, raw, sizeof(raw)) == 0);
+	CHECK(twofa_crypto_parse_key(text, (size_t) n - 1, key) == TWOFA_ERR_MALFORMED);
+}
+
 static void key_file_without_newline_or_with_crlf_loads(void)
 {
 	char		path[512], err[256] = "", line[64];
@@ -558,6 +579,7 @@ int main(void)
 	RUN(key_file_with_wrong_length_is_refused);
 	RUN(key_file_with_garbage_is_refused);
 	RUN(key_file_without_newline_or_with_crlf_loads);
+	RUN(key_file_with_a_valid_first_line_and_more_is_refused);
 	RUN(yescrypt_hash_verifies_its_password);
 	RUN(sha512crypt_hash_verifies_its_password);
 	RUN(same_password_hashes_differently_each_time);

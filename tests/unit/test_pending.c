@@ -128,6 +128,22 @@ static void other_version_refused(void)
 	CHECK(!twofa_pending_unpack(buf, len, &out));
 }
 
+/* Only what pack writes: a zero period or an unknown flag is another blob (found by tools/fuzz). */
+static void fields_pack_never_writes_refused(void)
+{
+	twofa_pending_t	in = sample(), out;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+	size_t		len = twofa_pending_pack(&in, buf);
+
+	CHECK(twofa_pending_unpack(buf, len, &out));
+	buf[10] = 0; buf[11] = 0;	/* period */
+	CHECK(!twofa_pending_unpack(buf, len, &out));
+
+	len = twofa_pending_pack(&in, buf);
+	buf[7] |= 0x02;			/* flags: only had_failures is defined */
+	CHECK(!twofa_pending_unpack(buf, len, &out));
+}
+
 int main(void)
 {
 	RUN(round_trip_keeps_every_field);
@@ -136,5 +152,6 @@ int main(void)
 	RUN(truncated_or_padded_refused);
 	RUN(other_method_or_nul_refused);
 	RUN(other_version_refused);
+	RUN(fields_pack_never_writes_refused);
 	CHECK_EXIT();
 }

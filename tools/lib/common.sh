@@ -173,7 +173,10 @@ twofa_start_radiusd() {
 	local dir=$1; shift
 	: > "$dir/log/radius.log"
 	chown freerad:freerad "$dir/log/radius.log"
-	freeradius -f -d "$dir/raddb" -l "$dir/log/radius.log" "$@" &
+	# TWOFA_RADIUSD_PREFIX: words run before freeradius, split on blanks, e.g.
+	# "env LD_PRELOAD=..." from tools/test --sanitize.  It must exec radiusd.
+	# shellcheck disable=SC2086
+	${TWOFA_RADIUSD_PREFIX:-} freeradius -f -d "$dir/raddb" -l "$dir/log/radius.log" "$@" &
 	RADIUSD_PID=$!
 	local i
 	for i in $(seq 1 100); do

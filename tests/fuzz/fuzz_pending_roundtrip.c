@@ -1,0 +1,106 @@
+/*
+ * fuzz_pending_roundtrip.c	twofa_pending_pack then twofa_pending_unpack
+ *				(pending.c) over challenges built from the input.
+ *
+ *	Every field comes from the input, so values pack must refuse (an
+ *	empty or long name, a sealed secret of 0 or too many bytes, a zero
+ *	period, digits or hash above 255) turn up too.  What pack accepts,
+ *	unpack gives back field for field; what it refuses, it refuses whole.
+ *
+ * sources: rlm_twofa/pending.c
+ * max_len: 512
+ */
+#include <string.h>
+
+#include "fuzz.h"
+#include "pending.h"
+
+typedef struct {
+	uint8_t const	*p;
+	size_t		left;
+} cursor_t;
+
+/* The next n bytes as a little-endian number; zeros once the input runs out. */
+static uint64_t take(cursor_t *c, size_t n)
+{
+	uint64_t	v = 0;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t byte = 0;
+
+		if (c->left) {
+			byte = *c->p++;
+			c->left--;
+		}
+		v |= byte << (8 * i);
+	}
+	return v;
+}
+
+/* Up to max bytes (fewer if the input runs out) into out; the count taken. */
+static size_t take_bytes(cursor_t *c, uint8_t *out, size_t max)
+{
+	size_t n = (max < c->left) ? max : c->left;
+
+	memcpy(out, c->p, n);
+	c->p += n;
+	c->left -= n;
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
+{
+	cursor_t	c = { data, size };
+	twofa_pending_t	in, out;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+	size_t		len, name_len, want_sealed;
+	bool		packable;
+
+	memset(&in, 0, sizeof(in));
+	in.expires = (uint32_t) take(&c, 4);
+	in.attempts_left = (uint8_t) take(&c, 1);
+	in.method = (uint8_t) take(&c, 1);
+	in.had_failures = take(&c, 1) & 1;
+	in.totp.hash = (twofa_hash_t) take(&c, 2);
+	in.totp.digits = (unsigned int) take(&c, 2);
+	in.totp.period = (unsigned int) take(&c, 3);
+	in.user_id = (int64_t) take(&c, 8);
+	want_sealed = (size_t) take(&c, 1);		/* may be more than fits: then pack refuses */
+	in.sealed_len = want_sealed;
+	take_bytes(&c, in.sealed, (want_sealed < TWOFA_SEALED_MAX) ? want_sealed : TWOFA_SEALED_MAX);
+	name_len = take_bytes(&c, (uint8_t *) in.name, TWOFA_USER_NAME_MAX);
+	in.name[name_len] = '\0';
+	name_len = strlen(in.name);			/* an embedded NUL ends it, as for pack */
+
+	packable = (name_len > 0) && (in.sealed_len > 0) && (in.sealed_len <= TWOFA_SEALED_MAX) &&
+		   (in.totp.period > 0) && (in.totp.period <= UINT16_MAX) &&
+		   (in.totp.digits <= UINT8_MAX) && ((unsigned int) in.totp.hash <= UINT8_MAX);
+
+	len = twofa_pending_pack(&in, buf);
+	FUZZ_CHECK((len > 0) == packable);
+	if (!len) return 0;
+	FUZZ_CHECK(len == TWOFA_PENDING_HEADER_LEN + in.sealed_len + name_len);
+	FUZZ_CHECK(len <= TWOFA_PENDING_MAX);
+
+	/* unpack takes only TOTP challenges: any other method is refused. */
+	FUZZ_CHECK(twofa_pending_unpack(buf, len, &out) == (in.method == TWOFA_PENDING_TOTP));
+	if (in.method != TWOFA_PENDING_TOTP) return 0;
+
+	FUZZ_CHECK(out.expires == in.expires);
+	FUZZ_CHECK(out.attempts_left == in.attempts_left);
+	FUZZ_CHECK(out.method == in.method);
+	FUZZ_CHECK(out.had_failures == in.had_failures);
+	FUZZ_CHECK(out.totp.hash == in.totp.hash);
+	FUZZ_CHECK(out.totp.digits == in.totp.digits);
+	FUZZ_CHECK(out.totp.period == in.totp.period);
+	FUZZ_CHECK(out.user_id == in.user_id);
+	FUZZ_CHECK(out.sealed_len == in.sealed_len);
+	FUZZ_CHECK(memcmp(out.sealed, in.sealed, in.sealed_len) == 0);
+	FUZZ_CHECK(strcmp(out.name, in.name) == 0);
+
+	/* A byte short or a byte more is another blob, never the same challenge. */
+	if (twofa_pending_unpack(buf, len - 1, &out)) FUZZ_CHECK(strlen(out.name) == name_len - 1);
+
+	return 0;
+}
