@@ -1237,9 +1237,8 @@ static int open_png(char const *path, bool force, FILE **out)
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if ((fd < 0) && (errno == EEXIST)) {
-		if ((lstat(path, &st) == 0) && S_ISLNK(st.st_mode)) {
-			return say(ADMIN_REFUSED, "%s is a symbolic link: refused", path);
-		}
+		if (lstat(path, &st) < 0) return say(ADMIN_REFUSED, "cannot write %s: %s", path, strerror(errno));
+		if (S_ISLNK(st.st_mode)) return say(ADMIN_REFUSED, "%s is a symbolic link: refused", path);
 		if (!force) return say(ADMIN_REFUSED, "%s exists (--force replaces it)", path);
 		if (S_ISDIR(st.st_mode)) return say(ADMIN_REFUSED, "%s is a directory", path);
 		if ((ret = replace_png(path, &fd)) != ADMIN_OK) return ret;
