@@ -128,7 +128,8 @@ static ssize_t read_small_file(int fd, char *buf, size_t size)
 	return (ssize_t) used;
 }
 
-/* Open path for reading if it is a regular file only its owner may use. */
+/* Open path for reading if it is a regular file only its owner may use, and
+ * that owner is the reader (euid) or root. */
 static twofa_rcode_t open_key_file(char const *path, int *fd_out, char *err, size_t err_len)
 {
 	struct stat	st;
@@ -155,6 +156,13 @@ static twofa_rcode_t open_key_file(char const *path, int *fd_out, char *err, siz
 	if (st.st_mode & 077) {
 		snprintf(err, err_len, "%s: group or others may access it (mode %04o), it must be mode 0600",
 			 path, (unsigned int) (st.st_mode & 07777));
+		close(fd);
+		return TWOFA_ERR_IO;
+	}
+	/* As ssh: an account that owns the file could replace the key under us. */
+	if ((st.st_uid != geteuid()) && (st.st_uid != 0)) {
+		snprintf(err, err_len, "%s: owned by uid %u, it must be owned by uid %u (who reads it) or root",
+			 path, (unsigned int) st.st_uid, (unsigned int) geteuid());
 		close(fd);
 		return TWOFA_ERR_IO;
 	}

@@ -40,8 +40,9 @@ twofa_rcode_t twofa_crypto_random(uint8_t *buf, size_t len);
  */
 twofa_rcode_t twofa_crypto_create_key_file(char const *path, char *err, size_t err_len);
 
-/** Read the key file.  Refuses a file that group or others may read or write
- *  (as ssh does for private keys), or that does not hold exactly 32 bytes.
+/** Read the key file.  Refuses a file that group or others may read or write,
+ *  or owned by anyone but the reading process's euid or root (as ssh does for
+ *  private keys), or that does not hold exactly 32 bytes.
  *  @return TWOFA_OK, TWOFA_ERR_IO or TWOFA_ERR_MALFORMED (err says why).
  */
 twofa_rcode_t twofa_crypto_load_key(char const *path, uint8_t key[TWOFA_KEY_LEN], char *err, size_t err_len);

@@ -48,7 +48,9 @@
 #define DEFAULT_ISSUER		"rlm_twofa"
 #define BUSY_TIMEOUT_MS		5000
 #define PASSWORD_MAX		1024		//!< bytes, newline included
-#define IMPORT_BATCH		10000		//!< rows per transaction and per progress line
+#define IMPORT_BATCH_ROWS	1000		//!< rows per transaction at most
+#define IMPORT_BATCH_HASHES	32		//!< passwords per transaction at most (~1 s of yescrypt)
+#define IMPORT_PROGRESS_SECONDS	2		//!< at most one progress line this often
 #define IMPORT_SECRET_MIN	10		//!< bytes: 80-bit secrets of older tools still import
 #define PERIOD_MAX		300
 
@@ -269,6 +271,15 @@ static char *dir_of(TALLOC_CTX *ctx, char const *path)
 	return talloc_strndup(ctx, path, slash - path);
 }
 
+/** Drop root for good: uid and gid, supplementary groups only gid. */
+static int become(uid_t uid, gid_t gid)
+{
+	if ((setgroups(1, &gid) < 0) || (setgid(gid) < 0) || (setuid(uid) < 0) || (setuid(0) == 0)) {
+		return say(ADMIN_ERROR, "cannot become the store's owner (uid %u): %s", (unsigned int) uid, strerror(errno));
+	}
+	return ADMIN_OK;
+}
+
 /** As root, become the owner of the store's directory before SQLite opens the
  *  store, so that its -wal and -shm files are never created as root: radiusd,
  *  running as that owner, could not open them.
@@ -277,19 +288,13 @@ static int drop_to_store_owner(admin_t *a)
 {
 	struct stat	st;
 	struct passwd	*pw;
-	gid_t		gid;
 
 	if (geteuid() != 0) return ADMIN_OK;
 	if (stat(dir_of(a->ctx, store_file(a)), &st) < 0) return ADMIN_OK;	/* opening will say why */
 	if (st.st_uid == 0) return ADMIN_OK;
 
 	pw = getpwuid(st.st_uid);
-	gid = pw ? pw->pw_gid : st.st_gid;
-	if ((setgroups(1, &gid) < 0) || (setgid(gid) < 0) || (setuid(st.st_uid) < 0) || (setuid(0) == 0)) {
-		return say(ADMIN_ERROR, "cannot become the store's owner (uid %u): %s",
-			   (unsigned int) st.st_uid, strerror(errno));
-	}
-	return ADMIN_OK;
+	return become(st.st_uid, pw ? pw->pw_gid : st.st_gid);
 }
 
 static int open_store(admin_t *a, bool create)
@@ -443,14 +448,16 @@ static int new_password_hash(TALLOC_CTX *ctx, char const *name, char **hash)
 #define OPT_HELP	{ "help", no_argument, NULL, 'h' }
 #define OPT_END		{ NULL, 0, NULL, 0 }
 
-/** Options of a command that has none but --help; then exactly nargs arguments. */
+/** Options of a command that has none but --help; then exactly nargs arguments
+ *  (any number for -1: the caller counts them).
+ */
 static int plain_args(command_t const *cmd, int argc, char **argv, int nargs)
 {
 	static struct option const opts[] = { OPT_HELP, OPT_END };
 	int c;
 
 	if ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) return usage_of(cmd, c);
-	if (argc - optind != nargs) return usage_of(cmd, '?');
+	if ((nargs >= 0) && (argc - optind != nargs)) return usage_of(cmd, '?');
 	return ADMIN_OK;
 }
 
@@ -470,46 +477,214 @@ static int parse_uint(char const *text, char const *what, unsigned int min, unsi
 
 /*
  *	init
+ *
+ *	Run as root over a directory whose parent (or itself, on a second run)
+ *	belongs to another account, such as freerad: that account can plant a
+ *	symlink or a hard link where the directory, the key or the store should
+ *	be, so that root hands it the link's target.  So every name is opened
+ *	without following a symlink, checked, and changed through its
+ *	descriptor (fchown, fchmod), never by path.
  */
-/** mkdir -p: missing parents 0755, the directory itself 0750. */
-static int make_dirs(TALLOC_CTX *ctx, char const *dir)
+typedef struct {
+	char const	*path;			//!< as given, for messages
+	int		dfd;			//!< its directory, opened O_NOFOLLOW
+	char const	*base;			//!< its name in that directory
+} entry_t;
+
+/** "is a symbolic link" or "is not a directory": why path cannot be opened as one. */
+static int not_a_directory(char const *path)
 {
 	struct stat st;
-	char *parent;
-	int ret;
 
-	if (stat(dir, &st) == 0) return S_ISDIR(st.st_mode) ? ADMIN_OK : say(ADMIN_ERROR, "%s is not a directory", dir);
-	parent = dir_of(ctx, dir);
-	if ((strcmp(parent, dir) != 0) && (stat(parent, &st) < 0)) {
-		if ((ret = make_dirs(ctx, parent)) != ADMIN_OK) return ret;
-		chmod(parent, 0755);
+	if ((lstat(path, &st) == 0) && S_ISLNK(st.st_mode)) {
+		return say(ADMIN_ERROR, "%s is a symbolic link: refused, give the real path", path);
 	}
-	if (mkdir(dir, 0750) < 0) return say(ADMIN_ERROR, "cannot create directory %s: %s", dir, strerror(errno));
+	return say(ADMIN_ERROR, "%s is not a directory", path);
+}
+
+/** Open the directory path itself, never what a symlink in its place points to. */
+static int open_dir_nofollow(char const *path, int *fd)
+{
+	*fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd >= 0) return ADMIN_OK;
+	if ((errno == ELOOP) || (errno == ENOTDIR)) return not_a_directory(path);
+	return say(ADMIN_ERROR, "cannot open directory %s: %s", path, strerror(errno));
+}
+
+/** mkdir -p: missing parents 0755, the directory itself 0750.  Each new
+ *  directory gets its mode through a descriptor (the umask takes bits off
+ *  mkdir's).  What exists is left as it is: open_dir_nofollow judges it.
+ */
+static int make_dirs(TALLOC_CTX *ctx, char const *dir, mode_t mode)
+{
+	struct stat	st;
+	char		*parent;
+	int		fd, ret;
+
+	if (lstat(dir, &st) == 0) return ADMIN_OK;
+	parent = dir_of(ctx, dir);
+	if ((strcmp(parent, dir) != 0) && ((ret = make_dirs(ctx, parent, 0755)) != ADMIN_OK)) return ret;
+	if (mkdir(dir, mode) < 0) return say(ADMIN_ERROR, "cannot create directory %s: %s", dir, strerror(errno));
+	if ((ret = open_dir_nofollow(dir, &fd)) != ADMIN_OK) return ret;
+	if (fchmod(fd, mode) < 0) ret = say(ADMIN_ERROR, "cannot chmod %s: %s", dir, strerror(errno));
+	close(fd);
+	return ret;
+}
+
+/** Open e's file for fchown: a regular file with one link, not a symlink.
+ *  *fd is -1 if there is no such file.
+ */
+static int open_entry(entry_t const *e, int *fd)
+{
+	struct stat st;
+
+	*fd = -1;
+	if (fstatat(e->dfd, e->base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT) return ADMIN_OK;
+		return say(ADMIN_ERROR, "cannot stat %s: %s", e->path, strerror(errno));
+	}
+	if (S_ISLNK(st.st_mode)) {
+		return say(ADMIN_ERROR, "%s is a symbolic link: refused, remove it or give the real path", e->path);
+	}
+	if (!S_ISREG(st.st_mode)) return say(ADMIN_ERROR, "%s is not a regular file", e->path);
+
+	*fd = openat(e->dfd, e->base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (*fd < 0) {
+		if (errno == ELOOP) return say(ADMIN_ERROR, "%s is a symbolic link: refused", e->path);
+		return say(ADMIN_ERROR, "cannot open %s: %s", e->path, strerror(errno));
+	}
+	/* A hard link can be to anyone's file, /etc/shadow included. */
+	if ((fstat(*fd, &st) < 0) || !S_ISREG(st.st_mode) || (st.st_nlink != 1)) {
+		close(*fd);
+		*fd = -1;
+		return say(ADMIN_ERROR, "%s has other hard links or is not a regular file: refused", e->path);
+	}
 	return ADMIN_OK;
 }
 
-/** Hand the directory, the key file and whatever store files exist to owner.
- *  Files get lchown: the directory's owner could have planted symlinks in it.
- */
-static int hand_over(admin_t *a, char const *dir, struct passwd const *owner)
+/** Check e's file, if there is one, and hand it to owner (may be NULL: check only). */
+static int check_entry(entry_t const *e, struct passwd const *owner)
+{
+	int fd, ret;
+
+	if (((ret = open_entry(e, &fd)) != ADMIN_OK) || (fd < 0)) return ret;
+	if (owner && (fchown(fd, owner->pw_uid, owner->pw_gid) < 0)) {
+		ret = say(ADMIN_ERROR, "cannot chown %s: %s", e->path, strerror(errno));
+	}
+	close(fd);
+	return ret;
+}
+
+/** The key file, the store and SQLite's files beside it. */
+#define INIT_ENTRIES 5
+
+static void init_entries(admin_t *a, int store_dfd, int key_dfd, entry_t entries[INIT_ENTRIES])
 {
 	static char const *suffixes[] = { "", "-wal", "-shm", "-journal" };
-	char const *path;
-	size_t i;
+	char const	*store = store_file(a), *slash;
+	size_t		i;
 
-	if (chown(dir, owner->pw_uid, owner->pw_gid) < 0) {
-		return say(ADMIN_ERROR, "cannot chown %s: %s", dir, strerror(errno));
+	slash = strrchr(a->key_path, '/');
+	entries[0] = (entry_t) { .path = a->key_path, .dfd = key_dfd, .base = slash ? slash + 1 : a->key_path };
+	for (i = 0; i < INIT_ENTRIES - 1; i++) {
+		char const *path = talloc_asprintf(a->ctx, "%s%s", store, suffixes[i]);
+
+		slash = strrchr(path, '/');
+		entries[i + 1] = (entry_t) { .path = path, .dfd = store_dfd, .base = slash ? slash + 1 : path };
 	}
-	if (lchown(a->key_path, owner->pw_uid, owner->pw_gid) < 0) {
-		return say(ADMIN_ERROR, "cannot chown %s: %s", a->key_path, strerror(errno));
+}
+
+/** Create the key file in the directory open as e->dfd, whatever its path points to by now. */
+static twofa_rcode_t create_key_in(entry_t const *e, char *err, size_t err_len)
+{
+	twofa_rcode_t	rc;
+	int		cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if ((cwd < 0) || (fchdir(e->dfd) < 0)) {
+		snprintf(err, err_len, "cannot enter its directory: %s", strerror(errno));
+		if (cwd >= 0) close(cwd);
+		return TWOFA_ERR_IO;
 	}
-	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		path = talloc_asprintf(a->ctx, "%s%s", store_file(a), suffixes[i]);
-		if ((lchown(path, owner->pw_uid, owner->pw_gid) < 0) && (errno != ENOENT)) {
-			return say(ADMIN_ERROR, "cannot chown %s: %s", path, strerror(errno));
-		}
+	rc = twofa_crypto_create_key_file(e->base, err, err_len);
+	if (fchdir(cwd) < 0) {
+		snprintf(err, err_len, "cannot return to the working directory: %s", strerror(errno));
+		rc = TWOFA_ERR_IO;
 	}
+	close(cwd);
+	return rc;
+}
+
+/** An empty store file, created in the checked directory, never through a symlink;
+ *  SQLite makes the schema in it.  *created says whether there was none.
+ */
+static int create_store_file(entry_t const *e, bool *created)
+{
+	int fd = openat(e->dfd, e->base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+
+	*created = (fd >= 0);
+	if (fd >= 0) {
+		close(fd);
+		return ADMIN_OK;
+	}
+	if (errno == EEXIST) return ADMIN_OK;		/* checked by open_entry already */
+	return say(ADMIN_ERROR, "cannot create %s: %s", e->path, strerror(errno));
+}
+
+static int init_print(admin_t *a, struct passwd const *owner, bool store_created, bool key_created)
+{
+	if (a->json) {
+		fputs("{\"store\":", stdout);
+		json_escape(stdout, store_file(a));
+		printf(",\"store_created\":%s,\"key_file\":", store_created ? "true" : "false");
+		json_escape(stdout, a->key_path);
+		printf(",\"key_created\":%s,\"owner\":", key_created ? "true" : "false");
+		if (owner) json_escape(stdout, owner->pw_name);
+		else fputs("null", stdout);
+		fputs("}\n", stdout);
+		return ADMIN_OK;
+	}
+	printf("store %s: %s (schema %d)\n", store_file(a), store_created ? "created" : "exists, kept",
+	       twofa_store_schema_version(a->store));
+	printf("key file %s: %s\n", a->key_path, key_created ? "created" : "exists, kept");
+	if (owner) printf("owner: %s\n", owner->pw_name);
 	return ADMIN_OK;
+}
+
+/** Directories, key and store file, each checked then handed to owner (if any). */
+static int init_files(admin_t *a, struct passwd const *owner, bool *store_created, bool *key_created)
+{
+	char const	*dir = dir_of(a->ctx, store_file(a)), *key_dir = dir_of(a->ctx, a->key_path);
+	entry_t		entries[INIT_ENTRIES];
+	char		err[256] = "";
+	int		store_dfd = -1, key_dfd = -1, ret;
+	size_t		i;
+	twofa_rcode_t	rc;
+
+	if ((ret = make_dirs(a->ctx, dir, 0750)) != ADMIN_OK) return ret;
+	if ((ret = open_dir_nofollow(dir, &store_dfd)) != ADMIN_OK) return ret;
+	if ((strcmp(key_dir, dir) != 0) && ((ret = open_dir_nofollow(key_dir, &key_dfd)) != ADMIN_OK)) goto done;
+	init_entries(a, store_dfd, (key_dfd >= 0) ? key_dfd : store_dfd, entries);
+
+	/* Refuse a planted link before creating or changing anything. */
+	for (i = 0; i < INIT_ENTRIES; i++) if ((ret = check_entry(&entries[i], NULL)) != ADMIN_OK) goto done;
+
+	rc = create_key_in(&entries[0], err, sizeof(err));
+	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_EXISTS)) {
+		ret = say(ADMIN_ERROR, "key file %s: %s", a->key_path, err);
+		goto done;
+	}
+	*key_created = (rc == TWOFA_OK);
+	if ((ret = create_store_file(&entries[1], store_created)) != ADMIN_OK) goto done;
+
+	if (owner && (fchown(store_dfd, owner->pw_uid, owner->pw_gid) < 0)) {
+		ret = say(ADMIN_ERROR, "cannot chown %s: %s", dir, strerror(errno));
+		goto done;
+	}
+	for (i = 0; i < INIT_ENTRIES; i++) if ((ret = check_entry(&entries[i], owner)) != ADMIN_OK) goto done;
+done:
+	if (key_dfd >= 0) close(key_dfd);
+	close(store_dfd);
+	return ret;
 }
 
 static int cmd_init(admin_t *a, command_t const *cmd, int argc, char **argv)
@@ -517,10 +692,7 @@ static int cmd_init(admin_t *a, command_t const *cmd, int argc, char **argv)
 	static struct option const opts[] = { { "owner", required_argument, NULL, 'o' }, OPT_HELP, OPT_END };
 	char const	*owner_name = NULL;
 	struct passwd	*owner = NULL;
-	char		*dir, err[256] = "";
-	bool		key_created, store_existed;
-	struct stat	st;
-	twofa_rcode_t	rc;
+	bool		key_created = false, store_created = false;
 	int		c, ret;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -538,35 +710,12 @@ static int cmd_init(admin_t *a, command_t const *cmd, int argc, char **argv)
 		owner = NULL;		/* already ours */
 	}
 
-	dir = dir_of(a->ctx, store_file(a));
-	if ((ret = make_dirs(a->ctx, dir)) != ADMIN_OK) return ret;
-
-	rc = twofa_crypto_create_key_file(a->key_path, err, sizeof(err));
-	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_EXISTS)) return say(ADMIN_ERROR, "key file %s: %s", a->key_path, err);
-	key_created = (rc == TWOFA_OK);
-
-	if (owner && ((ret = hand_over(a, dir, owner)) != ADMIN_OK)) return ret;
-
-	store_existed = (stat(store_file(a), &st) == 0);
+	if ((ret = init_files(a, owner, &store_created, &key_created)) != ADMIN_OK) return ret;
+	/* SQLite creates the schema, -wal and -shm as the owner, not as root. */
+	if (owner && (owner->pw_uid != 0) && ((ret = become(owner->pw_uid, owner->pw_gid)) != ADMIN_OK)) return ret;
 	if ((ret = open_store(a, true)) != ADMIN_OK) return ret;
-	if ((ret = audit(a, "init", NULL, store_existed ? "store kept" : "store created")) != ADMIN_OK) return ret;
-
-	if (a->json) {
-		fputs("{\"store\":", stdout);
-		json_escape(stdout, store_file(a));
-		printf(",\"store_created\":%s,\"key_file\":", store_existed ? "false" : "true");
-		json_escape(stdout, a->key_path);
-		printf(",\"key_created\":%s,\"owner\":", key_created ? "true" : "false");
-		if (owner) json_escape(stdout, owner->pw_name);
-		else fputs("null", stdout);
-		fputs("}\n", stdout);
-		return ADMIN_OK;
-	}
-	printf("store %s: %s (schema %d)\n", store_file(a), store_existed ? "exists, kept" : "created",
-	       twofa_store_schema_version(a->store));
-	printf("key file %s: %s\n", a->key_path, key_created ? "created" : "exists, kept");
-	if (owner) printf("owner: %s\n", owner->pw_name);
-	return ADMIN_OK;
+	if ((ret = audit(a, "init", NULL, store_created ? "store created" : "store kept")) != ADMIN_OK) return ret;
+	return init_print(a, owner, store_created, key_created);
 }
 
 /*
@@ -746,36 +895,41 @@ static int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv
 
 /*
  *	user import: name,password,base32secret per line.
+ *
+ *	Each password costs a yescrypt hash (tens of milliseconds).  Rows are
+ *	read, hashed and sealed with no transaction open, then inserted in one
+ *	short transaction per batch, so that radiusd, which needs the write
+ *	lock in round two, waits milliseconds for it, never the whole import.
  */
 typedef struct {
+	size_t		line;
+	char		*name;
+	char		*hash;			//!< NULL: no password
+	uint8_t		*sealed;		//!< NULL: no TOTP
+	size_t		sealed_len;
+} import_row_t;
+
+typedef struct {
 	char const	*file;
-	bool		progress;		//!< a line per batch on stderr
+	bool		progress;		//!< a line now and then on stderr
+	time_t		last_progress;
 	size_t		line;
 	size_t		imported, with_password, with_totp, skipped;
-	size_t		in_batch;		//!< rows read since the last commit
-	size_t		committed;		//!< users imported by earlier batches
+
+	TALLOC_CTX	*batch;			//!< the rows below, freed after each commit
+	import_row_t	rows[IMPORT_BATCH_ROWS];
+	size_t		in_batch, hashed_in_batch;
 } import_t;
 
-/** Store the TOTP secret of an imported row as a confirmed SHA1/6/30 enrolment. */
-static twofa_rcode_t import_secret(admin_t *a, TALLOC_CTX *tmp, char const *name, uint8_t const *raw, size_t len)
+/** Read one line into the batch: checked, hashed, sealed.  A bad row is
+ *  reported and skipped (ADMIN_REFUSED); ADMIN_ERROR stops the import.
+ */
+static int import_read_row(admin_t *a, import_t *im, char *line)
 {
-	twofa_totp_params_t const params = { .hash = TWOFA_HASH_SHA1, .digits = 6, .period = 30 };
-	uint8_t		*sealed;
-	size_t		sealed_len;
-	twofa_rcode_t	rc;
-
-	rc = twofa_crypto_seal(tmp, a->key, name, raw, len, &sealed, &sealed_len);
-	if (rc != TWOFA_OK) return rc;
-	return twofa_store_totp_set_confirmed(a->store, name, sealed, sealed_len, &params);
-}
-
-/** One row.  A bad row is reported and skipped (ADMIN_REFUSED); ADMIN_ERROR stops the import. */
-static int import_row(admin_t *a, import_t *im, char *line)
-{
-	char		*password, *secret, *hash = NULL;
+	import_row_t	*row = &im->rows[im->in_batch];
+	char		*password, *secret;
 	uint8_t		raw[TWOFA_SECRET_MAX];
 	ssize_t		raw_len = 0;
-	TALLOC_CTX	*tmp = NULL;
 	twofa_rcode_t	rc = TWOFA_OK;
 	int		ret = ADMIN_OK;
 
@@ -793,6 +947,7 @@ static int import_row(admin_t *a, import_t *im, char *line)
 	if (!twofa_user_name_valid(line, strlen(line))) {
 		return say(ADMIN_REFUSED, "%s line %zu: invalid user name", im->file, im->line);
 	}
+	*row = (import_row_t) { .line = im->line };
 	if (*secret) {
 		raw_len = twofa_base32_decode(secret, raw, sizeof(raw));
 		if (raw_len < IMPORT_SECRET_MIN) {
@@ -801,50 +956,84 @@ static int import_row(admin_t *a, import_t *im, char *line)
 			goto done;
 		}
 		if ((ret = load_key(a)) != ADMIN_OK) goto done;
+		rc = twofa_crypto_seal(im->batch, a->key, line, raw, (size_t) raw_len, &row->sealed, &row->sealed_len);
 	}
-
-	tmp = talloc_new(a->ctx);
-	if (*password) rc = twofa_crypto_hash_password(tmp, password, NULL, &hash);
-	if (rc == TWOFA_OK) rc = twofa_store_add_user(a->store, line, hash);
-	if ((rc == TWOFA_OK) && (raw_len > 0)) rc = import_secret(a, tmp, line, raw, (size_t) raw_len);
-
-	switch (rc) {
-	case TWOFA_OK:
-		im->imported++;
-		if (hash) im->with_password++;
-		if (raw_len > 0) im->with_totp++;
-		break;
-	case TWOFA_ERR_EXISTS:
-		ret = say(ADMIN_REFUSED, "%s line %zu: user \"%s\" already exists", im->file, im->line, line);
-		break;
-	case TWOFA_ERR_STORE:
-	case TWOFA_ERR_BUSY:
-		ret = say(ADMIN_ERROR, "%s line %zu: store: %s", im->file, im->line, twofa_store_errmsg(a->store));
-		break;
-	default:
+	if ((rc == TWOFA_OK) && *password) rc = twofa_crypto_hash_password(im->batch, password, NULL, &row->hash);
+	if ((rc == TWOFA_OK) && !(row->name = talloc_strdup(im->batch, line))) rc = TWOFA_ERR_NO_MEMORY;
+	if (rc != TWOFA_OK) {
 		ret = say(ADMIN_ERROR, "%s line %zu: %s", im->file, im->line, twofa_strerror(rc));
-		break;
+		goto done;
 	}
+	im->in_batch++;
+	if (row->hash) im->hashed_in_batch++;
 done:
 	OPENSSL_cleanse(raw, sizeof(raw));
-	talloc_free(tmp);
 	return ret;
 }
 
-/** Commit the rows so far and start the next batch. */
-static int import_batch(admin_t *a, import_t *im, bool last)
+/** Insert one prepared row; EXISTS is a skipped row, the rest stops the import. */
+static int import_insert_row(admin_t *a, import_t const *im, import_row_t const *row)
 {
+	twofa_totp_params_t const params = { .hash = TWOFA_HASH_SHA1, .digits = 6, .period = 30 };
+	twofa_rcode_t rc;
+
+	rc = twofa_store_add_user(a->store, row->name, row->hash);
+	if ((rc == TWOFA_OK) && row->sealed) {
+		rc = twofa_store_totp_set_confirmed(a->store, row->name, row->sealed, row->sealed_len, &params);
+	}
+	switch (rc) {
+	case TWOFA_OK:
+		return ADMIN_OK;
+	case TWOFA_ERR_EXISTS:
+		return say(ADMIN_REFUSED, "%s line %zu: user \"%s\" already exists", im->file, row->line, row->name);
+	case TWOFA_ERR_STORE:
+	case TWOFA_ERR_BUSY:
+		return say(ADMIN_ERROR, "%s line %zu: store: %s", im->file, row->line, twofa_store_errmsg(a->store));
+	default:
+		return say(ADMIN_ERROR, "%s line %zu: %s", im->file, row->line, twofa_strerror(rc));
+	}
+}
+
+/** Insert the batch in one transaction and commit it.  On an error nothing of it stays. */
+static int import_commit_batch(admin_t *a, import_t *im)
+{
+	size_t	i, imported = 0, with_password = 0, with_totp = 0, skipped = 0;
+	int	ret = ADMIN_OK;
+
+	if (!im->in_batch) return ADMIN_OK;
+	if (twofa_store_begin(a->store) != TWOFA_OK) return say(ADMIN_ERROR, "store: %s", twofa_store_errmsg(a->store));
+	for (i = 0; (i < im->in_batch) && (ret != ADMIN_ERROR); i++) {
+		ret = import_insert_row(a, im, &im->rows[i]);
+		if (ret == ADMIN_REFUSED) {
+			skipped++;
+			continue;
+		}
+		if (ret != ADMIN_OK) break;
+		imported++;
+		if (im->rows[i].hash) with_password++;
+		if (im->rows[i].sealed) with_totp++;
+	}
+	if (ret == ADMIN_ERROR) {
+		twofa_store_rollback(a->store);
+		return ret;
+	}
 	if (twofa_store_commit(a->store) != TWOFA_OK) {
+		twofa_store_rollback(a->store);
 		return say(ADMIN_ERROR, "store: %s (the last %zu rows were not imported)",
 			   twofa_store_errmsg(a->store), im->in_batch);
 	}
-	im->in_batch = 0;
-	im->committed = im->imported;
-	if (im->progress && !last) {
+	im->imported += imported;
+	im->with_password += with_password;
+	im->with_totp += with_totp;
+	im->skipped += skipped;
+
+	/* The hashes and sealed secrets go; the next batch starts empty. */
+	talloc_free_children(im->batch);
+	im->in_batch = im->hashed_in_batch = 0;
+
+	if (im->progress && (time(NULL) >= im->last_progress + IMPORT_PROGRESS_SECONDS)) {
+		im->last_progress = time(NULL);
 		fprintf(stderr, PROGNAME ": %zu rows read, %zu users imported\n", im->line, im->imported);
-	}
-	if (!last && (twofa_store_begin(a->store) != TWOFA_OK)) {
-		return say(ADMIN_ERROR, "store: %s", twofa_store_errmsg(a->store));
 	}
 	return ADMIN_OK;
 }
@@ -865,60 +1054,71 @@ static int import_summary(admin_t *a, import_t const *im)
 	return im->skipped ? ADMIN_REFUSED : ADMIN_OK;
 }
 
+/** A batch is full at IMPORT_BATCH_ROWS rows, or sooner at IMPORT_BATCH_HASHES
+ *  passwords, so that the lock is free again about once a second.
+ */
+static bool import_batch_full(import_t const *im)
+{
+	return (im->in_batch == IMPORT_BATCH_ROWS) || (im->hashed_in_batch == IMPORT_BATCH_HASHES);
+}
+
+static int import_lines(admin_t *a, import_t *im, FILE *in)
+{
+	char	*line = NULL;
+	size_t	cap = 0;
+	ssize_t	len;
+	int	ret = ADMIN_OK;
+
+	while ((len = getline(&line, &cap, in)) >= 0) {
+		im->line++;
+		ret = import_read_row(a, im, line);
+		OPENSSL_cleanse(line, (size_t) len);		/* it held a password */
+		if (ret == ADMIN_ERROR) break;
+		if (ret == ADMIN_REFUSED) im->skipped++;
+		ret = ADMIN_OK;
+		if (import_batch_full(im) && ((ret = import_commit_batch(a, im)) != ADMIN_OK)) break;
+	}
+	if ((ret == ADMIN_OK) && ferror(in)) ret = say(ADMIN_ERROR, "reading %s: %s", im->file, strerror(errno));
+	if (ret == ADMIN_OK) ret = import_commit_batch(a, im);
+	if (line) OPENSSL_cleanse(line, cap);
+	free(line);
+	return ret;
+}
+
 static int cmd_user_import(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
 	static struct option const opts[] = { { "progress", no_argument, NULL, 'p' }, OPT_HELP, OPT_END };
-	import_t	im = { .progress = isatty(STDERR_FILENO) };
+	import_t	*im;
 	FILE		*in;
-	char		*line = NULL;
-	size_t		cap = 0;
-	ssize_t		len;
 	int		c, ret;
 
+	if (!(im = talloc_zero(a->ctx, import_t)) || !(im->batch = talloc_new(im))) return say(ADMIN_ERROR, "out of memory");
+	im->progress = isatty(STDERR_FILENO);
+	im->last_progress = time(NULL);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c != 'p') return usage_of(cmd, c);
-		im.progress = true;
+		im->progress = true;
 	}
 	if (argc - optind != 1) return usage_of(cmd, '?');
-	im.file = argv[optind];
+	im->file = argv[optind];
 
 	/* Opened before privileges are dropped: root may read what the store's owner cannot. */
-	in = (strcmp(im.file, "-") == 0) ? stdin : fopen(im.file, "r");
-	if (!in) return say(ADMIN_REFUSED, "cannot read %s: %s", im.file, strerror(errno));
-	if (in == stdin) im.file = "stdin";
-	if ((ret = open_store(a, false)) != ADMIN_OK) goto done;
-	if (twofa_store_begin(a->store) != TWOFA_OK) {
-		ret = say(ADMIN_ERROR, "store: %s", twofa_store_errmsg(a->store));
-		goto done;
-	}
+	in = (strcmp(im->file, "-") == 0) ? stdin : fopen(im->file, "r");
+	if (!in) return say(ADMIN_REFUSED, "cannot read %s: %s", im->file, strerror(errno));
+	if (in == stdin) im->file = "stdin";
 
-	while ((len = getline(&line, &cap, in)) >= 0) {
-		im.line++;
-		im.in_batch++;
-		ret = import_row(a, &im, line);
-		OPENSSL_cleanse(line, (size_t) len);		/* it held a password */
-		if (ret == ADMIN_ERROR) break;
-		if (ret == ADMIN_REFUSED) im.skipped++;
-		if ((im.in_batch == IMPORT_BATCH) && ((ret = import_batch(a, &im, false)) != ADMIN_OK)) break;
+	if ((ret = open_store(a, false)) == ADMIN_OK) {
+		ret = import_lines(a, im, in);
+		if (ret == ADMIN_ERROR) {
+			say(ADMIN_ERROR, "stopped at %s line %zu; %zu users of earlier batches stay imported",
+			    im->file, im->line, im->imported);
+			if (im->imported) audit(a, "user import", NULL, "stopped by an error");
+		} else {
+			ret = import_summary(a, im);
+		}
 	}
-	if (ret == ADMIN_ERROR) {
-		twofa_store_rollback(a->store);
-		say(ADMIN_ERROR, "stopped at %s line %zu; %zu users of earlier batches stay imported",
-		    im.file, im.line, im.committed);
-		if (im.committed) audit(a, "user import", NULL, "stopped by an error");
-		goto done;
-	}
-	if (ferror(in)) {
-		twofa_store_rollback(a->store);
-		ret = say(ADMIN_ERROR, "reading %s: %s", im.file, strerror(errno));
-		goto done;
-	}
-	if ((ret = import_batch(a, &im, true)) == ADMIN_OK) ret = import_summary(a, &im);
-
-done:
-	if (line) OPENSSL_cleanse(line, cap);
-	free(line);
 	if (in != stdin) fclose(in);
+	talloc_free(im);
 	return ret;
 }
 
@@ -963,7 +1163,8 @@ static int show_enrolment(admin_t *a, char const *name, char const *uri, char co
 	if (png) printf("QR code written to %s\n", png_path);
 	else if (qr_print_terminal(stdout, uri) != TWOFA_OK) return say(ADMIN_ERROR, "cannot draw the QR code");
 	printf("\nScan the code or type the secret into the authenticator app, then confirm with\n"
-	       "  " PROGNAME " totp confirm NAME CODE\n");
+	       "  " PROGNAME " totp confirm NAME\n"
+	       "and the first code the app shows.\n");
 	return ADMIN_OK;
 }
 
@@ -1005,6 +1206,53 @@ static int enroll(admin_t *a, char const *name, char const *issuer, twofa_totp_p
 	return ret;
 }
 
+/** Replace path by a new empty owner-only file, atomically: whoever had the old
+ *  one open, or a hard link to it, never sees what is written to the new one.
+ *  A symlink in path's place is replaced, never followed.
+ */
+static int replace_png(char const *path, int *fd)
+{
+	char *tmp = talloc_asprintf(NULL, "%s.XXXXXX", path);
+	int ret = ADMIN_OK;
+
+	if (!tmp) return say(ADMIN_ERROR, "out of memory");
+	if ((*fd = mkstemp(tmp)) < 0) {
+		ret = say(ADMIN_REFUSED, "cannot write %s: %s", tmp, strerror(errno));
+	} else if ((fchmod(*fd, 0600) < 0) || (rename(tmp, path) < 0)) {
+		ret = say(ADMIN_REFUSED, "cannot replace %s: %s", path, strerror(errno));
+		unlink(tmp);
+		close(*fd);
+		*fd = -1;
+	}
+	talloc_free(tmp);
+	return ret;
+}
+
+/** The PNG holds the secret: a new file, mode 0600, never through a symlink.
+ *  An existing file only with force, and then replaced, not rewritten.
+ */
+static int open_png(char const *path, bool force, FILE **out)
+{
+	struct stat	st;
+	int		fd, ret;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if ((fd < 0) && (errno == EEXIST)) {
+		if (lstat(path, &st) < 0) return say(ADMIN_REFUSED, "cannot write %s: %s", path, strerror(errno));
+		if (S_ISLNK(st.st_mode)) return say(ADMIN_REFUSED, "%s is a symbolic link: refused", path);
+		if (!force) return say(ADMIN_REFUSED, "%s exists (--force replaces it)", path);
+		if (S_ISDIR(st.st_mode)) return say(ADMIN_REFUSED, "%s is a directory", path);
+		if ((ret = replace_png(path, &fd)) != ADMIN_OK) return ret;
+	}
+	if (fd < 0) return say(ADMIN_REFUSED, "cannot write %s: %s", path, strerror(errno));
+	if ((fchmod(fd, 0600) < 0) || !(*out = fdopen(fd, "wb"))) {
+		ret = say(ADMIN_ERROR, "cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	return ADMIN_OK;
+}
+
 static int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
 	static struct option const opts[] = {
@@ -1018,7 +1266,7 @@ static int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **ar
 	FILE		*png = NULL;
 	twofa_user_t	*user;
 	twofa_rcode_t	rc;
-	int		c, fd, ret = ADMIN_OK;
+	int		c, ret = ADMIN_OK;
 
 	while ((ret == ADMIN_OK) && ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)) {
 		switch (c) {
@@ -1042,14 +1290,8 @@ static int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **ar
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
 
-	/* The PNG holds the secret: owner-only, and opened before privileges are dropped. */
-	if (png_path) {
-		fd = open(png_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if ((fd < 0) || !(png = fdopen(fd, "wb"))) {
-			if (fd >= 0) close(fd);
-			return say(ADMIN_REFUSED, "cannot write %s: %s", png_path, strerror(errno));
-		}
-	}
+	/* Opened before privileges are dropped: root may write where the store's owner cannot. */
+	if (png_path && ((ret = open_png(png_path, force, &png)) != ADMIN_OK)) return ret;
 	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = load_key(a)) != ADMIN_OK)) goto done;
 
 	rc = twofa_store_get_user(a->store, a->ctx, name, &user);
@@ -1063,7 +1305,22 @@ static int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **ar
 	}
 done:
 	if (png && (fclose(png) != 0) && (ret == ADMIN_OK)) ret = say(ADMIN_ERROR, "cannot write %s", png_path);
+	if (png && (ret != ADMIN_OK)) unlink(png_path);	/* no empty or half a QR code left behind */
 	return ret;
+}
+
+/** The code for "totp confirm": asked for on a terminal, else the first line of
+ *  standard input.  Never argv, which every local user can read in /proc.
+ */
+static int read_code(char *buf, size_t len)
+{
+	setvbuf(stdin, NULL, _IONBF, 0);
+	if (isatty(STDIN_FILENO)) {
+		fputs("Code from the app: ", stderr);
+		fflush(stderr);
+	}
+	if (!read_line(stdin, buf, len)) return say(ADMIN_REFUSED, "no code on standard input");
+	return ADMIN_OK;
 }
 
 static int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **argv)
@@ -1071,28 +1328,39 @@ static int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **a
 	twofa_user_t	*user;
 	twofa_secret_t	*secret;
 	int64_t		step;
-	char		*name, *code;
+	char		*name, code[16];
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = plain_args(cmd, argc, argv, 2)) != ADMIN_OK) return ret;
+	if ((ret = plain_args(cmd, argc, argv, -1)) != ADMIN_OK) return ret;
+	if (argc - optind == 2) {
+		return say(ADMIN_REFUSED, "the code is read from standard input, not the command line, "
+			   "where other users can see it: echo CODE | " PROGNAME " totp confirm NAME");
+	}
+	if (argc - optind != 1) return usage_of(cmd, '?');
 	name = argv[optind];
-	code = argv[optind + 1];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
 	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = load_key(a)) != ADMIN_OK)) return ret;
 
+	/* Refuse before asking for a code nobody will check. */
 	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &user)) != TWOFA_OK) return store_failed(a, rc, name);
 	if (user->totp_state != TWOFA_TOTP_PENDING) {
 		return say(ADMIN_REFUSED, "user \"%s\" has no pending enrolment (see \"totp enroll\")", name);
 	}
+	if ((ret = read_code(code, sizeof(code))) != ADMIN_OK) return ret;
 	if (!twofa_code_well_formed(code, strlen(code), user->totp.digits)) {
+		OPENSSL_cleanse(code, sizeof(code));
 		return say(ADMIN_REFUSED, "the code must be %u digits", user->totp.digits);
 	}
 	rc = twofa_crypto_open(a->ctx, a->key, name, user->totp_sealed, user->totp_sealed_len, &secret);
-	if (rc != TWOFA_OK) return say(ADMIN_ERROR, "cannot decrypt the secret of \"%s\" (another key file?)", name);
+	if (rc != TWOFA_OK) {
+		OPENSSL_cleanse(code, sizeof(code));
+		return say(ADMIN_ERROR, "cannot decrypt the secret of \"%s\" (another key file?)", name);
+	}
 
 	rc = twofa_totp_verify_code(secret->data, secret->len, &user->totp, 1, time(NULL), user->totp_last_step,
 				    code, &step);
+	OPENSSL_cleanse(code, sizeof(code));
 	talloc_free(secret);
 	switch (rc) {
 	case TWOFA_OK:
@@ -1123,7 +1391,7 @@ static command_t const commands[] = {
 	{ "user", "import", cmd_user_import, "FILE|- [--progress]", "add users from CSV: name,password,base32secret" },
 	{ "totp", "enroll", cmd_totp_enroll, "NAME [--issuer ISSUER] [--digits 6|8] [--algorithm SHA1|SHA256|SHA512] "
 	  "[--period SECONDS] [--png FILE] [--force]", "new secret, pending: URI, secret, QR code" },
-	{ "totp", "confirm", cmd_totp_confirm, "NAME CODE", "confirm a pending enrolment with a code from the app" },
+	{ "totp", "confirm", cmd_totp_confirm, "NAME", "confirm a pending enrolment: a code from the app, on stdin" },
 	{ "totp", "remove", cmd_totp_remove, "NAME", "remove a user's authenticator (lost phone)" },
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))

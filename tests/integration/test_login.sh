@@ -16,6 +16,23 @@ for u in alice bob carol dave erin frank grace heidi ivan judy mallory olivia pe
 done
 USERS_CSV+="noenrol,$PW,"$'\n'
 
+# Users whose names are hostile to SQL, LDAP filters, format strings, xlat,
+# shells and JSON, or simply long (128 bytes, the limit): each has a password
+# and secret of its own.  No spaces: filter_username in the site rejects them.
+HOSTILE=("o'brien" 'x";DROP/**/TABLE/**/users;--' 'back\slash\' '100%d%s%n%x' "'OR'1'='1'--"
+	'*)(uid=*' '%{User-Password}' '$(id)`id`' 'Ünïcødé-用户-☃' "l$(printf 'o%.0s' $(seq 1 126))Z")
+declare -A HPW HSECRET
+for name in "${HOSTILE[@]}"; do
+	HPW[$name]="pw-$RANDOM-$RANDOM"
+	HSECRET[$name]=$(tf_secret)
+	USERS_CSV+="$name,${HPW[$name]},${HSECRET[$name]}"$'\n'
+done
+
+# tf_user_field NAME FIELD: one field of "twofa-admin --json user show NAME".
+tf_user_field() {
+	tf_admin --json user show "$1" | sed -n "s/.*\"$2\":\(\"[^\"]*\"\|null\|[0-9][0-9]*\).*/\1/p"
+}
+
 right_password_then_right_code_is_accepted() {
 	tf_wait_fresh_step
 	tf_round1 alice "$PW"
@@ -113,26 +130,34 @@ user_without_second_factor_is_rejected_when_required() {
 	tf_expect_reject "round 1"
 }
 
+# The lock itself, not the attempts limit: the wrong code that reaches
+# max_failures (10) is the first of its login, so only the lock can
+# turn it into a reject.
 repeated_wrong_codes_lock_the_user_until_unlock() {
 	local i n pending
 	# A challenge taken before the lock, answered after it.
 	tf_round1 ivan "$PW"; pending=$R_STATE
-	for i in 1 2 3 4 5; do
+	for i in 1 2 3; do
 		tf_round1 ivan "$PW"
-		for n in 1 2 3; do
-			[ "$R_CODE" = "Access-Challenge" ] || break
-			tf_round2 ivan 000000 "$R_STATE"
-		done
+		tf_expect "login $i round 1" "$R_CODE" "Access-Challenge"
+		for n in 1 2 3; do tf_round2 ivan 000000 "$R_STATE"; done
 	done
-	tf_expect_reject "after 10 wrong codes and more tries"
-	tf_expect "locked_until set" "$(sqlite3 "file:$STORE?mode=ro" "SELECT locked_until > strftime('%s','now') FROM users WHERE name='ivan'")" 1
+	tf_expect "failures after 9 wrong codes" "$(tf_user_field ivan failures)" 9
+	tf_expect "not locked after 9" "$(tf_user_field ivan locked_until)" null
+	tf_round1 ivan "$PW"
+	tf_expect "round 1 before the lock" "$R_CODE" "Access-Challenge"
+	tf_round2 ivan 000000 "$R_STATE"
+	tf_expect_reject "10th wrong code, the first of its login"
+	tf_expect "locked after 10" "$(tf_user_field ivan locked_until | sed 's/^"[0-9].*Z"$/future/')" future
+	tf_expect "lock in the store" "$(sqlite3 "file:$STORE?mode=ro" "SELECT locked_until > strftime('%s','now') FROM users WHERE name='ivan'")" 1
 	tf_wait_fresh_step
 	tf_round2 ivan "$(tf_code "${SECRET[ivan]}")" "$pending"
 	tf_expect_reject "right code while locked"
 	tf_round1 ivan "$PW"
-	tf_expect_reject "round 1 while locked"
+	tf_expect_reject "right password while locked"
 	tf_admin user unlock ivan >/dev/null
 	tf_expect "unlock exit" "$?" 0
+	tf_expect "unlocked" "$(tf_user_field ivan locked_until)" null
 	tf_wait_fresh_step
 	tf_round1 ivan "$PW"
 	tf_round2 ivan "$(tf_code "${SECRET[ivan]}" 30)" "$R_STATE"
@@ -151,7 +176,7 @@ enrolment_changed_between_rounds_is_rejected() {
 	tf_round2 peggy "$(tf_code "${SECRET[peggy]}")" "$removed"
 	tf_expect_reject "code of a removed enrolment"
 	new=$(tf_admin --json totp enroll peggy | sed -n 's/.*"secret":"\([A-Z2-7]*\)".*/\1/p')
-	tf_admin totp confirm peggy "$(tf_code "$new")" >/dev/null
+	tf_code "$new" | tf_admin totp confirm peggy >/dev/null
 	tf_expect "re-enrolled" "$?" 0
 	# A challenge sent for the old enrolment: its code no longer
 	# consumes, and the new one is a wrong code there.
@@ -162,13 +187,35 @@ enrolment_changed_between_rounds_is_rejected() {
 	tf_expect "new enrolment, new login" "$R_CODE" "Access-Accept"
 }
 
+# Each hostile name is a user of its own: it needs its own password and its
+# own code, and nothing else (another user's password, a name one byte off)
+# gets in.
+hostile_user_names_need_their_own_password_and_code() {
+	local name
+	tf_wait_fresh_step
+	for name in "${HOSTILE[@]}"; do
+		tf_round1 "$name" "${HPW[$name]}"
+		tf_expect "${name:0:20}: round 1" "$R_CODE" "Access-Challenge"
+		tf_round2 "$name" "$(tf_code "${HSECRET[$name]}")" "$R_STATE"
+		tf_expect "${name:0:20}: right code" "$R_CODE" "Access-Accept"
+	done
+}
+
 hostile_user_names_are_rejected_and_store_unchanged() {
 	local before after name long
 	before=$(tf_store_dump)
 	long=$(printf 'a%.0s' $(seq 1 253))
 	for name in "o'brien" 'x"; DROP TABLE users; --' 'a;b' '*)(uid=*' "$long"; do
 		tf_round1 "$name" "$PW"
-		tf_expect_reject "name ${name:0:20}"
+		tf_expect_reject "name ${name:0:20}, another user's password"
+	done
+	for name in "${HOSTILE[@]}"; do
+		tf_round1 "$name" "wrong-${HPW[$name]}"
+		tf_expect_reject "${name:0:20}: wrong password"
+		tf_round1 "${name}x" "${HPW[$name]}"
+		tf_expect_reject "${name:0:20}x: a name one byte longer"
+		tf_round1 "${name:1}" "${HPW[$name]}"
+		tf_expect_reject "${name:1:20}: a name one character shorter"
 	done
 	# Binary bytes, no NUL: octal escapes in radclient's string syntax.
 	tf_send "User-Name = \"bin\\001\\377\\300\\200x\"
@@ -265,6 +312,7 @@ tf_run consumed_state_is_rejected
 tf_run user_without_second_factor_is_rejected_when_required
 tf_run repeated_wrong_codes_lock_the_user_until_unlock
 tf_run enrolment_changed_between_rounds_is_rejected
+tf_run hostile_user_names_need_their_own_password_and_code
 tf_run hostile_user_names_are_rejected_and_store_unchanged
 tf_run locked_store_rejects_cleanly_then_recovers
 tf_run same_code_refused_after_restart

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -265,16 +266,31 @@ static void random_bytes_differ_each_call(void)
 	CHECK(memcmp(a, zero, sizeof(a)) != 0);
 }
 
+/*
+ *	Under umask 0777 open() alone would make the file mode 0000, so only an
+ *	explicit fchmod gives 0600; under umask 0 the mode given to open() must
+ *	not be wider than 0600 either (a key briefly readable by others).
+ */
 static void key_file_is_created_mode_0600_despite_umask(void)
 {
+	mode_t const	masks[] = { 0777, 0277, 0 };
 	char		path[512], err[256] = "";
 	struct stat	st;
-	mode_t		old = umask(0);
+	mode_t		old;
+	size_t		i;
 
-	CHECK(twofa_crypto_create_key_file(new_path(path, sizeof(path)), err, sizeof(err)) == TWOFA_OK);
-	umask(old);
-	CHECK((stat(path, &st) == 0) && S_ISREG(st.st_mode) && ((st.st_mode & 07777) == 0600));
-	CHECK((st.st_size == 45));	/* 44 base64 characters and a newline */
+	for (i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		old = umask(masks[i]);
+		CHECK(twofa_crypto_create_key_file(new_path(path, sizeof(path)), err, sizeof(err)) == TWOFA_OK);
+		umask(old);
+		CHECK(stat(path, &st) == 0);
+		CHECK(S_ISREG(st.st_mode) && (st.st_size == 45));	/* 44 base64 characters and a newline */
+		if ((st.st_mode & 07777) != 0600) {
+			printf("  umask %04o: mode %04o, want 0600\n", (unsigned int) masks[i],
+			       (unsigned int) (st.st_mode & 07777));
+			check_failed++;
+		}
+	}
 }
 
 static void key_file_round_trips(void)
@@ -362,6 +378,51 @@ static void key_file_owner_read_only_is_accepted(void)
 	CHECK(twofa_crypto_create_key_file(new_path(path, sizeof(path)), err, sizeof(err)) == TWOFA_OK);
 	CHECK(chmod(path, 0400) == 0);
 	CHECK(twofa_crypto_load_key(path, key, err, sizeof(err)) == TWOFA_OK);
+}
+
+/*
+ *	As ssh does for private keys: a key file owned by another account is
+ *	refused even when its mode is right, since that account could swap it.
+ *	Root may own it.  Needs root to give the file away; skipped otherwise.
+ */
+static void key_file_owned_by_another_user_is_refused(void)
+{
+	char	path[512], err[256] = "";
+	uid_t	other = (geteuid() == 0) ? 65534 : geteuid();
+
+	CHECK(twofa_crypto_create_key_file(new_path(path, sizeof(path)), err, sizeof(err)) == TWOFA_OK);
+	if (geteuid() != 0) {
+		printf("  not root: cannot give the key file away, only the own-key case checked\n");
+		return;
+	}
+	CHECK(chown(path, other, (gid_t) -1) == 0);
+	CHECK(chmod(path, 0600) == 0);
+	load_fails(path, TWOFA_ERR_IO, "owned by uid 65534");
+}
+
+/* The owner is the reading process's euid: a child that becomes uid 65534 reads its own key. */
+static void key_file_owned_by_the_reader_is_accepted(void)
+{
+	char	path[512], err[256] = "";
+	uint8_t	key[TWOFA_KEY_LEN];
+	pid_t	pid;
+	int	status = -1;
+
+	CHECK(twofa_crypto_create_key_file(new_path(path, sizeof(path)), err, sizeof(err)) == TWOFA_OK);
+	CHECK(twofa_crypto_load_key(path, key, err, sizeof(err)) == TWOFA_OK);
+	if (geteuid() != 0) return;
+
+	CHECK(chown(path, 65534, (gid_t) -1) == 0);
+	CHECK(chmod(tmpdir, 0711) == 0);	/* let the child reach the file */
+	pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) < 0 || setuid(65534) < 0) _exit(3);
+		_exit(twofa_crypto_load_key(path, key, err, sizeof(err)) == TWOFA_OK ? 0 : 1);
+	}
+	CHECK(pid > 0);
+	if (pid > 0) waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0));
+	chmod(tmpdir, 0700);
 }
 
 static void missing_key_file_is_io_error(void)
@@ -574,6 +635,8 @@ int main(void)
 	RUN(key_file_readable_by_group_is_refused);
 	RUN(key_file_writable_by_others_is_refused);
 	RUN(key_file_owner_read_only_is_accepted);
+	RUN(key_file_owned_by_another_user_is_refused);
+	RUN(key_file_owned_by_the_reader_is_accepted);
 	RUN(missing_key_file_is_io_error);
 	RUN(key_file_that_is_not_a_regular_file_is_refused);
 	RUN(key_file_with_wrong_length_is_refused);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -982,6 +983,87 @@ static void names_are_found_in_any_case(void)
 	CHECK(twofa_store_get_user(store, ctx, "aLiCe", &u) == TWOFA_OK);
 	CHECK(u && strcmp(u->name, "alice") == 0);	/* the older of the two */
 	CHECK(twofa_store_get_user(store, ctx, "alic", &u) == TWOFA_ERR_NOT_FOUND);
+ *	Two radiusd (or radiusd and twofa-admin) share one file: the one-winner
+ *	promise must hold across processes, each with its own handle, not only
+ *	across threads on one handle.  Each child opens the store, says it is
+ *	ready, waits for the start (a pipe the parent closes once all are
+ *	ready) and consumes; its exit status
+ *	is the answer: 0 TWOFA_OK, 1 TWOFA_ERR_REPLAYED, 2 anything else.
+ */
+#define RACE_USERS	3
+#define RACE_STEPS	4
+#define RACE_PROCS	2
+
+static void race_child(char const *path, char const *name, int64_t step, int ready_fd, int start_fd)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_path(ctx, path, false, 5000);
+	int64_t		id;
+	char		go;
+	twofa_rcode_t	rc;
+
+	if (!store) _exit(2);
+	id = user_id(store, name);
+	if (write(ready_fd, "r", 1) != 1) _exit(2);
+	if (read(start_fd, &go, 1) != 0) _exit(2);		/* EOF: the parent closed the pipe */
+	rc = consume(store, id, step, NOW);
+	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_REPLAYED)) printf("  child: %s\n", twofa_store_errmsg(store));
+	talloc_free(ctx);
+	_exit((rc == TWOFA_OK) ? 0 : (rc == TWOFA_ERR_REPLAYED) ? 1 : 2);
+}
+
+static void two_processes_same_step_exactly_one_wins(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path = new_path(ctx), name[16];
+	twofa_store_t	*store = open_path(ctx, path, true, 100);
+	pid_t		pids[RACE_PROCS];
+	int		u, s, i, ready[2], start[2], status, wins, replays;
+	char		go;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	for (u = 0; u < RACE_USERS; u++) {
+		snprintf(name, sizeof(name), "racer%d", u);
+		CHECK(add_enrolled_user(store, name));
+	}
+	talloc_free(store);		/* no handle may cross a fork */
+	fflush(stdout);
+
+	for (u = 0; u < RACE_USERS; u++) {
+		snprintf(name, sizeof(name), "racer%d", u);
+		for (s = 0; s < RACE_STEPS; s++) {
+			if ((pipe(ready) < 0) || (pipe(start) < 0)) { CHECK(0); goto done; }
+			for (i = 0; i < RACE_PROCS; i++) {
+				pids[i] = fork();
+				if (pids[i] == 0) {
+					close(start[1]);
+					close(ready[0]);
+					race_child(path, name, S0 + s, ready[1], start[0]);
+				}
+				CHECK(pids[i] > 0);
+			}
+			close(start[0]);
+			close(ready[1]);
+			/* A child that died before saying so gives EOF, not a hang. */
+			for (i = 0; (i < RACE_PROCS) && (read(ready[0], &go, 1) == 1); i++);
+			CHECK(i == RACE_PROCS);
+			close(ready[0]);
+			close(start[1]);
+			wins = replays = 0;
+			for (i = 0; i < RACE_PROCS; i++) {
+				if ((pids[i] <= 0) || (waitpid(pids[i], &status, 0) != pids[i]) || !WIFEXITED(status)) continue;
+				if (WEXITSTATUS(status) == 0) wins++;
+				if (WEXITSTATUS(status) == 1) replays++;
+			}
+			if ((wins != 1) || (replays != RACE_PROCS - 1)) {
+				printf("  %s step S0+%d: %d won, %d replayed\n", name, s, wins, replays);
+				check_failed++;
+			}
+		}
+	}
+	/* Every step recorded, once. */
+	CHECK(USED_STEPS(path) == RACE_USERS * RACE_STEPS);
+	CHECK(sql_value(path, "SELECT count(DISTINCT user_id || ':' || step) FROM totp_used") == RACE_USERS * RACE_STEPS);
 done:
 	talloc_free(ctx);
 }
@@ -1025,6 +1107,7 @@ int main(void)
 	RUN(password_failures_back_off_exponentially);
 	RUN(schema_2_store_is_migrated);
 	RUN(names_are_found_in_any_case);
+	RUN(two_processes_same_step_exactly_one_wins);
 	{
 		char cmd[64];
 
