@@ -104,7 +104,14 @@ tf_server_stop() { twofa_stop_radiusd; }
 # tf_admin ARGS: twofa-admin on this test's store.
 tf_admin() { "$TWOFA_ADMIN" -s "$STORE" -k "$KEY" "$@"; }
 
-# tf_store_dump: every row of the store, to compare before and after.
+# tf_store_dump: every row of the store, to compare before and after; all
+# but the first-factor failure counts, which a wrong password is meant to
+# change (tf_password_failures shows those).
 tf_store_dump() {
-	sqlite3 "file:$STORE?mode=ro" "SELECT * FROM users ORDER BY id; SELECT user_id, hex(secret), hash, digits, period, confirmed, last_step FROM totp ORDER BY user_id; SELECT * FROM totp_used ORDER BY user_id, step;"
+	sqlite3 "file:$STORE?mode=ro" "SELECT id, name, password_hash, created, fail_count, lock_count, locked_until FROM users ORDER BY id; SELECT user_id, hex(secret), hash, digits, period, confirmed, last_step FROM totp ORDER BY user_id; SELECT * FROM totp_used ORDER BY user_id, step;"
+}
+
+# tf_password_failures: "name count" of each user with failed first factors.
+tf_password_failures() {
+	sqlite3 -separator ' ' "file:$STORE?mode=ro" "SELECT name, password_failures FROM users WHERE password_failures > 0 ORDER BY name"
 }

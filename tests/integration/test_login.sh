@@ -202,8 +202,9 @@ hostile_user_names_need_their_own_password_and_code() {
 }
 
 hostile_user_names_are_rejected_and_store_unchanged() {
-	local before after name long
+	local before after name long failures_before expected_failures
 	before=$(tf_store_dump)
+	failures_before=$(tf_password_failures)
 	long=$(printf 'a%.0s' $(seq 1 253))
 	for name in "o'brien" 'x"; DROP TABLE users; --' 'a;b' '*)(uid=*' "$long"; do
 		tf_round1 "$name" "$PW"
@@ -223,6 +224,16 @@ User-Password = \"$PW\""
 	tf_expect_reject "binary name"
 	after=$(tf_store_dump)
 	tf_expect "store unchanged" "$([ "$before" = "$after" ] && echo same || echo changed)" same
+	# Only each hostile user's own wrong passwords were counted (o'brien and
+	# '*)(uid=*' twice: the first loop sent them another user's), no one else's.
+	expected_failures=$( { printf '%s\n' "$failures_before"
+		for name in "${HOSTILE[@]}"; do
+			case $name in
+			"o'brien"|'*)(uid=*') echo "$name 2" ;;
+			*) echo "$name 1" ;;
+			esac
+		done; } | sed '/^$/d' | sort)
+	tf_expect "failures counted" "$(tf_password_failures | sort)" "$expected_failures"
 	kill -0 "$RADIUSD_PID" 2>/dev/null
 	tf_expect "radiusd alive" "$?" 0
 }

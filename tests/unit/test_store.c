@@ -983,6 +983,11 @@ static void names_are_found_in_any_case(void)
 	CHECK(twofa_store_get_user(store, ctx, "aLiCe", &u) == TWOFA_OK);
 	CHECK(u && strcmp(u->name, "alice") == 0);	/* the older of the two */
 	CHECK(twofa_store_get_user(store, ctx, "alic", &u) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
+/*
  *	Two radiusd (or radiusd and twofa-admin) share one file: the one-winner
  *	promise must hold across processes, each with its own handle, not only
  *	across threads on one handle.  Each child opens the store, says it is
