@@ -36,6 +36,7 @@
 #include "../rlm_twofa/store.h"
 #include "../rlm_twofa/totp.h"
 #include "../rlm_twofa/twofa.h"
+#include "import_csv.h"
 #include "qr.h"
 
 #ifndef PACKAGE_VERSION
@@ -51,7 +52,6 @@
 #define IMPORT_BATCH_ROWS	1000		//!< rows per transaction at most
 #define IMPORT_BATCH_HASHES	32		//!< passwords per transaction at most (~1 s of yescrypt)
 #define IMPORT_PROGRESS_SECONDS	2		//!< at most one progress line this often
-#define IMPORT_SECRET_MIN	10		//!< bytes: 80-bit secrets of older tools still import
 #define PERIOD_MAX		300
 
 enum {
@@ -926,40 +926,35 @@ typedef struct {
  */
 static int import_read_row(admin_t *a, import_t *im, char *line)
 {
-	import_row_t	*row = &im->rows[im->in_batch];
-	char		*password, *secret;
-	uint8_t		raw[TWOFA_SECRET_MAX];
-	ssize_t		raw_len = 0;
-	twofa_rcode_t	rc = TWOFA_OK;
-	int		ret = ADMIN_OK;
+	import_row_t		*row = &im->rows[im->in_batch];
+	twofa_import_row_t	parsed;
+	twofa_rcode_t		rc = TWOFA_OK;
+	int			ret = ADMIN_OK;
 
-	line[strcspn(line, "\r\n")] = '\0';
-	if ((line[0] == '\0') || (line[0] == '#')) return ADMIN_OK;
-
-	/* The name ends at the first comma, the secret starts after the last. */
-	password = strchr(line, ',');
-	secret = strrchr(line, ',');
-	if (!password || (password == secret)) {
+	switch (twofa_import_parse_line(line, &parsed)) {
+	case TWOFA_IMPORT_ROW:
+		break;
+	case TWOFA_IMPORT_NOTHING:
+		return ADMIN_OK;
+	case TWOFA_IMPORT_BAD_FORM:
 		return say(ADMIN_REFUSED, "%s line %zu: want name,password,secret", im->file, im->line);
-	}
-	*password++ = '\0';
-	*secret++ = '\0';
-	if (!twofa_user_name_valid(line, strlen(line))) {
+	case TWOFA_IMPORT_BAD_NAME:
 		return say(ADMIN_REFUSED, "%s line %zu: invalid user name", im->file, im->line);
+	case TWOFA_IMPORT_BAD_SECRET:
+		return say(ADMIN_REFUSED, "%s line %zu: the secret must be %d to %d bytes of base32",
+			   im->file, im->line, TWOFA_IMPORT_SECRET_MIN, TWOFA_SECRET_MAX);
 	}
+
 	*row = (import_row_t) { .line = im->line };
-	if (*secret) {
-		raw_len = twofa_base32_decode(secret, raw, sizeof(raw));
-		if (raw_len < IMPORT_SECRET_MIN) {
-			ret = say(ADMIN_REFUSED, "%s line %zu: the secret must be %d to %d bytes of base32",
-				  im->file, im->line, IMPORT_SECRET_MIN, TWOFA_SECRET_MAX);
-			goto done;
-		}
+	if (parsed.secret_len) {
 		if ((ret = load_key(a)) != ADMIN_OK) goto done;
-		rc = twofa_crypto_seal(im->batch, a->key, line, raw, (size_t) raw_len, &row->sealed, &row->sealed_len);
+		rc = twofa_crypto_seal(im->batch, a->key, parsed.name, parsed.secret, parsed.secret_len,
+				       &row->sealed, &row->sealed_len);
 	}
-	if ((rc == TWOFA_OK) && *password) rc = twofa_crypto_hash_password(im->batch, password, NULL, &row->hash);
-	if ((rc == TWOFA_OK) && !(row->name = talloc_strdup(im->batch, line))) rc = TWOFA_ERR_NO_MEMORY;
+	if ((rc == TWOFA_OK) && *parsed.password) {
+		rc = twofa_crypto_hash_password(im->batch, parsed.password, NULL, &row->hash);
+	}
+	if ((rc == TWOFA_OK) && !(row->name = talloc_strdup(im->batch, parsed.name))) rc = TWOFA_ERR_NO_MEMORY;
 	if (rc != TWOFA_OK) {
 		ret = say(ADMIN_ERROR, "%s line %zu: %s", im->file, im->line, twofa_strerror(rc));
 		goto done;
@@ -967,7 +962,7 @@ static int import_read_row(admin_t *a, import_t *im, char *line)
 	im->in_batch++;
 	if (row->hash) im->hashed_in_batch++;
 done:
-	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(parsed.secret, sizeof(parsed.secret));
 	return ret;
 }
 
