@@ -138,9 +138,15 @@ typedef enum {
 	"FROM users u LEFT JOIN totp t ON t.user_id = u.id "
 
 static char const *statements[STMT_COUNT] = {
-	/* In any ASCII case; of two spellings on file, the exact one. */
-	[STMT_GET_USER]		= "SELECT " USER_COLUMNS "WHERE u.name = ?1 COLLATE NOCASE "
-				  "ORDER BY u.name = ?1 DESC, u.id LIMIT 1",
+	/*
+	 *	The exact spelling (the unique index, the usual case), else the
+	 *	name in any ASCII case, the oldest such user first.  UNION ALL
+	 *	with LIMIT 1 runs the second search only if the first found
+	 *	nothing, and needs no sort.
+	 */
+	[STMT_GET_USER]		= "SELECT " USER_COLUMNS "WHERE u.name = ?1 "
+				  "UNION ALL SELECT " USER_COLUMNS "WHERE u.name = ?1 COLLATE NOCASE AND u.name <> ?1 "
+				  "LIMIT 1",
 	/* A name that differs from another only in case is taken already. */
 	[STMT_ADD_USER]		= "INSERT INTO users (name, password_hash, created) SELECT ?1, ?2, ?3 "
 				  "WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = ?1 COLLATE NOCASE)",
