@@ -821,7 +821,10 @@ static void user_json(FILE *out, twofa_user_t const *u, time_t now)
 		fputs(",\"algorithm\":null,\"digits\":null,\"period\":null", out);
 	}
 	fprintf(out, ",\"failures\":%u,\"locks\":%u,\"locked_until\":", u->fail_count, u->lock_count);
-	if (u->locked_until > now) fprintf(out, "\"%s\"}", time_text(buf, sizeof(buf), u->locked_until, true));
+	if (u->locked_until > now) fprintf(out, "\"%s\"", time_text(buf, sizeof(buf), u->locked_until, true));
+	else fputs("null", out);
+	fprintf(out, ",\"password_failures\":%u,\"password_wait_until\":", u->password_failures);
+	if (u->password_next_try > now) fprintf(out, "\"%s\"}", time_text(buf, sizeof(buf), u->password_next_try, true));
 	else fputs("null}", out);
 }
 
@@ -890,6 +893,9 @@ static int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv
 	printf("locks:         %u\n", u->lock_count);
 	printf("locked until:  %s\n",
 	       (u->locked_until > now) ? time_text(buf, sizeof(buf), u->locked_until, false) : "-");
+	printf("bad passwords: %u\n", u->password_failures);
+	printf("password wait: %s\n",
+	       (u->password_next_try > now) ? time_text(buf, sizeof(buf), u->password_next_try, false) : "-");
 	return ADMIN_OK;
 }
 

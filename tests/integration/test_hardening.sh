@@ -35,6 +35,7 @@ wrong_passwords_throttle_the_next_password() {
 	tf_expect_reject "right password while throttled"
 	tf_expect "logged as throttled" "$(logged 'password throttled')" yes
 	tf_expect "throttled try not counted" "$(store_value "SELECT password_failures FROM users WHERE name = 'tina'")" 3
+	tf_expect "user show --json" "$(tf_admin --json user show tina | grep -o '"password_failures":3,"password_wait_until":"[^"]*"' | wc -l)" 1
 	sleep 3.2
 	tf_round1 tina "$PW"
 	tf_expect "right password after the wait" "$R_CODE" "Access-Challenge"
