@@ -16,7 +16,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TWOFA_PACKAGES="build-essential autoconf automake libtool pkg-config dpkg-dev
 	freeradius freeradius-utils libfreeradius-dev libtalloc-dev libpcre3-dev
 	libssl-dev libsqlite3-dev sqlite3 libldap2-dev libcurl4-openssl-dev
-	libqrencode-dev libpng-dev libcrypt-dev oathtool python3-pyrad python3-pycryptodome"
+	libqrencode-dev libpng-dev libcrypt-dev oathtool python3-pyrad python3-pycryptodome
+	libfaketime"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "${0##*/}: $*"; exit 1; }
