@@ -8,7 +8,7 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 
-DIR=$TOP/.test/admin_files
+DIR=$TF_WORK/admin_files
 rm -rf "$DIR"; mkdir -p "$DIR"
 chmod 0755 "$DIR"
 

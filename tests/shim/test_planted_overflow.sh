@@ -15,7 +15,7 @@ source "$(dirname "$0")/../integration/lib.sh"
 PW=correct-horse
 SECRET_ALICE=$(tf_secret)
 USERS_CSV="alice,$PW,$SECRET_ALICE"
-PLANTED=$TOP/.test/planted-module
+PLANTED=$TF_WORK/planted-module
 
 # The sanitized module's objects, the planted wrapper, linked as rlm_twofa.so.
 build_planted_module() {
