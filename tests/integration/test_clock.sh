@@ -57,6 +57,7 @@ chmod 0755 "$SHIM"
 CLOCK_FILE=$TF_WORK/faketime
 echo "+0" > "$CLOCK_FILE"
 chmod 0644 "$CLOCK_FILE"
+# Not under tools/test --sanitize: libfaketime and ASan's runtime do not start together.
 export TWOFA_RADIUSD_PREFIX="env LD_PRELOAD=$SHIM:$FAKETIME_LIB FAKETIME_TIMESTAMP_FILE=$CLOCK_FILE FAKETIME_NO_CACHE=1 DONT_FAKE_MONOTONIC=1"
 tf_server_setup clock
 trap tf_server_stop EXIT
