@@ -23,6 +23,9 @@ rm -rf "$TF_WORK"
 mkdir -p "$TF_WORK" && chgrp freerad "$TF_WORK" && chmod 0750 "$TF_WORK" || die "cannot make $TF_WORK"
 
 RADIUS_SECRET=testing123
+# radclient reads it from a file (-S): no secret on a command line, tests included.
+RADIUS_SECRET_FILE=$TF_WORK/radius-secret
+( umask 077 && printf '%s\n' "$RADIUS_SECRET" > "$RADIUS_SECRET_FILE" ) || die "cannot write $RADIUS_SECRET_FILE"
 REJECT_MESSAGE="Authentication failed"
 
 tf_failed=0
@@ -62,7 +65,7 @@ tf_quote() {
 tf_send() {
 	local out
 	out=$(printf '%s\nMessage-Authenticator = 0x00\n' "$1" |
-		radclient -x -r 1 -t 4 "127.0.0.1:$PORT" auth "$RADIUS_SECRET" 2>&1)
+		radclient -x -r 1 -t 4 -S "$RADIUS_SECRET_FILE" "127.0.0.1:$PORT" auth 2>&1)
 	R_CODE=$(printf '%s\n' "$out" | sed -n 's/^Received \(Access-[A-Za-z]*\).*/\1/p' | tail -n 1)
 	R_MSG=$(printf '%s\n' "$out" | sed -n '/^Received/,$ s/^[[:space:]]*Reply-Message = "\(.*\)"$/\1/p' | tail -n 1)
 	R_STATE=$(printf '%s\n' "$out" | sed -n '/^Received/,$ s/^[[:space:]]*State = \(0x[0-9a-fA-F]*\)$/\1/p' | tail -n 1)

@@ -136,7 +136,7 @@ fc_logged() {
 fc_send() {
 	local out received
 	out=$(printf '%s\nMessage-Authenticator = 0x00\n' "$1" |
-		radclient -x -r 1 -t 4 "127.0.0.1:$PORT" auth "$RADIUS_SECRET" 2>&1)
+		radclient -x -r 1 -t 4 -S "$RADIUS_SECRET_FILE" "127.0.0.1:$PORT" auth 2>&1)
 	received=$(printf '%s\n' "$out" | sed -n '/^Received/,$p')
 	R_CODE=$(printf '%s\n' "$received" | sed -n 's/^Received \(Access-[A-Za-z]*\).*/\1/p' | tail -n 1)
 	R_STATE=$(printf '%s\n' "$received" | sed -n 's/^[[:space:]]*State = \(0x[0-9a-fA-F]*\)$/\1/p' | tail -n 1)

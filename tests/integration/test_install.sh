@@ -181,7 +181,7 @@ installed_module_logs_in_in_two_rounds_through_the_default_site() {
 request_without_message_authenticator_is_dropped() {
 	local out
 	out=$(printf 'User-Name = "alice"\nUser-Password = "%s"\n' "$PW" |
-		radclient -x -r 1 -t 1 "127.0.0.1:$PORT" auth "$RADIUS_SECRET" 2>&1)
+		radclient -x -r 1 -t 1 -S "$RADIUS_SECRET_FILE" "127.0.0.1:$PORT" auth 2>&1)
 	tf_expect "reply" "$(grep -c '^Received' <<< "$out")" 0
 }
 
