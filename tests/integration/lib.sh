@@ -118,3 +118,57 @@ tf_store_dump() {
 tf_password_failures() {
 	sqlite3 -separator ' ' "file:$STORE?mode=ro" "SELECT name, password_failures FROM users WHERE password_failures > 0 ORDER BY name"
 }
+
+# --- TLS material and sinks for the gateways (SMS over HTTP, mail over SMTP) ---
+
+# tf_make_ca DIR: a test CA (DIR/ca.pem) and a server certificate for
+# 127.0.0.1, ::1 and localhost signed by it (DIR/server.pem, DIR/server.key),
+# made now with openssl; and DIR/other-ca.pem, a CA that signed nothing here
+# (for "untrusted certificate" cases).
+tf_make_ca() {
+	local dir=$1
+	mkdir -p "$dir"
+	(
+		cd "$dir" || exit 1
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=rlm_twofa test CA" -keyout ca.key -out ca.pem 2>/dev/null &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=rlm_twofa other CA" -keyout other-ca.key -out other-ca.pem 2>/dev/null &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null &&
+		printf 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > server.ext &&
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile server.ext -out server.pem 2>/dev/null
+	) || die "could not make the test CA in $dir"
+	chmod 0644 "$dir"/*.pem
+	chmod 0640 "$dir"/*.key
+	chgrp freerad "$dir"/*.key
+}
+
+TF_SINK_PIDS=()
+
+# tf_start_sink http|smtp NAME [sink options]: start tests/integration/sinks/
+# KIND_sink.py on a free loopback port; it records into $TF_WORK/sink-NAME/.
+# Sets SINK_PORT and SINK_RECORD; the sink is stopped by tf_stop_sinks.
+tf_start_sink() {
+	local kind=$1 name=$2 dir=$TF_WORK/sink-$2 i
+	shift 2
+	rm -rf "$dir"; mkdir -p "$dir"
+	/usr/bin/python3 "$TOP/tests/integration/sinks/${kind}_sink.py" --port-file "$dir/port" \
+		--record "$dir/record.jsonl" "$@" 2>"$dir/stderr" &
+	TF_SINK_PIDS+=($!)
+	for i in $(seq 1 50); do
+		[ -s "$dir/port" ] && break
+		kill -0 "$!" 2>/dev/null || { cat "$dir/stderr" >&2; die "the $kind sink $name did not start"; }
+		sleep 0.1
+	done
+	[ -s "$dir/port" ] || die "the $kind sink $name did not say its port"
+	SINK_PORT=$(cat "$dir/port")
+	SINK_RECORD=$dir/record.jsonl
+}
+
+tf_stop_sinks() {
+	local pid
+	for pid in "${TF_SINK_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+	TF_SINK_PIDS=()
+}
