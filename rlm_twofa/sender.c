@@ -1,0 +1,312 @@
+/*
+ * sender.c	The sender thread (sender.h): libcurl's multi interface in a
+ *		thread of the module's own.
+ *
+ *		A job is shared by two owners, the login that submitted it
+ *		and the sender thread, until both are done with it: whichever
+ *		lets go last frees it (job->owners, under sender->lock).  The
+ *		login waits on the job's condition with a monotonic deadline,
+ *		so a stepped clock neither cuts nor stretches send_wait.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "sender.h"
+
+struct twofa_send_job {
+	twofa_sender_t		*sender;
+	CURL			*easy;
+	TALLOC_CTX		*ctx;		//!< what easy points to: bodies, header lists
+	twofa_send_result_t	result;
+	size_t			body_len;
+	bool			done;		//!< result is final
+	int			owners;		//!< 2 once submitted, 1 after either lets go
+	pthread_cond_t		ended;
+	bool			in_multi;	//!< handed to libcurl
+	twofa_send_job_t	*next;		//!< in the queue of jobs not yet handed to libcurl
+	twofa_send_job_t	*live_next;	//!< every job submitted and not ended, for the shutdown
+	twofa_send_job_t	**live_prev;
+};
+
+struct twofa_sender {
+	twofa_sender_config_t	config;
+	CURLM			*multi;
+	pthread_t		thread;
+	bool			thread_started;
+	pthread_mutex_t		lock;		//!< guards queue, in_flight, stop and every job's done/owners
+	twofa_send_job_t	*queue;
+	twofa_send_job_t	**queue_tail;
+	twofa_send_job_t	*live;		//!< submitted, not ended
+	unsigned int		in_flight;	//!< submitted and not ended
+	bool			stop;
+};
+
+static int _job_free(twofa_send_job_t *job)
+{
+	if (job->easy) curl_easy_cleanup(job->easy);
+	pthread_cond_destroy(&job->ended);
+	return 0;
+}
+
+/* Let go of job (sender->lock held): the last owner frees it. */
+static void job_release(twofa_send_job_t *job)
+{
+	if (--job->owners == 0) talloc_free(job);
+}
+
+/* CURLOPT_WRITEFUNCTION: keep the start of the body, take (and drop) the rest. */
+static size_t keep_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	twofa_send_job_t	*job = arg;
+	size_t			len = size * nmemb;
+	size_t			room = sizeof(job->result.body) - 1 - job->body_len;
+	size_t			n = (len < room) ? len : room;
+
+	memcpy(job->result.body + job->body_len, data, n);
+	job->body_len += n;
+	job->result.body[job->body_len] = '\0';
+	return len;
+}
+
+twofa_send_job_t *twofa_sender_job(twofa_sender_t *sender)
+{
+	twofa_send_job_t	*job = talloc_zero(NULL, twofa_send_job_t);
+	pthread_condattr_t	attr;
+
+	if (!job) return NULL;
+	/* The login's wait is monotonic: a clock stepped meanwhile neither cuts nor stretches it. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&job->ended, &attr);
+	pthread_condattr_destroy(&attr);
+	talloc_set_destructor(job, _job_free);
+	job->sender = sender;
+	job->owners = 1;
+	job->ctx = talloc_new(job);
+	job->easy = curl_easy_init();
+	if (!job->ctx || !job->easy) {
+		talloc_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+CURL *twofa_send_job_easy(twofa_send_job_t *job)
+{
+	return job->easy;
+}
+
+TALLOC_CTX *twofa_send_job_ctx(twofa_send_job_t *job)
+{
+	return job->ctx;
+}
+
+/* What the sender sets on every transfer, whatever the caller did. */
+static void job_limits(twofa_sender_t const *sender, twofa_send_job_t *job)
+{
+	curl_easy_setopt(job->easy, CURLOPT_NOSIGNAL, 1L);	/* threads: no SIGALRM for timeouts */
+	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, (long) sender->config.timeout_ms);
+	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) sender->config.connect_timeout_ms);
+	curl_easy_setopt(job->easy, CURLOPT_ERRORBUFFER, job->result.error);
+	curl_easy_setopt(job->easy, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(job->easy, CURLOPT_WRITEDATA, job);
+	curl_easy_setopt(job->easy, CURLOPT_PRIVATE, job);
+}
+
+/* The transfer ended (sender->lock held): its result is final; wake the login if it still waits. */
+static void job_end(twofa_sender_t *sender, twofa_send_job_t *job, CURLcode code)
+{
+	job->result.curl = code;
+	if ((code != CURLE_OK) && !job->result.error[0]) {
+		strncpy(job->result.error, curl_easy_strerror(code), sizeof(job->result.error) - 1);
+	}
+	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &job->result.status);
+	job->done = true;
+	*job->live_prev = job->live_next;
+	if (job->live_next) job->live_next->live_prev = job->live_prev;
+	sender->in_flight--;
+	pthread_cond_signal(&job->ended);
+	job_release(job);
+}
+
+/* Hand the queued jobs to libcurl (sender->lock held). */
+static void take_queue(twofa_sender_t *sender)
+{
+	twofa_send_job_t *job, *next;
+
+	for (job = sender->queue; job; job = next) {
+		next = job->next;
+		job->next = NULL;
+		if (curl_multi_add_handle(sender->multi, job->easy) == CURLM_OK) job->in_multi = true;
+		else job_end(sender, job, CURLE_FAILED_INIT);
+	}
+	sender->queue = NULL;
+	sender->queue_tail = &sender->queue;
+}
+
+/* Collect the transfers libcurl says are done. */
+static void take_done(twofa_sender_t *sender)
+{
+	CURLMsg	*msg;
+	int	left;
+
+	while ((msg = curl_multi_info_read(sender->multi, &left))) {
+		twofa_send_job_t *job = NULL;
+
+		if (msg->msg != CURLMSG_DONE) continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &job);
+		curl_multi_remove_handle(sender->multi, msg->easy_handle);
+		pthread_mutex_lock(&sender->lock);
+		job->in_multi = false;
+		job_end(sender, job, msg->data.result);
+		pthread_mutex_unlock(&sender->lock);
+	}
+}
+
+static void *sender_loop(void *arg)
+{
+	twofa_sender_t	*sender = arg;
+	int		running;
+
+	for (;;) {
+		pthread_mutex_lock(&sender->lock);
+		if (sender->stop) {
+			pthread_mutex_unlock(&sender->lock);
+			break;
+		}
+		take_queue(sender);
+		pthread_mutex_unlock(&sender->lock);
+
+		curl_multi_perform(sender->multi, &running);
+		take_done(sender);
+		/* Sleeps until a socket is ready, a timeout is due, or a submit wakes it. */
+		curl_multi_poll(sender->multi, NULL, 0, 1000, NULL);
+	}
+	return NULL;
+}
+
+/*
+ *	The sender is stopping (its thread has ended): end every transfer
+ *	left, queued or running, as aborted.  A login still waiting is woken
+ *	with that; the sender must not be freed while one is (radiusd frees
+ *	it in detach, when no request runs).
+ */
+static void end_all(twofa_sender_t *sender)
+{
+	pthread_mutex_lock(&sender->lock);
+	sender->queue = NULL;
+	sender->queue_tail = &sender->queue;
+	while (sender->live) {
+		twofa_send_job_t *job = sender->live;
+
+		if (job->in_multi) curl_multi_remove_handle(sender->multi, job->easy);
+		job->in_multi = false;
+		if (!job->result.error[0]) strncpy(job->result.error, "sender stopped", sizeof(job->result.error) - 1);
+		job_end(sender, job, CURLE_ABORTED_BY_CALLBACK);
+	}
+	pthread_mutex_unlock(&sender->lock);
+}
+
+static int _sender_free(twofa_sender_t *sender)
+{
+	if (sender->thread_started) {
+		pthread_mutex_lock(&sender->lock);
+		sender->stop = true;
+		pthread_mutex_unlock(&sender->lock);
+		curl_multi_wakeup(sender->multi);
+		pthread_join(sender->thread, NULL);
+	}
+	end_all(sender);
+	if (sender->multi) curl_multi_cleanup(sender->multi);
+	pthread_mutex_destroy(&sender->lock);
+	return 0;
+}
+
+twofa_rcode_t twofa_sender_start(TALLOC_CTX *ctx, twofa_sender_config_t const *config, twofa_sender_t **out)
+{
+	twofa_sender_t *sender;
+
+	*out = NULL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return TWOFA_ERR_IO;
+	sender = talloc_zero(ctx, twofa_sender_t);
+	if (!sender) return TWOFA_ERR_NO_MEMORY;
+	sender->config = *config;
+	sender->queue_tail = &sender->queue;
+	pthread_mutex_init(&sender->lock, NULL);
+	talloc_set_destructor(sender, _sender_free);
+
+	sender->multi = curl_multi_init();
+	if (!sender->multi || (pthread_create(&sender->thread, NULL, sender_loop, sender) != 0)) {
+		talloc_free(sender);
+		return TWOFA_ERR_IO;
+	}
+	sender->thread_started = true;
+	*out = sender;
+	return TWOFA_OK;
+}
+
+/* The monotonic time wait_ms from now. */
+static struct timespec deadline_in(unsigned int wait_ms)
+{
+	struct timespec at;
+
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	at.tv_sec += wait_ms / 1000;
+	at.tv_nsec += (long) (wait_ms % 1000) * 1000000L;
+	if (at.tv_nsec >= 1000000000L) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000L;
+	}
+	return at;
+}
+
+twofa_rcode_t twofa_sender_send(twofa_sender_t *sender, twofa_send_job_t *job, unsigned int wait_ms,
+				twofa_send_result_t *result)
+{
+	struct timespec		at = deadline_in(wait_ms);
+	twofa_rcode_t		rc = TWOFA_OK;
+
+	job_limits(sender, job);
+
+	pthread_mutex_lock(&sender->lock);
+	if (sender->stop || (sender->in_flight >= sender->config.queue_max)) {
+		rc = sender->stop ? TWOFA_ERR_IO : TWOFA_ERR_BUSY;
+		job_release(job);
+		pthread_mutex_unlock(&sender->lock);
+		return rc;
+	}
+	job->owners = 2;
+	sender->in_flight++;
+	job->live_next = sender->live;
+	if (sender->live) sender->live->live_prev = &job->live_next;
+	job->live_prev = &sender->live;
+	sender->live = job;
+	*sender->queue_tail = job;
+	sender->queue_tail = &job->next;
+	pthread_mutex_unlock(&sender->lock);
+	curl_multi_wakeup(sender->multi);
+
+	pthread_mutex_lock(&sender->lock);
+	while (!job->done) {
+		int err = pthread_cond_timedwait(&job->ended, &sender->lock, &at);
+
+		if (err == ETIMEDOUT) break;
+	}
+	if (job->done) *result = job->result;
+	else rc = TWOFA_ERR_EXPIRED;
+	job_release(job);
+	pthread_mutex_unlock(&sender->lock);
+	return rc;
+}
+
+unsigned int twofa_sender_in_flight(twofa_sender_t *sender)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&sender->lock);
+	n = sender->in_flight;
+	pthread_mutex_unlock(&sender->lock);
+	return n;
+}
