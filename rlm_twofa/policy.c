@@ -2,6 +2,8 @@
  * policy.c	Pure decisions of the login flow.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include "twofa.h"
 #include "policy.h"
 
@@ -57,4 +59,52 @@ bool twofa_code_well_formed(char const *code, size_t len, unsigned int digits)
 	for (i = 0; i < len; i++) if ((code[i] < '0') || (code[i] > '9')) return false;
 
 	return true;
+}
+
+size_t twofa_utf8_prefix(char const *text, size_t len, size_t max)
+{
+	uint8_t const	*p = (uint8_t const *) text;
+	size_t		n;
+
+	if (len <= max) return len;
+	for (n = max; (n > 0) && ((p[n] & 0xc0) == 0x80); n--);	/* p[n]: the first byte left out */
+
+	return n;
+}
+
+/** Append len bytes of piece to out (used bytes, room for at most max); false if it was cut. */
+static bool append(char *out, size_t *used, size_t max, char const *piece, size_t len)
+{
+	size_t n = twofa_utf8_prefix(piece, len, max - *used);
+
+	memcpy(out + *used, piece, n);
+	*used += n;
+
+	return n == len;
+}
+
+size_t twofa_message_expand(char *out, size_t out_size, char const *template, unsigned int attempts)
+{
+	size_t		used = 0, max, token_len = strlen(TWOFA_ATTEMPTS_TOKEN);
+	char const	*p = template, *token;
+	char		number[16];
+	int		number_len;
+
+	if (!out || (out_size == 0)) return 0;
+	max = out_size - 1;
+	number_len = snprintf(number, sizeof(number), "%u", attempts);
+
+	while ((token = strstr(p, TWOFA_ATTEMPTS_TOKEN)) != NULL) {
+		if (!append(out, &used, max, p, (size_t) (token - p))) goto done;
+		/* The number whole or not at all: "1" for "10" would be a lie. */
+		if ((size_t) number_len > max - used) goto done;
+		memcpy(out + used, number, (size_t) number_len);
+		used += (size_t) number_len;
+		p = token + token_len;
+	}
+	append(out, &used, max, p, strlen(p));
+
+done:
+	out[used] = '\0';
+	return used;
 }

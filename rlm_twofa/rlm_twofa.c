@@ -53,14 +53,28 @@ typedef enum {
 	PASSWORD_SOURCE_NONE,		//!< an earlier module (pap, ldap, mschap) checked it
 } password_source_t;
 
+typedef enum {
+	ENFORCE_REQUIRED = 0,		//!< no second factor on file: reject
+	ENFORCE_OPTIONAL,		//!< no second factor on file: the first factor is enough
+} enforce_t;
+
+static char const *enforce_names[] = {
+	[ENFORCE_REQUIRED] = "required",
+	[ENFORCE_OPTIONAL] = "optional",
+};
+
 typedef struct {
 	char const		*name;			//!< instance name, also the Auth-Type value
 	char const		*store_path;		//!< SQLite file
 	char const		*key_file;		//!< AES-256 key for TOTP secrets at rest
 	char const		*password_source_name;	//!< "local" or "none"
 	password_source_t	password_source;
-	bool			require;		//!< reject users with no confirmed second factor
-	char const		*challenge_message;	//!< Reply-Message of the Access-Challenge
+	char const		*enforce_name;		//!< "required" or "optional"
+	enforce_t		enforce;
+	bool			require;		//!< deprecated: enforce = required (yes) or optional (no)
+	char const		*optional_reminder;	//!< Reply-Message of an accept without a second factor, "" for none
+	char const		*challenge_message;	//!< Reply-Message of the first Access-Challenge
+	char const		*retry_message;		//!< Reply-Message of a challenge after a wrong answer ({attempts})
 	char const		*reject_message;	//!< Reply-Message of every Access-Reject
 	uint32_t		challenge_timeout;	//!< seconds a challenge may be answered in
 	uint32_t		attempts;		//!< codes a user may try in one login
@@ -100,9 +114,14 @@ static const CONF_PARSER module_config[] = {
 	{ "key_file", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, key_file), "/var/lib/freeradius/twofa/twofa.key" },
 	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, busy_timeout), "1000" },
 	{ "password_source", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, password_source_name), "local" },
-	{ "require", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_twofa_t, require), "yes" },
+	{ "enforce", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, enforce_name), "required" },
+	/* Deprecated, no default: parse_enforce() looks for the pair itself. */
+	{ "require", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_twofa_t, require), NULL },
+	{ "optional_reminder", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, optional_reminder), "" },
 	{ "challenge_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, challenge_message),
 	  "Enter the 6-digit code from your authenticator app" },
+	{ "retry_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, retry_message),
+	  "Wrong code. Enter the 6-digit code from your authenticator app (attempts left: {attempts})" },
 	{ "reject_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, reject_message),
 	  "Authentication failed" },
 	{ "challenge_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, challenge_timeout), "60" },
@@ -176,6 +195,17 @@ static void add_message_authenticator(REQUEST *request)
 	fr_pair_add(&request->reply->vps, vp);
 }
 
+/** Add a Reply-Message, cut to the 253 bytes an attribute holds at a UTF-8 character boundary. */
+static void add_reply_message(REQUEST *request, char const *text, FR_TOKEN op)
+{
+	char	buffer[TWOFA_REPLY_MESSAGE_MAX + 1];
+	size_t	len = twofa_utf8_prefix(text, strlen(text), TWOFA_REPLY_MESSAGE_MAX);
+
+	memcpy(buffer, text, len);
+	buffer[len] = '\0';
+	pair_make_reply("Reply-Message", buffer, op);
+}
+
 /** The one Access-Reject of this module: the same Reply-Message whatever failed.
  *
  * One REDEBUG per failed login: it becomes the Module-Failure-Message that
@@ -186,7 +216,7 @@ static rlm_rcode_t reject(rlm_twofa_t const *inst, REQUEST *request, char const 
 	REDEBUG("%s %s", stage, twofa_strerror(rc));
 	decided(inst, request, DECIDED_REJECT);
 	fr_pair_list_free(&request->reply->vps);
-	pair_make_reply("Reply-Message", inst->reject_message, T_OP_SET);
+	add_reply_message(request, inst->reject_message, T_OP_SET);
 	add_message_authenticator(request);
 
 	return (rc == TWOFA_OK) ? RLM_MODULE_REJECT : rcode_map(rc);
@@ -342,7 +372,8 @@ static int add_state(REQUEST *request)
 }
 
 /** Send an Access-Challenge asking for a code, with its context in session-state. */
-static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending)
+static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending,
+				  char const *message)
 {
 	VALUE_PAIR *vp;
 
@@ -352,7 +383,7 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, two
 
 	fr_pair_list_free(&request->reply->vps);
 	if (add_state(request) < 0) return reject(inst, request, "challenge", TWOFA_ERR_CRYPTO);
-	pair_make_reply("Reply-Message", inst->challenge_message, T_OP_SET);
+	add_reply_message(request, message, T_OP_SET);
 	vp = fr_pair_afrom_num(request->reply, PW_PROMPT, 0);
 	if (vp) {
 		vp->vp_integer = 0;	/* No-Echo */
@@ -392,6 +423,16 @@ static twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, twofa_method_t c
 }
 
 /*
+ *	enforce = optional lets the first factor alone in: the Access-Accept
+ *	may remind the user to set up a second one.  Added, not set, so that
+ *	a Reply-Message of the site's own stays.
+ */
+static void add_optional_reminder(rlm_twofa_t const *inst, REQUEST *request)
+{
+	if (inst->optional_reminder[0] != '\0') add_reply_message(request, inst->optional_reminder, T_OP_ADD);
+}
+
+/*
  *	The first factor has passed: challenge for the second, or let the
  *	first alone do if the user holds none and enforcement allows it.
  *	From round one (password_source = local) and from post-auth (an
@@ -405,10 +446,12 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 	if (is_locked(user, time(NULL))) return reject(inst, request, "password", TWOFA_ERR_LOCKED);
 
 	if (!method) {
-		if (inst->require) return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
+		if (inst->enforce == ENFORCE_REQUIRED) return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
 
-		RDEBUG2("User \"%s\": no second factor on file and require = no, first factor is enough", user->name);
+		RDEBUG2("User \"%s\": no second factor on file and enforce = optional, first factor is enough",
+			user->name);
 		decided(inst, request, DECIDED_NOT_NEEDED);
+		add_optional_reminder(inst, request);
 		return RLM_MODULE_OK;
 	}
 	if (pending_from_user(inst, method, user, &pending) != TWOFA_OK) {
@@ -416,7 +459,7 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
 	}
 
-	return send_challenge(inst, request, &pending);
+	return send_challenge(inst, request, &pending, inst->challenge_message);
 }
 
 /** Round one with password_source = local: the password, then the challenge. */
@@ -491,6 +534,7 @@ static rlm_rcode_t wrong_answer(rlm_twofa_t const *inst, REQUEST *request, twofa
 {
 	time_t		locked_until = 0;
 	twofa_rcode_t	rc = TWOFA_OK;
+	char		message[TWOFA_REPLY_MESSAGE_MAX + 1];
 
 	/*
 	 *	A replayed code was right once: it counts against this login's
@@ -518,7 +562,9 @@ static rlm_rcode_t wrong_answer(rlm_twofa_t const *inst, REQUEST *request, twofa
 		twofa_strerror(why));
 	pending->attempts_left--;
 	pending->had_failures = true;
-	return send_challenge(inst, request, pending);
+	/* Not the first prompt again: the user sees that the code was wrong.  No xlat, no format. */
+	twofa_message_expand(message, sizeof(message), inst->retry_message, pending->attempts_left);
+	return send_challenge(inst, request, pending, message);
 }
 
 /** Round two: the answer to our challenge.  No store read: one write decides. */
@@ -630,7 +676,7 @@ static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 	}
 
 	fr_pair_list_free(&request->reply->vps);
-	pair_make_reply("Reply-Message", inst->reject_message, T_OP_SET);
+	add_reply_message(request, inst->reject_message, T_OP_SET);
 	add_message_authenticator(request);
 
 	return RLM_MODULE_UPDATED;
@@ -658,11 +704,12 @@ static rlm_rcode_t post_auth_accept(rlm_twofa_t const *inst, REQUEST *request)
 	rc = load_user(inst, request, user_name(request), &user);
 	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) return reject(inst, request, "post-auth", rc);
 	if (!user) {
-		if (inst->require) {
-			RDEBUG2("Access-Accept by %s for a user with no second factor on file, require = yes",
+		if (inst->enforce == ENFORCE_REQUIRED) {
+			RDEBUG2("Access-Accept by %s for a user with no second factor on file, enforce = required",
 				by ? by : "another module");
 			return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
 		}
+		add_optional_reminder(inst, request);
 		return RLM_MODULE_NOOP;
 	}
 	if (auth_type && (auth_type->vp_integer == PW_AUTH_TYPE_ACCEPT)) {
@@ -745,8 +792,78 @@ static int mod_bootstrap(CONF_SECTION *conf, void *instance)
 	return 0;
 }
 
+/*
+ *	cf_section_parse() adds each option left out with its default as a
+ *	pair of its own, from file "<internal>" at line 0: only a pair from
+ *	a real file was written by the admin.
+ */
+static bool written_in_file(CONF_PAIR const *cp)
+{
+	return cp && (cf_pair_lineno(cp) > 0);
+}
+
+/*
+ *	enforce = required | optional, or the deprecated require = yes | no
+ *	(no default: its pair is there only if the admin wrote it).  Both
+ *	at once is refused: which one wins would be a guess.
+ */
+static int parse_enforce(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	CONF_PAIR *require = cf_pair_find(conf, "require");
+	CONF_PAIR *enforce = cf_pair_find(conf, "enforce");
+
+	if (require && written_in_file(enforce)) {
+		cf_log_err_cp(require, "\"require\" is deprecated, and \"enforce\" is set too (line %d): "
+			      "with both set, remove \"require\"", cf_pair_lineno(enforce));
+		return -1;
+	}
+	if (require) {
+		inst->enforce = inst->require ? ENFORCE_REQUIRED : ENFORCE_OPTIONAL;
+		WARN("%s[%d]: \"require\" is deprecated: write \"enforce = %s\" instead",
+		     cf_pair_filename(require), cf_pair_lineno(require), enforce_names[inst->enforce]);
+		return 0;
+	}
+
+	if (strcmp(inst->enforce_name, enforce_names[ENFORCE_REQUIRED]) == 0) {
+		inst->enforce = ENFORCE_REQUIRED;
+	} else if (strcmp(inst->enforce_name, enforce_names[ENFORCE_OPTIONAL]) == 0) {
+		inst->enforce = ENFORCE_OPTIONAL;
+	} else {
+		cf_log_err_cp(enforce, "enforce must be \"required\" or \"optional\", not \"%s\"",
+			      inst->enforce_name);
+		return -1;
+	}
+
+	return 0;
+}
+
+/** Warn of a message longer than a Reply-Message holds: it goes out cut. */
+static void check_message_length(rlm_twofa_t const *inst, char const *option, size_t len)
+{
+	if (len <= TWOFA_REPLY_MESSAGE_MAX) return;
+	WARN("rlm_twofa (%s): %s is %zu bytes; a Reply-Message holds %d, the rest is cut off",
+	     inst->name, option, len, TWOFA_REPLY_MESSAGE_MAX);
+}
+
+static void check_messages(rlm_twofa_t const *inst)
+{
+	char buffer[TWOFA_REPLY_MESSAGE_MAX + 2];	/* one byte more than fits: shows a cut */
+
+	check_message_length(inst, "challenge_message", strlen(inst->challenge_message));
+	check_message_length(inst, "reject_message", strlen(inst->reject_message));
+	check_message_length(inst, "optional_reminder", strlen(inst->optional_reminder));
+	if ((inst->enforce == ENFORCE_REQUIRED) && (inst->optional_reminder[0] != '\0')) {
+		WARN("rlm_twofa (%s): optional_reminder is never sent with enforce = required", inst->name);
+	}
+	check_message_length(inst, "retry_message (expanded)",
+			     twofa_message_expand(buffer, sizeof(buffer), inst->retry_message, inst->attempts));
+}
+
 static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
+	if (parse_enforce(conf, inst) < 0) return -1;
+	if (!inst->optional_reminder) inst->optional_reminder = "";
+
 	if (strcmp(inst->password_source_name, "local") == 0) {
 		inst->password_source = PASSWORD_SOURCE_LOCAL;
 	} else if (strcmp(inst->password_source_name, "none") == 0) {
@@ -773,6 +890,7 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("password_throttle.delay", inst->throttle.delay_seconds, <=, 3600);
 	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, >=, inst->throttle.delay_seconds);
 	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, <=, 86400);
+	check_messages(inst);
 
 	return 0;
 }
@@ -881,9 +999,9 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 		return -1;
 	}
 
-	INFO("rlm_twofa (%s): store %s (schema %d), password_source %s, require %s",
+	INFO("rlm_twofa (%s): store %s (schema %d), password_source %s, enforce %s",
 	     inst->name, inst->store_path, twofa_store_schema_version(inst->store),
-	     inst->password_source_name, inst->require ? "yes" : "no");
+	     inst->password_source_name, enforce_names[inst->enforce]);
 
 	return 0;
 }

@@ -384,7 +384,7 @@ fc_password_none_sites_run() {
 	twofa_stop_radiusd
 }
 
-# --- 2b. require = no, and a first factor that ignores case (LDAP, AD) ----
+# --- 2b. enforce = optional, a first factor that ignores case (LDAP, AD) ---
 
 # casey is enrolled in the store; the users file knows her as CASEY, as a
 # directory that matches names in any case would.  Another spelling of an
@@ -401,13 +401,13 @@ other_spelling_of_an_enrolled_name_is_still_challenged() {
 
 fc_optional_case_run() {
 	fc_setup optional_case none
-	sed -i -E 's/^(\s*require\s*=).*/\1 no/' "$RADDB/mods-available/twofa"
+	sed -i -E 's/^(\s*enforce\s*=).*/\1 optional/' "$RADDB/mods-available/twofa"
 	printf 'CASEY\tCleartext-Password := "%s"\n\n' "$PW" > "$DIR/users"
 	cat "$RADDB/mods-config/files/authorize" >> "$DIR/users"
 	mv "$DIR/users" "$RADDB/mods-config/files/authorize"
 	fc_site_default
 	fc_start
-	fc_run other_spelling_of_an_enrolled_name_is_still_challenged "require = no"
+	fc_run other_spelling_of_an_enrolled_name_is_still_challenged "enforce = optional"
 	twofa_stop_radiusd
 }
 

@@ -1,5 +1,6 @@
 /*
- * test_policy.c	Which user names and codes reach the store.
+ * test_policy.c	Which user names and codes reach the store; the messages the
+ *		module builds from templates (retry_message).
  */
 #include <string.h>
 
@@ -183,6 +184,118 @@ static void code_with_non_digits_is_not_well_formed(void)
 	CHECK(!twofa_code_well_formed("\xef\xbc\x91\xef\xbc\x92", 6, 6));	/* full-width digits */
 }
 
+/* A template expanded into a buffer as big as a Reply-Message allows. */
+static char const *expand(char const *template, unsigned int attempts)
+{
+	static char out[TWOFA_REPLY_MESSAGE_MAX + 1];
+	size_t len = twofa_message_expand(out, sizeof(out), template, attempts);
+
+	CHECK(len == strlen(out));
+	CHECK(len <= TWOFA_REPLY_MESSAGE_MAX);
+	return out;
+}
+
+static void attempts_placeholder_is_replaced_by_the_number(void)
+{
+	CHECK_STR(expand("Wrong code ({attempts} tries left)", 2), "Wrong code (2 tries left)");
+	CHECK_STR(expand("{attempts}", 1), "1");
+	CHECK_STR(expand("{attempts} of {attempts}", 10), "10 of 10");
+	CHECK_STR(expand("left:{attempts}", 0), "left:0");
+	CHECK_STR(expand("{attempts}{attempts}", 3), "33");
+}
+
+static void message_without_placeholder_is_copied_as_is(void)
+{
+	CHECK_STR(expand("Enter the code", 2), "Enter the code");
+	CHECK_STR(expand("", 2), "");
+	CHECK_STR(expand("j\xc3\xbcrgen \xe2\x82\xac", 2), "j\xc3\xbcrgen \xe2\x82\xac");
+}
+
+static void other_braces_are_left_alone(void)
+{
+	CHECK_STR(expand("{Attempts} {attempt} { attempts} {attempts", 2), "{Attempts} {attempt} { attempts} {attempts");
+	CHECK_STR(expand("{{attempts}}", 2), "{2}");
+	CHECK_STR(expand("%{attempts}", 2), "%2");
+}
+
+static void format_directives_are_not_interpreted(void)
+{
+	CHECK_STR(expand("%s %d %n %x %%", 2), "%s %d %n %x %%");
+	CHECK_STR(expand("%{User-Name} ${confdir}", 2), "%{User-Name} ${confdir}");
+}
+
+static void long_message_is_cut_at_253_bytes(void)
+{
+	char template[400];
+
+	memset(template, 'a', sizeof(template) - 1);
+	template[sizeof(template) - 1] = '\0';
+	CHECK(strlen(expand(template, 2)) == 253);
+	CHECK(strspn(expand(template, 2), "a") == 253);
+}
+
+/* n bytes of 'a' then tail, expanded. */
+static size_t expanded_length(size_t n, char const *tail, unsigned int attempts)
+{
+	char template[600];
+
+	memset(template, 'a', n);
+	strcpy(template + n, tail);
+	return strlen(expand(template, attempts));
+}
+
+static void cut_never_splits_a_utf8_character(void)
+{
+	CHECK(expanded_length(252, "\xc3\xbc", 2) == 252);		/* U+00FC would end at byte 254 */
+	CHECK(expanded_length(251, "\xc3\xbc", 2) == 253);		/* ends at 253: kept */
+	CHECK(expanded_length(251, "\xe2\x82\xac", 2) == 251);		/* U+20AC, 3 bytes */
+	CHECK(expanded_length(252, "\xe2\x82\xac", 2) == 252);
+	CHECK(expanded_length(250, "\xe2\x82\xac", 2) == 253);
+	CHECK(expanded_length(250, "\xf0\x9f\x98\x80", 2) == 250);	/* U+1F600, 4 bytes */
+	CHECK(expanded_length(249, "\xf0\x9f\x98\x80", 2) == 253);
+	CHECK(expanded_length(240, "\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d", 2) == 252);
+}
+
+static void number_is_never_cut_in_half(void)
+{
+	CHECK(expanded_length(252, "{attempts}", 10) == 252);		/* "1" alone would be a lie */
+	CHECK(expanded_length(251, "{attempts}", 10) == 253);
+	CHECK(expanded_length(252, "{attempts}", 9) == 253);
+	CHECK(expanded_length(252, "{attempts} left", 10) == 252);	/* nothing after the cut either */
+}
+
+static void small_buffer_is_respected(void)
+{
+	char	out[8];
+	size_t	len;
+
+	memset(out, 'x', sizeof(out));
+	len = twofa_message_expand(out, sizeof(out), "abcdefghij", 2);
+	CHECK(len == 7);
+	CHECK_STR(out, "abcdefg");
+	len = twofa_message_expand(out, sizeof(out), "abcde\xc3\xbc", 2);
+	CHECK(len == 7);
+	CHECK_STR(out, "abcde\xc3\xbc");
+	len = twofa_message_expand(out, sizeof(out), "abcdef\xc3\xbc", 2);
+	CHECK(len == 6);
+	CHECK_STR(out, "abcdef");
+	len = twofa_message_expand(out, 1, "abc", 2);
+	CHECK(len == 0);
+	CHECK(out[0] == '\0');
+	CHECK(twofa_message_expand(NULL, 0, "abc", 2) == 0);
+}
+
+static void utf8_prefix_ends_on_a_character_boundary(void)
+{
+	CHECK(twofa_utf8_prefix("abc", 3, 10) == 3);
+	CHECK(twofa_utf8_prefix("abc", 3, 2) == 2);
+	CHECK(twofa_utf8_prefix("a\xc3\xbc", 3, 2) == 1);
+	CHECK(twofa_utf8_prefix("a\xc3\xbc", 3, 3) == 3);
+	CHECK(twofa_utf8_prefix("\xf0\x9f\x98\x80z", 5, 3) == 0);
+	CHECK(twofa_utf8_prefix("\xf0\x9f\x98\x80z", 5, 4) == 4);
+	CHECK(twofa_utf8_prefix("abc", 3, 0) == 0);
+}
+
 int main(void)
 {
 	RUN(ascii_names_accepted);
@@ -203,6 +316,15 @@ int main(void)
 	RUN(code_with_exact_digits_is_well_formed);
 	RUN(code_of_wrong_length_is_not_well_formed);
 	RUN(code_with_non_digits_is_not_well_formed);
+	RUN(attempts_placeholder_is_replaced_by_the_number);
+	RUN(message_without_placeholder_is_copied_as_is);
+	RUN(other_braces_are_left_alone);
+	RUN(format_directives_are_not_interpreted);
+	RUN(long_message_is_cut_at_253_bytes);
+	RUN(cut_never_splits_a_utf8_character);
+	RUN(number_is_never_cut_in_half);
+	RUN(small_buffer_is_respected);
+	RUN(utf8_prefix_ends_on_a_character_boundary);
 
 	CHECK_EXIT();
 }
