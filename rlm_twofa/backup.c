@@ -74,7 +74,7 @@ bool twofa_backup_code_normalise(char const *in, size_t len, char out[TWOFA_BACK
 	return false;
 }
 
-int64_t twofa_backup_code_to_number(char const code[TWOFA_BACKUP_CODE_LEN + 1])
+int64_t twofa_backup_code_to_number(char const *code)
 {
 	int64_t	v = 0;
 	size_t	i;

@@ -54,7 +54,7 @@ bool twofa_backup_code_normalise(char const *in, size_t len, char out[TWOFA_BACK
 /** A canonical code as a number (0 .. 31^10 - 1), and back: how the method
  *  carries it from its check to its consume (method.h's proof).  -1 / false
  *  for anything that is not a canonical code or such a number. */
-int64_t twofa_backup_code_to_number(char const code[TWOFA_BACKUP_CODE_LEN + 1]);
+int64_t twofa_backup_code_to_number(char const *code);
 bool twofa_backup_code_from_number(int64_t n, char out[TWOFA_BACKUP_CODE_LEN + 1]);
 
 /** The backup-code key: HKDF-SHA256 of the key file's key, its own label.
