@@ -29,6 +29,8 @@ typedef struct {
 	unsigned int		window;		//!< TOTP steps either side of now
 	twofa_store_t		*store;
 	time_t			now;
+	int			*left;		//!< out (may be NULL): a counted factor's uses left after
+						//!< a successful consume; -1 if the factor is not counted
 } twofa_method_ctx_t;
 
 typedef struct twofa_method twofa_method_t;
@@ -36,6 +38,7 @@ typedef struct twofa_method twofa_method_t;
 struct twofa_method {
 	char const	*name;		//!< "totp": log lines, config words
 	uint8_t		id;		//!< TWOFA_METHOD_*: names the method in the pending context
+	char const	*unit;		//!< what consume counts down ("backup code"), or NULL
 
 	/** Does the user hold this method, ready to be used (confirmed)? */
 	bool		(*held)(twofa_user_t const *user);
@@ -56,6 +59,11 @@ struct twofa_method {
 	 *  @return TWOFA_OK, TWOFA_ERR_REPLAYED, TWOFA_ERR_LOCKED, TWOFA_ERR_NOT_ENROLLED,
 	 *  TWOFA_ERR_NOT_FOUND, or a store error. */
 	twofa_rcode_t	(*consume)(twofa_method_ctx_t const *mctx, twofa_pending_t const *pending, int64_t proof);
+
+	/** May be NULL.  Does answer have this method's shape, so that it is worth
+	 *  trying at another method's prompt (a backup code where a TOTP code was
+	 *  asked for)?  In memory, no store. */
+	bool		(*looks_like)(char const *answer, size_t len);
 };
 
 /** The method with this pending-context id, or NULL (an unknown id is refused). */
@@ -64,6 +72,11 @@ twofa_method_t const *twofa_method_by_id(uint8_t id);
 /** The method the user is challenged with: the first they hold, in order of preference; NULL if none. */
 twofa_method_t const *twofa_method_for_user(twofa_user_t const *user);
 
+/** The method to try for an answer the pending method found malformed: the first
+ *  other method whose looks_like() takes it; NULL if none. */
+twofa_method_t const *twofa_method_alternate(twofa_method_t const *pending_method, char const *answer, size_t len);
+
 extern twofa_method_t const twofa_method_totp;
+extern twofa_method_t const twofa_method_backup;
 
 #endif

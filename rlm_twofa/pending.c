@@ -38,8 +38,8 @@ size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PEND
 	uint8_t	*p = buf;
 
 	if ((name_len == 0) || (name_len > TWOFA_USER_NAME_MAX) ||
-	    (pending->sealed_len == 0) || (pending->sealed_len > TWOFA_SEALED_MAX) ||
-	    (pending->totp.period == 0) || (pending->totp.period > UINT16_MAX) ||
+	    (pending->sealed_len > TWOFA_SEALED_MAX) || (pending->totp.period > UINT16_MAX) ||
+	    ((pending->method == TWOFA_METHOD_TOTP) && ((pending->sealed_len == 0) || (pending->totp.period == 0))) ||
 	    (pending->totp.digits > UINT8_MAX) || ((unsigned int) pending->totp.hash > UINT8_MAX)) return 0;
 
 	*p++ = TWOFA_PENDING_VERSION;
@@ -81,12 +81,15 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 	pending->totp.digits = *p++;
 	pending->totp.period = (unsigned int) get_be(p, 2);
 	p += 2;
-	if (pending->totp.period == 0) return false;		/* nor a zero period */
 	pending->user_id = (int64_t) get_be(p, 8);
 	p += 8;
 	pending->sealed_len = *p++;
 
-	if ((pending->sealed_len == 0) || (pending->sealed_len > TWOFA_SEALED_MAX) ||
+	/* Nor a TOTP challenge without its secret or with a zero period. */
+	if ((pending->method == TWOFA_METHOD_TOTP) && ((pending->sealed_len == 0) || (pending->totp.period == 0))) {
+		return false;
+	}
+	if ((pending->sealed_len > TWOFA_SEALED_MAX) ||
 	    (len <= TWOFA_PENDING_HEADER_LEN + pending->sealed_len)) return false;
 	memcpy(pending->sealed, p, pending->sealed_len);
 	p += pending->sealed_len;

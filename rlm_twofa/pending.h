@@ -29,7 +29,8 @@
 
 /* Methods (method.h), as named in the pending context.  Append only. */
 #define TWOFA_METHOD_TOTP		1			//!< a TOTP code
-#define TWOFA_METHOD_LAST		TWOFA_METHOD_TOTP
+#define TWOFA_METHOD_BACKUP		2			//!< a backup code (no factor part)
+#define TWOFA_METHOD_LAST		TWOFA_METHOD_BACKUP
 
 #define TWOFA_SEALED_MAX		(TWOFA_SEAL_OVERHEAD + TWOFA_SECRET_MAX)
 
@@ -40,7 +41,9 @@ typedef struct {
 	bool			had_failures;			//!< round one read failed codes to clear on success
 	int64_t			user_id;
 
-	/* The factor's part, filled by its method's start() (method.h). */
+	/* The factor's part, filled by its method's start() (method.h).
+	 * TOTP needs a sealed secret and a period; a backup-code challenge
+	 * carries none (the codes are checked in the store). */
 	twofa_totp_params_t	totp;
 	uint8_t			sealed[TWOFA_SEALED_MAX];	//!< the enrolment's secret, as stored (encrypted)
 	size_t			sealed_len;
@@ -55,7 +58,8 @@ typedef struct {
 size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PENDING_MAX]);
 
 /** Unpack what twofa_pending_pack wrote.  @return false for anything else: another
- *  version, a method out of range, a field cut short or too long, a NUL in the name. */
+ *  version, a method out of range, a field cut short or too long, a NUL in the name,
+ *  a TOTP challenge without a sealed secret or period. */
 bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pending);
 
 #endif

@@ -82,6 +82,7 @@ typedef struct {
 	uint32_t		busy_timeout;		//!< ms to wait for a locked store
 	twofa_lockout_t		lockout;		//!< consecutive failed codes across logins
 	twofa_password_throttle_t throttle;		//!< consecutive failed first factors
+	uint32_t		backup_codes_low;	//!< at most this many left: the Accept says so
 
 	twofa_store_t		*store;			//!< shared by all worker threads
 	uint8_t			key[TWOFA_KEY_LEN];	//!< wiped in detach
@@ -109,6 +110,11 @@ static const CONF_PARSER throttle_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+static const CONF_PARSER backup_config[] = {
+	{ "backup_codes_low", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, backup_codes_low), "2" },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER module_config[] = {
 	{ "store", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, store_path), "/var/lib/freeradius/twofa/twofa.db" },
 	{ "key_file", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, key_file), "/var/lib/freeradius/twofa/twofa.key" },
@@ -129,6 +135,7 @@ static const CONF_PARSER module_config[] = {
 	{ "totp", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) totp_config },
 	{ "lockout", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) lockout_config },
 	{ "password_throttle", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) throttle_config },
+	{ "backup", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) backup_config },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -496,13 +503,14 @@ static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *
  *	and checks again that the factor is unchanged and the user not locked.
  */
 static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
-				   twofa_pending_t const *pending)
+				   twofa_pending_t const *pending, int *left)
 {
 	VALUE_PAIR		*answer = user_password(request);
 	twofa_method_ctx_t	mctx = method_ctx(inst);
 	int64_t			proof = -1;
 	twofa_rcode_t		rc;
 
+	mctx.left = left;
 	if (!answer) return TWOFA_ERR_MALFORMED;
 	rc = method->check(request, &mctx, pending, answer->vp_strvalue, answer->vp_length, &proof);
 	if (rc == TWOFA_ERR_CRYPTO) RERROR("User \"%s\": %s secret does not open with this key_file", pending->name, method->name);
@@ -526,6 +534,40 @@ static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, tw
 	}
 
 	return rc;
+}
+
+/*
+ *	An answer the pending method found malformed may be another method's:
+ *	a backup code typed at the TOTP prompt.  If one takes its shape, it
+ *	judges the answer instead (and *method names it from then on).
+ */
+static twofa_rcode_t verify_alternate(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const **method,
+				      twofa_pending_t const *pending, int *left)
+{
+	VALUE_PAIR		*answer = user_password(request);
+	twofa_method_t const	*alternate;
+
+	if (!answer) return TWOFA_ERR_MALFORMED;
+	alternate = twofa_method_alternate(*method, answer->vp_strvalue, answer->vp_length);
+	if (!alternate) return TWOFA_ERR_MALFORMED;
+	RDEBUG2("User \"%s\": answer to the %s challenge has the shape of a %s answer, trying that", pending->name,
+		(*method)->name, alternate->name);
+	*method = alternate;
+	return verify_answer(inst, request, alternate, pending, left);
+}
+
+/** A counted factor running low (backup codes): the Access-Accept says how many are left. */
+static void say_how_many_left(rlm_twofa_t const *inst, REQUEST *request, char const *name,
+			      twofa_method_t const *method, int left)
+{
+	char message[128];
+
+	if (!method->unit || (left < 0)) return;
+	RDEBUG2("User \"%s\": %d %s%s left", name, left,
+		method->unit, (left == 1) ? "" : "s");
+	if ((uint32_t) left > inst->backup_codes_low) return;
+	snprintf(message, sizeof(message), "%d %s%s left", left, method->unit, (left == 1) ? "" : "s");
+	pair_make_reply("Reply-Message", message, T_OP_ADD);
 }
 
 /** A wrong answer: count it, then challenge again while attempts are left. */
@@ -573,6 +615,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	twofa_pending_t		pending;
 	twofa_method_t const	*method;
 	char const		*name = user_name(request);
+	int			left = -1;
 	twofa_rcode_t		rc;
 
 	/*
@@ -603,13 +646,15 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	}
 	if ((time_t) pending.expires < time(NULL)) return reject(inst, request, "challenge", TWOFA_ERR_EXPIRED);
 
-	rc = verify_answer(inst, request, method, &pending);
+	rc = verify_answer(inst, request, method, &pending, &left);
+	if (rc == TWOFA_ERR_MALFORMED) rc = verify_alternate(inst, request, &method, &pending, &left);
 	switch (rc) {
 	case TWOFA_OK:
 		if (pending.had_failures && (twofa_store_record_success(inst->store, pending.user_id) != TWOFA_OK)) {
 			log_store_error(inst, request, "record success", TWOFA_ERR_STORE);
 		}
 		RDEBUG2("User \"%s\": %s answer accepted", name, method->name);
+		say_how_many_left(inst, request, name, method, left);
 		decided(inst, request, DECIDED_SECOND_FACTOR);
 		return RLM_MODULE_OK;
 
@@ -890,6 +935,7 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("password_throttle.delay", inst->throttle.delay_seconds, <=, 3600);
 	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, >=, inst->throttle.delay_seconds);
 	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, <=, 86400);
+	FR_INTEGER_BOUND_CHECK("backup.backup_codes_low", inst->backup_codes_low, <=, TWOFA_BACKUP_COUNT_MAX);
 	check_messages(inst);
 
 	return 0;

@@ -22,6 +22,7 @@
 #include <talloc.h>
 #include "twofa.h"
 #include "totp.h"
+#include "backup.h"
 
 typedef struct twofa_store twofa_store_t;
 
@@ -48,6 +49,7 @@ typedef struct {
 	int64_t			totp_last_step;		//!< the confirming code's (schema 1: last used) step, or -1
 	unsigned int		password_failures;	//!< consecutive failed first factors
 	time_t			password_next_try;	//!< no password is checked before this; 0 if none
+	unsigned int		backup_codes_left;	//!< unused backup codes
 } twofa_user_t;
 
 /** Lockout policy for twofa_store_record_failure(). */
@@ -123,6 +125,28 @@ twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name);
  */
 twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id,
 					    uint8_t const *sealed, size_t sealed_len, int64_t step, time_t now);
+
+/*
+ *	Backup codes (backup.h): stored as a salt and a keyed hash each.
+ */
+/** Replace the user's codes with count new ones (0: void them all), in one
+ *  transaction.  *voided (may be NULL) gets how many unused codes went.
+ *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND, TWOFA_ERR_MALFORMED (count above
+ *  TWOFA_BACKUP_COUNT_MAX), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_backup_set(twofa_store_t *store, char const *name, twofa_backup_hash_t const *codes,
+				     unsigned int count, unsigned int *voided);
+
+/** Use one of the user's unused codes: the one whose hash under bkey (the
+ *  derived backup key, never the key file's key) matches code (canonical,
+ *  backup.h), marked used at now only if it is still unused and the user not
+ *  locked.  Of several callers with the same code at once, exactly one gets
+ *  TWOFA_OK.  *left (may be NULL) gets the unused codes left after a success.
+ *  @return TWOFA_OK, TWOFA_ERR_BAD_CODE (no unused code matches), TWOFA_ERR_REPLAYED
+ *  (matched, but another login used it first), TWOFA_ERR_LOCKED, TWOFA_ERR_NOT_FOUND
+ *  (user deleted), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_backup_consume(twofa_store_t *store, int64_t user_id,
+					 uint8_t const bkey[TWOFA_BACKUP_KEY_LEN], char const *code,
+					 time_t now, unsigned int *left);
 
 /*
  *	Lockout.  One atomic statement each.

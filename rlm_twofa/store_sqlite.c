@@ -28,7 +28,7 @@
 #include "store.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	3
+#define SCHEMA_VERSION	4
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -103,6 +103,20 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"ALTER TABLE users ADD COLUMN password_failures INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE users ADD COLUMN password_next_try INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX users_name_nocase ON users (name COLLATE NOCASE);",
+	/*
+	 * 3 -> 4: backup codes, a salt and a keyed hash each (backup.h).
+	 * used_at is NULL until the code is used; a used code stays until
+	 * the next set replaces it.  The index serves round one's count of
+	 * unused codes (a range of it per user) and the consume's list.
+	 */
+	"CREATE TABLE backup_codes ("
+	"	id INTEGER PRIMARY KEY,"
+	"	user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"	salt BLOB NOT NULL,"
+	"	hash BLOB NOT NULL,"
+	"	created INTEGER NOT NULL,"
+	"	used_at INTEGER);"
+	"CREATE INDEX backup_codes_user ON backup_codes (user_id, used_at);",
 };
 
 typedef enum {
@@ -123,6 +137,13 @@ typedef enum {
 	STMT_PASSWORD_FAILURE,
 	STMT_PASSWORD_SUCCESS,
 	STMT_UNLOCK,
+	STMT_USER_ID,
+	STMT_BACKUP_COUNT,
+	STMT_BACKUP_CLEAR,
+	STMT_BACKUP_ADD,
+	STMT_BACKUP_UNUSED,
+	STMT_BACKUP_USE,
+	STMT_BACKUP_WHY_NOT,
 	STMT_AUDIT,
 	STMT_BEGIN,
 	STMT_BEGIN_READ,
@@ -134,7 +155,8 @@ typedef enum {
 #define USER_COLUMNS \
 	"u.id, u.name, u.password_hash, u.created, u.fail_count, u.lock_count, u.locked_until, " \
 	"t.secret, t.hash, t.digits, t.period, t.confirmed, t.last_step, " \
-	"u.password_failures, u.password_next_try " \
+	"u.password_failures, u.password_next_try, " \
+	"(SELECT count(*) FROM backup_codes b WHERE b.user_id = u.id AND b.used_at IS NULL) " \
 	"FROM users u LEFT JOIN totp t ON t.user_id = u.id "
 
 static char const *statements[STMT_COUNT] = {
@@ -219,6 +241,21 @@ static char const *statements[STMT_COUNT] = {
 				  "WHERE id = ?1 AND (password_failures > 0 OR password_next_try > 0)",
 	[STMT_UNLOCK]		= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0, "
 				  "password_failures = 0, password_next_try = 0 WHERE name = ?1",
+	[STMT_USER_ID]		= "SELECT id FROM users WHERE name = ?1",
+	[STMT_BACKUP_COUNT]	= "SELECT count(*) FROM backup_codes WHERE user_id = ?1 AND used_at IS NULL",
+	[STMT_BACKUP_CLEAR]	= "DELETE FROM backup_codes WHERE user_id = ?1",
+	[STMT_BACKUP_ADD]	= "INSERT INTO backup_codes (user_id, salt, hash, created) VALUES (?1, ?2, ?3, ?4)",
+	[STMT_BACKUP_UNUSED]	= "SELECT id, salt, hash FROM backup_codes WHERE user_id = ?1 AND used_at IS NULL",
+	/*
+	 *	The consume-once: of two logins with the same code, both may
+	 *	find it unused above, but only one UPDATE changes the row.  It
+	 *	also checks again that the user is not locked.  ?1 code id,
+	 *	?2 user id, ?3 now.
+	 */
+	[STMT_BACKUP_USE]	= "UPDATE backup_codes SET used_at = ?3 WHERE id = ?1 AND user_id = ?2 AND used_at IS NULL "
+				  "AND (SELECT locked_until FROM users WHERE id = ?2) <= ?3",
+	/* Only when the above changed nothing, or nothing matched: locked?  No row: user deleted. */
+	[STMT_BACKUP_WHY_NOT]	= "SELECT locked_until > ?2 FROM users WHERE id = ?1",
 	[STMT_AUDIT]		= "INSERT INTO audit (at, actor, action, user, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
@@ -934,6 +971,7 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 	u->totp_last_step = -1;
 	u->password_failures = sqlite3_column_int(stmt, 13);
 	u->password_next_try = sqlite3_column_int64(stmt, 14);
+	u->backup_codes_left = sqlite3_column_int(stmt, 15);
 
 	if (sqlite3_column_type(stmt, 7) == SQLITE_BLOB) {
 		int len = sqlite3_column_bytes(stmt, 7);
@@ -1369,4 +1407,162 @@ twofa_rcode_t twofa_store_commit(twofa_store_t *store)
 twofa_rcode_t twofa_store_rollback(twofa_store_t *store)
 {
 	return run_plain(store, STMT_ROLLBACK, "rollback");
+}
+
+/*
+ *	Backup codes.
+ */
+/* The first column of a one-row query keyed by ?1 (and ?2 now, if given); NOT_FOUND if no row. */
+static twofa_rcode_t query_int(conn_t *c, stmt_t which, char const *what, int64_t key, time_t const *now,
+			       int64_t *value)
+{
+	sqlite3_stmt	*stmt = stmt_start(c, which);
+	int		rc;
+	twofa_rcode_t	ret = TWOFA_OK;
+
+	sqlite3_bind_int64(stmt, 1, key);
+	if (now) sqlite3_bind_int64(stmt, 2, *now);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) *value = sqlite3_column_int64(stmt, 0);
+	else if (rc == SQLITE_DONE) ret = TWOFA_ERR_NOT_FOUND;
+	else ret = conn_error(c, what, rc);
+	stmt_done(stmt);
+	return ret;
+}
+
+static twofa_rcode_t backup_replace(conn_t *c, char const *name, twofa_backup_hash_t const *codes,
+				    unsigned int count, unsigned int *voided)
+{
+	sqlite3_stmt	*stmt;
+	int64_t		user_id, unused = 0;
+	time_t		now = time(NULL);
+	unsigned int	i;
+	twofa_rcode_t	rc;
+
+	stmt = stmt_start(c, STMT_USER_ID);
+	bind_text(stmt, 1, name);
+	rc = (sqlite3_step(stmt) == SQLITE_ROW) ? TWOFA_OK : TWOFA_ERR_NOT_FOUND;
+	user_id = sqlite3_column_int64(stmt, 0);
+	stmt_done(stmt);
+	if (rc != TWOFA_OK) return rc;
+
+	rc = query_int(c, STMT_BACKUP_COUNT, "count backup codes", user_id, NULL, &unused);
+	if (rc != TWOFA_OK) return rc;
+	stmt = stmt_start(c, STMT_BACKUP_CLEAR);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	rc = stmt_run(c, stmt, "void backup codes", NULL);
+	if (rc != TWOFA_OK) return rc;
+
+	for (i = 0; i < count; i++) {
+		stmt = stmt_start(c, STMT_BACKUP_ADD);
+		sqlite3_bind_int64(stmt, 1, user_id);
+		sqlite3_bind_blob(stmt, 2, codes[i].salt, sizeof(codes[i].salt), SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 3, codes[i].hash, sizeof(codes[i].hash), SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 4, now);
+		rc = stmt_run(c, stmt, "add backup code", NULL);
+		if (rc != TWOFA_OK) return rc;
+	}
+	if (voided) *voided = (unsigned int) unused;
+	return TWOFA_OK;
+}
+
+twofa_rcode_t twofa_store_backup_set(twofa_store_t *store, char const *name, twofa_backup_hash_t const *codes,
+				     unsigned int count, unsigned int *voided)
+{
+	CONN_USE(c);
+	bool		own_transaction;
+	twofa_rcode_t	rc;
+
+	if (voided) *voided = 0;
+	if ((count > TWOFA_BACKUP_COUNT_MAX) || (count && !codes)) return TWOFA_ERR_MALFORMED;
+	CONN_OR_FAIL(c, store);
+
+	/* The old set goes and the new one comes in one transaction: never both, never neither. */
+	own_transaction = sqlite3_get_autocommit(c->db);
+	if (own_transaction && ((rc = stmt_run_plain(c, STMT_BEGIN, "begin")) != TWOFA_OK)) return rc;
+	rc = backup_replace(c, name, codes, count, voided);
+	if (!own_transaction) return rc;
+	if (rc == TWOFA_OK) rc = stmt_run_plain(c, STMT_COMMIT, "commit");
+	if ((rc != TWOFA_OK) && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
+	if ((rc != TWOFA_OK) && voided) *voided = 0;
+	return rc;
+}
+
+typedef struct {
+	int64_t		user_id;
+	uint8_t const	*bkey;
+	char const	*code;
+	time_t		now;
+	unsigned int	left;		//!< out
+} backup_consume_args_t;
+
+/* The id of the user's unused code that code matches, or 0. */
+static twofa_rcode_t backup_find(conn_t *c, backup_consume_args_t const *a, int64_t *found)
+{
+	sqlite3_stmt	*stmt = stmt_start(c, STMT_BACKUP_UNUSED);
+	int		rc;
+
+	*found = 0;
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (twofa_backup_code_matches(a->bkey, sqlite3_column_blob(stmt, 1), sqlite3_column_bytes(stmt, 1),
+					      sqlite3_column_blob(stmt, 2), sqlite3_column_bytes(stmt, 2), a->code)) {
+			*found = sqlite3_column_int64(stmt, 0);
+			break;
+		}
+	}
+	if ((rc != SQLITE_ROW) && (rc != SQLITE_DONE)) {
+		twofa_rcode_t ret = conn_error(c, "find backup code", rc);
+
+		stmt_done(stmt);
+		return ret;
+	}
+	stmt_done(stmt);
+	return TWOFA_OK;
+}
+
+static twofa_rcode_t backup_consume_run(conn_t *c, void *arg)
+{
+	backup_consume_args_t	*a = arg;
+	sqlite3_stmt		*stmt;
+	int64_t			id, value = 0;
+	int			changes = 0;
+	twofa_rcode_t		rc;
+
+	a->left = 0;
+	rc = backup_find(c, a, &id);
+	if (rc != TWOFA_OK) return rc;
+	if (id) {
+		stmt = stmt_start(c, STMT_BACKUP_USE);
+		sqlite3_bind_int64(stmt, 1, id);
+		sqlite3_bind_int64(stmt, 2, a->user_id);
+		sqlite3_bind_int64(stmt, 3, a->now);
+		rc = stmt_run(c, stmt, "use backup code", &changes);
+		if (rc != TWOFA_OK) return rc;
+		if (changes == 1) {
+			rc = query_int(c, STMT_BACKUP_COUNT, "count backup codes", a->user_id, NULL, &value);
+			if (rc == TWOFA_OK) a->left = (unsigned int) value;
+			return (rc == TWOFA_ERR_NOT_FOUND) ? TWOFA_OK : rc;
+		}
+	}
+
+	/* Not used: say why.  Every answer is a reject, so this read need not be atomic with the update. */
+	rc = query_int(c, STMT_BACKUP_WHY_NOT, "use backup code", a->user_id, &a->now, &value);
+	if (rc != TWOFA_OK) return rc;				/* NOT_FOUND: deleted since round one */
+	if (value) return TWOFA_ERR_LOCKED;
+	return id ? TWOFA_ERR_REPLAYED : TWOFA_ERR_BAD_CODE;
+}
+
+twofa_rcode_t twofa_store_backup_consume(twofa_store_t *store, int64_t user_id,
+					 uint8_t const bkey[TWOFA_BACKUP_KEY_LEN], char const *code,
+					 time_t now, unsigned int *left)
+{
+	backup_consume_args_t	a = { .user_id = user_id, .bkey = bkey, .code = code, .now = now };
+	twofa_rcode_t		rc;
+
+	if (left) *left = 0;
+	if (!bkey || !code || (strlen(code) != TWOFA_BACKUP_CODE_LEN)) return TWOFA_ERR_MALFORMED;
+	rc = store_call(store, true, backup_consume_run, &a);
+	if ((rc == TWOFA_OK) && left) *left = a.left;
+	return rc;
 }

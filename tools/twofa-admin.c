@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 #include <talloc.h>
 
+#include "../rlm_twofa/backup.h"
 #include "../rlm_twofa/base32.h"
 #include "../rlm_twofa/crypto.h"
 #include "../rlm_twofa/policy.h"
@@ -53,6 +54,7 @@
 #define IMPORT_BATCH_HASHES	32		//!< passwords per transaction at most (~1 s of yescrypt)
 #define IMPORT_PROGRESS_SECONDS	2		//!< at most one progress line this often
 #define PERIOD_MAX		300
+#define BACKUP_COUNT_DEFAULT	10
 
 enum {
 	ADMIN_OK	= 0,
@@ -823,6 +825,7 @@ static void user_json(FILE *out, twofa_user_t const *u, time_t now)
 	fprintf(out, ",\"failures\":%u,\"locks\":%u,\"locked_until\":", u->fail_count, u->lock_count);
 	if (u->locked_until > now) fprintf(out, "\"%s\"", time_text(buf, sizeof(buf), u->locked_until, true));
 	else fputs("null", out);
+	fprintf(out, ",\"backup_codes\":%u", u->backup_codes_left);
 	fprintf(out, ",\"password_failures\":%u,\"password_wait_until\":", u->password_failures);
 	if (u->password_next_try > now) fprintf(out, "\"%s\"}", time_text(buf, sizeof(buf), u->password_next_try, true));
 	else fputs("null}", out);
@@ -889,6 +892,7 @@ static int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv
 	printf("created:       %s\n", time_text(buf, sizeof(buf), u->created, false));
 	printf("2fa:           %s\n", totp_state_name(u->totp_state));
 	printf("totp:          %s\n", totp_params_text(buf, sizeof(buf), u));
+	printf("backup codes:  %u left\n", u->backup_codes_left);
 	printf("failures:      %u\n", u->fail_count);
 	printf("locks:         %u\n", u->lock_count);
 	printf("locked until:  %s\n",
@@ -1379,6 +1383,88 @@ static int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **a
 }
 
 /*
+ *	backup generate | remove
+ */
+/** The new codes, once: one per line, or a JSON object with the list. */
+static void print_backup_codes(admin_t *a, char const *name, char codes[][TWOFA_BACKUP_SHOWN_LEN + 1],
+			       unsigned int count, unsigned int voided)
+{
+	unsigned int i;
+
+	if (!a->json) {
+		for (i = 0; i < count; i++) printf("%s\n", codes[i]);
+		fprintf(stderr, PROGNAME ": %u backup codes for \"%s\", each works once; they are shown only now%s\n",
+			count, name, voided ? " (the old ones no longer work)" : "");
+		return;
+	}
+	fputs("{\"user\":", stdout);
+	json_escape(stdout, name);
+	fputs(",\"codes\":[", stdout);
+	for (i = 0; i < count; i++) printf("%s\"%s\"", i ? "," : "", codes[i]);	/* alphabet and '-' only */
+	printf("],\"voided\":%u}\n", voided);
+}
+
+static int cmd_backup_generate(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	static struct option const opts[] = { { "count", required_argument, NULL, 'c' }, OPT_HELP, OPT_END };
+	char			codes[TWOFA_BACKUP_COUNT_MAX][TWOFA_BACKUP_SHOWN_LEN + 1], detail[64], *name;
+	twofa_backup_hash_t	hashes[TWOFA_BACKUP_COUNT_MAX];
+	uint8_t			bkey[TWOFA_BACKUP_KEY_LEN];
+	unsigned int		count = BACKUP_COUNT_DEFAULT, voided = 0, i;
+	twofa_rcode_t		rc = TWOFA_OK;
+	int			c, ret = ADMIN_OK;
+
+	while ((ret == ADMIN_OK) && ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)) {
+		if (c != 'c') return usage_of(cmd, c);
+		ret = parse_uint(optarg, "--count", 1, TWOFA_BACKUP_COUNT_MAX, &count);
+	}
+	if (ret != ADMIN_OK) return ret;
+	if (argc - optind != 1) return usage_of(cmd, '?');
+	name = argv[optind];
+	if ((ret = check_name(name)) != ADMIN_OK) return ret;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = load_key(a)) != ADMIN_OK)) return ret;
+
+	if (twofa_backup_key_derive(a->key, bkey) != TWOFA_OK) return say(ADMIN_ERROR, "cannot derive the backup-code key");
+	for (i = 0; (i < count) && (rc == TWOFA_OK); i++) {
+		rc = twofa_backup_code_generate(codes[i]);
+		if (rc == TWOFA_OK) rc = twofa_backup_code_seal(bkey, codes[i], &hashes[i]);
+	}
+	OPENSSL_cleanse(bkey, sizeof(bkey));
+	/* The new set replaces the old in one transaction; printed only once stored. */
+	if (rc == TWOFA_OK) rc = twofa_store_backup_set(a->store, name, hashes, count, &voided);
+	if (rc != TWOFA_OK) {
+		OPENSSL_cleanse(codes, sizeof(codes));
+		if (rc == TWOFA_ERR_CRYPTO) return say(ADMIN_ERROR, "cannot make backup codes: %s", twofa_strerror(rc));
+		return store_failed(a, rc, name);
+	}
+	snprintf(detail, sizeof(detail), "%u codes, %u unused voided", count, voided);
+	ret = audit(a, "backup generate", name, detail);
+	/* Shown even if the audit row failed: the codes are stored, and lost if not shown now. */
+	print_backup_codes(a, name, codes, count, voided);
+	OPENSSL_cleanse(codes, sizeof(codes));
+	return ret;
+}
+
+static int cmd_backup_remove(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	char		detail[32], *name;
+	unsigned int	voided = 0;
+	twofa_rcode_t	rc;
+	int		ret;
+
+	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
+	name = argv[optind];
+	if ((ret = check_name(name)) != ADMIN_OK) return ret;
+	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+
+	if ((rc = twofa_store_backup_set(a->store, name, NULL, 0, &voided)) != TWOFA_OK) return store_failed(a, rc, name);
+	if (!voided) return say(ADMIN_REFUSED, "user \"%s\" has no unused backup codes", name);
+	snprintf(detail, sizeof(detail), "%u unused voided", voided);
+	if ((ret = audit(a, "backup remove", name, detail)) != ADMIN_OK) return ret;
+	return done(a, name, "backup codes removed");
+}
+
+/*
  *	The commands, and main.
  */
 static command_t const commands[] = {
@@ -1394,6 +1480,9 @@ static command_t const commands[] = {
 	  "[--period SECONDS] [--png FILE] [--force]", "new secret, pending: URI, secret, QR code" },
 	{ "totp", "confirm", cmd_totp_confirm, "NAME", "confirm a pending enrolment: a code from the app, on stdin" },
 	{ "totp", "remove", cmd_totp_remove, "NAME", "remove a user's authenticator (lost phone)" },
+	{ "backup", "generate", cmd_backup_generate, "NAME [--count 1..20]",
+	  "new one-time backup codes (10 by default), shown once; the old ones stop working" },
+	{ "backup", "remove", cmd_backup_remove, "NAME", "void a user's backup codes" },
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -3,8 +3,8 @@
  *				(pending.c) over challenges built from the input.
  *
  *	Every field comes from the input, so values pack must refuse (an
- *	empty or long name, a sealed secret of 0 or too many bytes, a zero
- *	period, digits or hash above 255) turn up too.  What pack accepts,
+ *	empty or long name, a sealed secret of too many bytes, or of none
+ *	or a zero period for TOTP, digits or hash above 255) turn up too.  What pack accepts,
  *	unpack gives back field for field; what it refuses, it refuses whole.
  *
  * sources: rlm_twofa/pending.c
@@ -73,9 +73,9 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 	in.name[name_len] = '\0';
 	name_len = strlen(in.name);			/* an embedded NUL ends it, as for pack */
 
-	packable = (name_len > 0) && (in.sealed_len > 0) && (in.sealed_len <= TWOFA_SEALED_MAX) &&
-		   (in.totp.period > 0) && (in.totp.period <= UINT16_MAX) &&
-		   (in.totp.digits <= UINT8_MAX) && ((unsigned int) in.totp.hash <= UINT8_MAX);
+	packable = (name_len > 0) && (in.sealed_len <= TWOFA_SEALED_MAX) && (in.totp.period <= UINT16_MAX) &&
+		   (in.totp.digits <= UINT8_MAX) && ((unsigned int) in.totp.hash <= UINT8_MAX) &&
+		   ((in.method != TWOFA_METHOD_TOTP) || ((in.sealed_len > 0) && (in.totp.period > 0)));
 
 	len = twofa_pending_pack(&in, buf);
 	FUZZ_CHECK((len > 0) == packable);

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "store.h"
+#include "backup.h"
 
 static char dir[] = "/tmp/twofa-store-XXXXXX";
 static int seq;
@@ -125,13 +126,13 @@ static bool sql_exec(char const *path, char const *sql)
 
 #define USED_STEPS(_path)	sql_value(_path, "SELECT count(*) FROM totp_used")
 
-static void store_creates_schema_version_3(void)
+static void store_creates_schema_version_4(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 3);
+	if (store) CHECK(twofa_store_schema_version(store) == 4);
 	talloc_free(ctx);
 }
 
@@ -142,7 +143,7 @@ static void schema_1_store_is_migrated(void)
 	char		*path;
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
-	char		*sql = sqlite3_mprintf("DROP TRIGGER totp_enrolled; DROP TRIGGER totp_removed; DROP TABLE totp_used;"
+	char		*sql = sqlite3_mprintf("DROP TABLE backup_codes; DROP TRIGGER totp_enrolled; DROP TRIGGER totp_removed; DROP TABLE totp_used;"
 					       "DROP INDEX users_name_nocase; ALTER TABLE users DROP COLUMN password_failures;"
 					       "ALTER TABLE users DROP COLUMN password_next_try;"
 					       "UPDATE totp SET last_step = %lld; PRAGMA user_version = 1", (long long) S0 + 3);
@@ -153,7 +154,7 @@ static void schema_1_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 3);
+	CHECK(store && twofa_store_schema_version(store) == 4);
 	if (!store) goto done;
 	CHECK(user_last_step(store, "alice") == S0 + 3);
 	CHECK(consume(store, id, S0 + 3, NOW) == TWOFA_ERR_REPLAYED);
@@ -941,10 +942,11 @@ static void schema_2_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 2);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 3);
+	CHECK(store && twofa_store_schema_version(store) == 4);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->backup_codes_left == 0);
 	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->password_hash && u->locked_until == 0);
 	CHECK(u && u->password_failures == 0 && u->password_next_try == 0);
 	if (u) CHECK(twofa_store_totp_consume_step(store, u->id, u->totp_sealed, u->totp_sealed_len,
@@ -1073,13 +1075,244 @@ done:
 	talloc_free(ctx);
 }
 
+/*
+ *	Backup codes.
+ */
+static uint8_t const bkey[TWOFA_BACKUP_KEY_LEN] = { 0xb4, 0xc1, 0x0d, 0xe5 };
+
+/* count new codes for name under bkey: the codes in canonical form into codes[]. */
+static twofa_rcode_t set_backup_codes(twofa_store_t *store, char const *name, unsigned int count,
+				      char codes[][TWOFA_BACKUP_CODE_LEN + 1], unsigned int *voided)
+{
+	twofa_backup_hash_t	hashes[TWOFA_BACKUP_COUNT_MAX];
+	char			shown[TWOFA_BACKUP_SHOWN_LEN + 1];
+	unsigned int		i;
+
+	for (i = 0; i < count; i++) {
+		if ((twofa_backup_code_generate(shown) != TWOFA_OK) ||
+		    !twofa_backup_code_normalise(shown, strlen(shown), codes[i]) ||
+		    (twofa_backup_code_seal(bkey, shown, &hashes[i]) != TWOFA_OK)) return TWOFA_ERR_CRYPTO;
+	}
+	return twofa_store_backup_set(store, name, hashes, count, voided);
+}
+
+static unsigned int backup_left(twofa_store_t *store, char const *name)
+{
+	twofa_user_t	*u;
+	unsigned int	left = 9999;
+
+	if (twofa_store_get_user(store, NULL, name, &u) != TWOFA_OK) return left;
+	left = u->backup_codes_left;
+	talloc_free(u);
+	return left;
+}
+
+static void backup_codes_are_used_once(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path, codes[3][TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	uint8_t		other_key[TWOFA_BACKUP_KEY_LEN] = { 1 };
+	unsigned int	voided = 99, left = 99;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(backup_left(store, "alice") == 0);
+	CHECK(set_backup_codes(store, "alice", 3, codes, &voided) == TWOFA_OK && voided == 0);
+	CHECK(backup_left(store, "alice") == 3);
+	/* Salted and keyed: no code, no unsalted hash of it, in the file. */
+	CHECK(sql_value(path, "SELECT count(DISTINCT salt) FROM backup_codes WHERE length(salt) = 16 AND length(hash) = 32") == 3);
+
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW, &left) == TWOFA_OK && left == 2);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW + 1, &left) == TWOFA_ERR_BAD_CODE);
+	CHECK(backup_left(store, "alice") == 2);
+	CHECK(sql_value(path, "SELECT used_at FROM backup_codes WHERE used_at IS NOT NULL") == NOW);
+	/* Under another key, or not one of hers, nothing matches. */
+	CHECK(twofa_store_backup_consume(store, id, other_key, codes[0], NOW, &left) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, id, bkey, "2222222222", NOW, &left) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, id, bkey, "22222", NOW, &left) == TWOFA_ERR_MALFORMED);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left) == TWOFA_OK && left == 1);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[2], NOW, &left) == TWOFA_OK && left == 0);
+	CHECK(backup_left(store, "alice") == 0);
+	/* The TOTP enrolment is untouched. */
+	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+static void new_backup_set_voids_the_old(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path, old[4][TWOFA_BACKUP_CODE_LEN + 1], new[2][TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	unsigned int	voided = 0, left = 0;
+	twofa_backup_hash_t too_many[TWOFA_BACKUP_COUNT_MAX + 1];
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_backup_codes(store, "alice", 4, old, NULL) == TWOFA_OK);
+	CHECK(twofa_store_backup_consume(store, id, bkey, old[0], NOW, &left) == TWOFA_OK);
+	CHECK(set_backup_codes(store, "alice", 2, new, &voided) == TWOFA_OK && voided == 3);
+	CHECK(backup_left(store, "alice") == 2);
+	CHECK(twofa_store_backup_consume(store, id, bkey, old[1], NOW, &left) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, id, bkey, new[1], NOW, &left) == TWOFA_OK && left == 1);
+	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes") == 2);
+
+	/* Refused whole: too many, or no such user; the set on file stays. */
+	memset(too_many, 0, sizeof(too_many));
+	CHECK(twofa_store_backup_set(store, "alice", too_many, TWOFA_BACKUP_COUNT_MAX + 1, NULL) == TWOFA_ERR_MALFORMED);
+	CHECK(set_backup_codes(store, "nobody", 2, old, NULL) == TWOFA_ERR_NOT_FOUND);
+	CHECK(backup_left(store, "alice") == 1);
+
+	/* A set of none voids them; the user's deletion takes the rows with it. */
+	CHECK(twofa_store_backup_set(store, "alice", NULL, 0, &voided) == TWOFA_OK && voided == 1);
+	CHECK(backup_left(store, "alice") == 0);
+	CHECK(set_backup_codes(store, "alice", 2, new, NULL) == TWOFA_OK);
+	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes") == 0);
+	CHECK(twofa_store_backup_consume(store, id, bkey, new[0], NOW, &left) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
+static void backup_code_refused_while_locked_and_kept(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path, codes[1][TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	twofa_lockout_t const	policy = { .max_failures = 1, .lock_seconds = 100, .max_lock_seconds = 100 };
+	int64_t			id = store ? user_id(store, "alice") : -1;
+	time_t			until = 0;
+	unsigned int		left = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_backup_codes(store, "alice", 1, codes, NULL) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, id, &policy, NOW, &until) == TWOFA_OK && until == NOW + 100);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left) == TWOFA_ERR_LOCKED);
+	CHECK(backup_left(store, "alice") == 1);		/* not used up by the refused attempt */
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW + 100, &left) == TWOFA_OK && left == 0);
+done:
+	talloc_free(ctx);
+}
+
+/*
+ *	tests/fixtures/schema3.db: schema2.db with schema 3's migration
+ *	applied as that release did (migrations[2] of commit ea044bd), then
+ *	7 failed passwords for carol.  Opening it adds the backup codes
+ *	table and keeps every user, secret, used step, lock and count.
+ */
+static void schema_3_store_is_migrated(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char const	*vectors = getenv("TWOFA_VECTORS");
+	char		*path = new_path(ctx), codes[1][TWOFA_BACKUP_CODE_LEN + 1];
+	char		*fixture = talloc_asprintf(ctx, "%s/../fixtures/schema3.db", vectors ? vectors : "tests/vectors");
+	char const	*secrets = "SELECT sum(length(secret) * user_id) + sum(unicode(hex(secret))) FROM totp";
+	int64_t		secrets_before;
+	twofa_store_t	*store;
+	twofa_user_t	*u = NULL;
+	unsigned int	left = 9;
+
+	CHECK(copy_file(fixture, path));
+	CHECK(sql_value(path, "PRAGMA user_version") == 3);
+	secrets_before = sql_value(path, secrets);
+	store = open_path(ctx, path, false, 100);
+	CHECK(store && twofa_store_schema_version(store) == 4);
+	if (!store) goto done;
+
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->password_hash && u->backup_codes_left == 0);
+	if (u) CHECK(twofa_store_totp_consume_step(store, u->id, u->totp_sealed, u->totp_sealed_len,
+						   58000000, 1740000000) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK);
+	CHECK(u && u->locked_until == 4000000000 && u->fail_count == 2 && u->lock_count == 1);
+	CHECK(twofa_store_get_user(store, ctx, "carol", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_NONE && u->password_failures == 7 && u->password_next_try == 4000000000);
+	CHECK(secrets_before > 0 && secrets_before == sql_value(path, secrets));
+
+	/* And the new table works, with its cascade. */
+	CHECK(set_backup_codes(store, "carol", 1, codes, NULL) == TWOFA_OK);
+	CHECK(u && twofa_store_backup_consume(store, u->id, bkey, codes[0], NOW, &left) == TWOFA_OK && left == 0);
+	CHECK(twofa_store_delete_user(store, "carol") == TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes") == 0);
+done:
+	talloc_free(ctx);
+}
+
+/* Two processes, one handle each, the same backup code at once: exactly one gets it. */
+static void backup_race_child(char const *path, int64_t id, char const *code, int ready_fd, int start_fd)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_path(ctx, path, false, 5000);
+	char		go;
+	twofa_rcode_t	rc;
+
+	if (!store) _exit(3);
+	if (write(ready_fd, "r", 1) != 1) _exit(3);
+	if (read(start_fd, &go, 1) != 0) _exit(3);
+	rc = twofa_store_backup_consume(store, id, bkey, code, NOW, NULL);
+	talloc_free(ctx);
+	/* The loser finds it used (REPLAYED) or, if the winner committed first, no longer unused (BAD_CODE). */
+	_exit((rc == TWOFA_OK) ? 0 : ((rc == TWOFA_ERR_REPLAYED) || (rc == TWOFA_ERR_BAD_CODE)) ? 1 : 2);
+}
+
+#define BACKUP_RACE_ROUNDS	6
+
+static void two_processes_same_backup_code_exactly_one_wins(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path, codes[BACKUP_RACE_ROUNDS][TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	pid_t		pids[RACE_PROCS];
+	int		r, i, ready[2], start[2], status, wins, losses;
+	char		go;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_backup_codes(store, "alice", BACKUP_RACE_ROUNDS, codes, NULL) == TWOFA_OK);
+	talloc_free(store);		/* no handle may cross a fork */
+	fflush(stdout);
+
+	for (r = 0; r < BACKUP_RACE_ROUNDS; r++) {
+		if ((pipe(ready) < 0) || (pipe(start) < 0)) { CHECK(0); goto done; }
+		for (i = 0; i < RACE_PROCS; i++) {
+			pids[i] = fork();
+			if (pids[i] == 0) {
+				close(start[1]);
+				close(ready[0]);
+				backup_race_child(path, id, codes[r], ready[1], start[0]);
+			}
+			CHECK(pids[i] > 0);
+		}
+		close(start[0]);
+		close(ready[1]);
+		for (i = 0; (i < RACE_PROCS) && (read(ready[0], &go, 1) == 1); i++);
+		CHECK(i == RACE_PROCS);
+		close(ready[0]);
+		close(start[1]);
+		wins = losses = 0;
+		for (i = 0; i < RACE_PROCS; i++) {
+			if ((pids[i] <= 0) || (waitpid(pids[i], &status, 0) != pids[i]) || !WIFEXITED(status)) continue;
+			if (WEXITSTATUS(status) == 0) wins++;
+			if (WEXITSTATUS(status) == 1) losses++;
+		}
+		if ((wins != 1) || (losses != RACE_PROCS - 1)) {
+			printf("  code %d: %d won, %d lost\n", r, wins, losses);
+			check_failed++;
+		}
+	}
+	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes WHERE used_at IS NOT NULL") == BACKUP_RACE_ROUNDS);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_3);
+	RUN(store_creates_schema_version_4);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);
@@ -1113,6 +1346,11 @@ int main(void)
 	RUN(schema_2_store_is_migrated);
 	RUN(names_are_found_in_any_case);
 	RUN(two_processes_same_step_exactly_one_wins);
+	RUN(backup_codes_are_used_once);
+	RUN(new_backup_set_voids_the_old);
+	RUN(backup_code_refused_while_locked_and_kept);
+	RUN(schema_3_store_is_migrated);
+	RUN(two_processes_same_backup_code_exactly_one_wins);
 	{
 		char cmd[64];
 
