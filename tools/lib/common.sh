@@ -187,7 +187,7 @@ twofa_start_radiusd() {
 		fi
 		sleep 0.1
 	done
-	say "radiusd did not become ready"; return 1
+	say "radiusd did not become ready:"; tail -20 "$dir/log/radius.log" >&2; return 1
 }
 
 twofa_stop_radiusd() {
