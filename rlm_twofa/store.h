@@ -50,6 +50,7 @@ typedef struct {
 	unsigned int		password_failures;	//!< consecutive failed first factors
 	time_t			password_next_try;	//!< no password is checked before this; 0 if none
 	unsigned int		backup_codes_left;	//!< unused backup codes
+	bool			exempt;			//!< the first factor alone is enough (twofa-admin user 2fa off)
 } twofa_user_t;
 
 /** Lockout policy for twofa_store_record_failure(). */
@@ -96,6 +97,16 @@ twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char c
 twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char const *password_hash);	//!< EXISTS
 twofa_rcode_t twofa_store_set_password(twofa_store_t *store, char const *name, char const *password_hash);
 twofa_rcode_t twofa_store_delete_user(twofa_store_t *store, char const *name);				//!< NOT_FOUND
+/** Exempt a user from the second factor (true), or no longer (false).  NOT_FOUND if no such user. */
+twofa_rcode_t twofa_store_set_exempt(twofa_store_t *store, char const *name, bool exempt);
+/** Remove every factor of the user (TOTP enrolment, backup codes) and reset every
+ *  lock and failure counter, in one transaction (twofa-admin user reset).  A
+ *  challenge pending for the old enrolment can no longer be answered: its consume
+ *  finds the enrolment gone.  The exemption is kept.  *totp_removed and
+ *  *codes_voided (may be NULL) say what went.
+ *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND, TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, bool *totp_removed,
+				     unsigned int *codes_voided);
 /** All users ordered by name; *out is a talloc array of *count pointers under ctx. */
 twofa_rcode_t twofa_store_list_users(twofa_store_t *store, TALLOC_CTX *ctx, twofa_user_t ***out, size_t *count);
 

@@ -28,7 +28,7 @@
 #include "store.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	4
+#define SCHEMA_VERSION	5
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -117,6 +117,12 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"	created INTEGER NOT NULL,"
 	"	used_at INTEGER);"
 	"CREATE INDEX backup_codes_user ON backup_codes (user_id, used_at);",
+	/*
+	 * 4 -> 5: a per-user exemption from the second factor (twofa-admin
+	 * user 2fa NAME off): the first factor alone lets the user in,
+	 * whatever enforce says.  Off (0) for every user on file.
+	 */
+	"ALTER TABLE users ADD COLUMN exempt INTEGER NOT NULL DEFAULT 0;",
 };
 
 typedef enum {
@@ -137,6 +143,8 @@ typedef enum {
 	STMT_PASSWORD_FAILURE,
 	STMT_PASSWORD_SUCCESS,
 	STMT_UNLOCK,
+	STMT_SET_EXEMPT,
+	STMT_RESET_USER,
 	STMT_USER_ID,
 	STMT_BACKUP_COUNT,
 	STMT_BACKUP_CLEAR,
@@ -156,7 +164,8 @@ typedef enum {
 	"u.id, u.name, u.password_hash, u.created, u.fail_count, u.lock_count, u.locked_until, " \
 	"t.secret, t.hash, t.digits, t.period, t.confirmed, t.last_step, " \
 	"u.password_failures, u.password_next_try, " \
-	"(SELECT count(*) FROM backup_codes b WHERE b.user_id = u.id AND b.used_at IS NULL) " \
+	"(SELECT count(*) FROM backup_codes b WHERE b.user_id = u.id AND b.used_at IS NULL), " \
+	"u.exempt " \
 	"FROM users u LEFT JOIN totp t ON t.user_id = u.id "
 
 static char const *statements[STMT_COUNT] = {
@@ -241,6 +250,10 @@ static char const *statements[STMT_COUNT] = {
 				  "WHERE id = ?1 AND (password_failures > 0 OR password_next_try > 0)",
 	[STMT_UNLOCK]		= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0, "
 				  "password_failures = 0, password_next_try = 0 WHERE name = ?1",
+	[STMT_SET_EXEMPT]	= "UPDATE users SET exempt = ?2 WHERE name = ?1",
+	/* Every counter back to 0, as after twofa-admin user unlock; the factors go in twofa_store_reset_user. */
+	[STMT_RESET_USER]	= "UPDATE users SET fail_count = 0, lock_count = 0, locked_until = 0, "
+				  "password_failures = 0, password_next_try = 0 WHERE id = ?1",
 	[STMT_USER_ID]		= "SELECT id FROM users WHERE name = ?1",
 	[STMT_BACKUP_COUNT]	= "SELECT count(*) FROM backup_codes WHERE user_id = ?1 AND used_at IS NULL",
 	[STMT_BACKUP_CLEAR]	= "DELETE FROM backup_codes WHERE user_id = ?1",
@@ -972,6 +985,7 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 	u->password_failures = sqlite3_column_int(stmt, 13);
 	u->password_next_try = sqlite3_column_int64(stmt, 14);
 	u->backup_codes_left = sqlite3_column_int(stmt, 15);
+	u->exempt = sqlite3_column_int(stmt, 16) != 0;
 
 	if (sqlite3_column_type(stmt, 7) == SQLITE_BLOB) {
 		int len = sqlite3_column_bytes(stmt, 7);
@@ -1077,6 +1091,13 @@ twofa_rcode_t twofa_store_delete_user(twofa_store_t *store, char const *name)
 twofa_rcode_t twofa_store_unlock(twofa_store_t *store, char const *name)
 {
 	return run_by_name(store, STMT_UNLOCK, "unlock", name, NULL, NULL, TWOFA_ERR_NOT_FOUND);
+}
+
+twofa_rcode_t twofa_store_set_exempt(twofa_store_t *store, char const *name, bool exempt)
+{
+	int64_t value = exempt ? 1 : 0;
+
+	return run_by_name(store, STMT_SET_EXEMPT, "set exempt", name, NULL, &value, TWOFA_ERR_NOT_FOUND);
 }
 
 twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name)
@@ -1565,4 +1586,67 @@ twofa_rcode_t twofa_store_backup_consume(twofa_store_t *store, int64_t user_id,
 	rc = store_call(store, true, backup_consume_run, &a);
 	if ((rc == TWOFA_OK) && left) *left = a.left;
 	return rc;
+}
+
+/*
+ *	Reset: every factor and counter of one user, in one transaction.
+ */
+static twofa_rcode_t reset_user(conn_t *c, char const *name, bool *totp_removed, unsigned int *codes_voided)
+{
+	sqlite3_stmt	*stmt;
+	int64_t		user_id, unused = 0;
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
+	stmt = stmt_start(c, STMT_USER_ID);
+	bind_text(stmt, 1, name);
+	rc = (sqlite3_step(stmt) == SQLITE_ROW) ? TWOFA_OK : TWOFA_ERR_NOT_FOUND;
+	user_id = sqlite3_column_int64(stmt, 0);
+	stmt_done(stmt);
+	if (rc != TWOFA_OK) return rc;
+
+	/* The totp_removed trigger takes the enrolment's used steps with it. */
+	stmt = stmt_start(c, STMT_TOTP_REMOVE);
+	bind_text(stmt, 1, name);
+	rc = stmt_run(c, stmt, "remove totp", &changes);
+	if (rc != TWOFA_OK) return rc;
+	*totp_removed = (changes > 0);
+
+	rc = query_int(c, STMT_BACKUP_COUNT, "count backup codes", user_id, NULL, &unused);
+	if (rc != TWOFA_OK) return rc;
+	*codes_voided = (unsigned int) unused;
+	stmt = stmt_start(c, STMT_BACKUP_CLEAR);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	rc = stmt_run(c, stmt, "void backup codes", NULL);
+	if (rc != TWOFA_OK) return rc;
+
+	stmt = stmt_start(c, STMT_RESET_USER);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	return stmt_run(c, stmt, "reset counters", NULL);
+}
+
+twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, bool *totp_removed,
+				     unsigned int *codes_voided)
+{
+	CONN_USE(c);
+	bool		own_transaction, removed = false;
+	unsigned int	voided = 0;
+	twofa_rcode_t	rc;
+
+	if (totp_removed) *totp_removed = false;
+	if (codes_voided) *codes_voided = 0;
+	CONN_OR_FAIL(c, store);
+
+	/* All of it or none: never a user left with half their factors. */
+	own_transaction = sqlite3_get_autocommit(c->db);
+	if (own_transaction && ((rc = stmt_run_plain(c, STMT_BEGIN, "begin")) != TWOFA_OK)) return rc;
+	rc = reset_user(c, name, &removed, &voided);
+	if (own_transaction) {
+		if (rc == TWOFA_OK) rc = stmt_run_plain(c, STMT_COMMIT, "commit");
+		if ((rc != TWOFA_OK) && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
+	}
+	if (rc != TWOFA_OK) return rc;
+	if (totp_removed) *totp_removed = removed;
+	if (codes_voided) *codes_voided = voided;
+	return TWOFA_OK;
 }

@@ -126,13 +126,13 @@ static bool sql_exec(char const *path, char const *sql)
 
 #define USED_STEPS(_path)	sql_value(_path, "SELECT count(*) FROM totp_used")
 
-static void store_creates_schema_version_4(void)
+static void store_creates_schema_version_5(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 4);
+	if (store) CHECK(twofa_store_schema_version(store) == 5);
 	talloc_free(ctx);
 }
 
@@ -145,7 +145,7 @@ static void schema_1_store_is_migrated(void)
 	int64_t		id = store ? user_id(store, "alice") : -1;
 	char		*sql = sqlite3_mprintf("DROP TABLE backup_codes; DROP TRIGGER totp_enrolled; DROP TRIGGER totp_removed; DROP TABLE totp_used;"
 					       "DROP INDEX users_name_nocase; ALTER TABLE users DROP COLUMN password_failures;"
-					       "ALTER TABLE users DROP COLUMN password_next_try;"
+					       "ALTER TABLE users DROP COLUMN password_next_try; ALTER TABLE users DROP COLUMN exempt;"
 					       "UPDATE totp SET last_step = %lld; PRAGMA user_version = 1", (long long) S0 + 3);
 
 	talloc_free(store);
@@ -154,7 +154,7 @@ static void schema_1_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 4);
+	CHECK(store && twofa_store_schema_version(store) == 5);
 	if (!store) goto done;
 	CHECK(user_last_step(store, "alice") == S0 + 3);
 	CHECK(consume(store, id, S0 + 3, NOW) == TWOFA_ERR_REPLAYED);
@@ -942,7 +942,7 @@ static void schema_2_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 2);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 4);
+	CHECK(store && twofa_store_schema_version(store) == 5);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1217,15 +1217,16 @@ static void schema_3_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 3);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 4);
+	CHECK(store && twofa_store_schema_version(store) == 5);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->password_hash && u->backup_codes_left == 0);
+	CHECK(u && !u->exempt);
 	if (u) CHECK(twofa_store_totp_consume_step(store, u->id, u->totp_sealed, u->totp_sealed_len,
 						   58000000, 1740000000) == TWOFA_ERR_REPLAYED);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK);
-	CHECK(u && u->locked_until == 4000000000 && u->fail_count == 2 && u->lock_count == 1);
+	CHECK(u && u->locked_until == 4000000000 && u->fail_count == 2 && u->lock_count == 1 && !u->exempt);
 	CHECK(twofa_store_get_user(store, ctx, "carol", &u) == TWOFA_OK);
 	CHECK(u && u->totp_state == TWOFA_TOTP_NONE && u->password_failures == 7 && u->password_next_try == 4000000000);
 	CHECK(secrets_before > 0 && secrets_before == sql_value(path, secrets));
@@ -1235,6 +1236,140 @@ static void schema_3_store_is_migrated(void)
 	CHECK(u && twofa_store_backup_consume(store, u->id, bkey, codes[0], NOW, &left) == TWOFA_OK && left == 0);
 	CHECK(twofa_store_delete_user(store, "carol") == TWOFA_OK);
 	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes") == 0);
+done:
+	talloc_free(ctx);
+}
+
+/* twofa-admin user 2fa: the exemption is read by every get and list, and set by exact name. */
+static void exempt_is_set_and_read(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	twofa_user_t	*u = NULL, **list = NULL;
+	size_t		count = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_add_user(store, "bob", NULL) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && !u->exempt);
+
+	CHECK(twofa_store_set_exempt(store, "alice", true) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && u->exempt);
+	CHECK(twofa_store_get_user(store, ctx, "ALICE", &u) == TWOFA_OK && u && u->exempt);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u && !u->exempt);
+	CHECK(twofa_store_list_users(store, ctx, &list, &count) == TWOFA_OK && count == 2);
+	if (count == 2) CHECK(list[0]->exempt && !list[1]->exempt);
+	/* The enrolment is untouched by it. */
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && u->totp_state == TWOFA_TOTP_CONFIRMED);
+
+	CHECK(twofa_store_set_exempt(store, "alice", false) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && !u->exempt);
+	CHECK(twofa_store_set_exempt(store, "nobody", true) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_set_exempt(store, "Alice", true) == TWOFA_ERR_NOT_FOUND);	/* exact name only */
+	CHECK(sql_value(path, "SELECT count(*) FROM users WHERE exempt <> 0") == 0);
+done:
+	talloc_free(ctx);
+}
+
+/* twofa-admin user reset: TOTP, backup codes and every counter go together; the rest stays. */
+static void reset_removes_factors_and_counters(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path, codes[3][TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	twofa_lockout_t const	lockout = { .max_failures = 1, .lock_seconds = 100, .max_lock_seconds = 100 };
+	twofa_password_throttle_t const throttle = { .free_failures = 0, .delay_seconds = 10, .max_delay_seconds = 10 };
+	int64_t			id = store ? user_id(store, "alice") : -1;
+	twofa_user_t		*u = NULL;
+	bool			removed = false;
+	unsigned int		voided = 0, left = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(add_enrolled_user(store, "bob"));
+	CHECK(set_backup_codes(store, "alice", 3, codes, NULL) == TWOFA_OK);
+	CHECK(set_backup_codes(store, "bob", 2, codes, NULL) == TWOFA_OK);
+	CHECK(twofa_store_set_exempt(store, "alice", true) == TWOFA_OK);
+	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, id, &lockout, NOW, NULL) == TWOFA_OK);
+	CHECK(twofa_store_record_password_failure(store, id, &throttle, NOW, NULL) == TWOFA_OK);
+
+	CHECK(twofa_store_reset_user(store, "alice", &removed, &voided) == TWOFA_OK);
+	CHECK(removed && voided == 3);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_NONE && !u->totp_sealed && u->backup_codes_left == 0);
+	CHECK(u && u->fail_count == 0 && u->lock_count == 0 && u->locked_until == 0);
+	CHECK(u && u->password_failures == 0 && u->password_next_try == 0);
+	CHECK(u && u->password_hash && u->id == id && u->exempt);	/* the user and the exemption stay */
+	CHECK(sql_value(path, "SELECT count(*) FROM totp_used WHERE user_id = (SELECT id FROM users WHERE name = 'alice')") == 0);
+	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes WHERE user_id = (SELECT id FROM users WHERE name = 'alice')") == 0);
+
+	/* A round two read before the reset finds the enrolment gone. */
+	CHECK(consume(store, id, S0 + 1, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left) == TWOFA_ERR_BAD_CODE);
+
+	/* Bob is untouched. */
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->backup_codes_left == 2);
+
+	/* Again: nothing left to remove, still done; no such user: refused. */
+	CHECK(twofa_store_reset_user(store, "alice", &removed, &voided) == TWOFA_OK && !removed && voided == 0);
+	CHECK(twofa_store_reset_user(store, "nobody", &removed, &voided) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_reset_user(store, "bob", NULL, NULL) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+/* One transaction: if any part fails, none of it is kept. */
+static void reset_is_all_or_nothing(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path, codes[2][TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	twofa_user_t	*u = NULL;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_backup_codes(store, "alice", 2, codes, NULL) == TWOFA_OK);
+	/* The counters' reset, the last step, fails. */
+	CHECK(sql_exec(path, "CREATE TRIGGER no_reset BEFORE UPDATE OF fail_count ON users "
+			     "BEGIN SELECT RAISE(ABORT, 'refused'); END"));
+	CHECK(twofa_store_reset_user(store, "alice", NULL, NULL) != TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->backup_codes_left == 2);
+	CHECK(sql_exec(path, "DROP TRIGGER no_reset"));
+	CHECK(twofa_store_reset_user(store, "alice", NULL, NULL) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+/* A schema 4 store (before the exemption) keeps every user, factor and count; nobody is exempt. */
+static void schema_4_store_is_migrated(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path, codes[2][TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	twofa_lockout_t const	lockout = { .max_failures = 1, .lock_seconds = 100, .max_lock_seconds = 100 };
+	int64_t			id = store ? user_id(store, "alice") : -1;
+	twofa_user_t		*u = NULL;
+	unsigned int		left = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_backup_codes(store, "alice", 2, codes, NULL) == TWOFA_OK);
+	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, id, &lockout, NOW, NULL) == TWOFA_OK);
+	talloc_free(store);
+	CHECK(sql_exec(path, "ALTER TABLE users DROP COLUMN exempt; PRAGMA user_version = 4"));
+	CHECK(sql_value(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'exempt'") == 0);
+
+	store = open_path(ctx, path, false, 100);
+	CHECK(store && twofa_store_schema_version(store) == 5);
+	if (!store) goto done;
+	CHECK(sql_value(path, "PRAGMA user_version") == 5);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->id == id && !u->exempt && u->totp_state == TWOFA_TOTP_CONFIRMED && u->backup_codes_left == 2);
+	CHECK(u && u->locked_until == NOW + 100 && u->lock_count == 1);
+	CHECK(consume(store, id, S0, NOW + 100) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW + 100, &left) == TWOFA_OK && left == 1);
+	CHECK(twofa_store_set_exempt(store, "alice", true) == TWOFA_OK);
 done:
 	talloc_free(ctx);
 }
@@ -1312,7 +1447,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_4);
+	RUN(store_creates_schema_version_5);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);
@@ -1351,6 +1486,10 @@ int main(void)
 	RUN(backup_code_refused_while_locked_and_kept);
 	RUN(schema_3_store_is_migrated);
 	RUN(two_processes_same_backup_code_exactly_one_wins);
+	RUN(exempt_is_set_and_read);
+	RUN(reset_removes_factors_and_counters);
+	RUN(reset_is_all_or_nothing);
+	RUN(schema_4_store_is_migrated);
 	{
 		char cmd[64];
 
