@@ -441,7 +441,8 @@ static void add_optional_reminder(rlm_twofa_t const *inst, REQUEST *request)
 
 /*
  *	The first factor has passed: challenge for the second, or let the
- *	first alone do if the user holds none and enforcement allows it.
+ *	first alone do if the user is exempt, or holds none and enforcement
+ *	allows it.
  *	From round one (password_source = local) and from post-auth (an
  *	Access-Accept of another module).
  */
@@ -451,6 +452,13 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 	twofa_pending_t		pending;
 
 	if (is_locked(user, time(NULL))) return reject(inst, request, "password", TWOFA_ERR_LOCKED);
+
+	/* An administrator's exemption (twofa-admin user 2fa NAME off) outranks enforce. */
+	if (user->exempt) {
+		RWDEBUG("User \"%s\": exempt from the second factor, first factor is enough", user->name);
+		decided(inst, request, DECIDED_NOT_NEEDED);
+		return RLM_MODULE_OK;
+	}
 
 	if (!method) {
 		if (inst->enforce == ENFORCE_REQUIRED) return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);

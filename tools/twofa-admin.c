@@ -805,6 +805,50 @@ static int cmd_totp_remove(admin_t *a, command_t const *cmd, int argc, char **ar
 	return one_call(a, cmd, argc, argv, twofa_store_totp_remove, "TOTP enrolment removed");
 }
 
+/** user 2fa NAME off|on: exempt a user from the second factor, or no longer. */
+static int cmd_user_2fa(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	char		*name, *mode;
+	bool		exempt;
+	twofa_rcode_t	rc;
+	int		ret;
+
+	if ((ret = plain_args(cmd, argc, argv, 2)) != ADMIN_OK) return ret;
+	name = argv[optind];
+	mode = argv[optind + 1];
+	if (strcmp(mode, "off") == 0) exempt = true;
+	else if (strcmp(mode, "on") == 0) exempt = false;
+	else return say(ADMIN_REFUSED, "user 2fa: \"on\" or \"off\", not \"%s\"", mode);
+	if ((ret = check_name(name)) != ADMIN_OK) return ret;
+	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+
+	if ((rc = twofa_store_set_exempt(a->store, name, exempt)) != TWOFA_OK) return store_failed(a, rc, name);
+	if ((ret = audit(a, "user 2fa", name, exempt ? "off: exempt" : "on: not exempt")) != ADMIN_OK) return ret;
+	return done(a, name, exempt ? "exempt from the second factor" : "second factor required");
+}
+
+/** user reset NAME: every factor gone, every counter back to 0; the user enrolls again. */
+static int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	char		*name, detail[64];
+	bool		totp_removed = false;
+	unsigned int	voided = 0;
+	twofa_rcode_t	rc;
+	int		ret;
+
+	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
+	name = argv[optind];
+	if ((ret = check_name(name)) != ADMIN_OK) return ret;
+	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+
+	rc = twofa_store_reset_user(a->store, name, &totp_removed, &voided);
+	if (rc != TWOFA_OK) return store_failed(a, rc, name);
+	snprintf(detail, sizeof(detail), "%s, %u unused backup codes voided, counters reset",
+		 totp_removed ? "TOTP removed" : "no TOTP", voided);
+	if ((ret = audit(a, "user reset", name, detail)) != ADMIN_OK) return ret;
+	return done(a, name, "reset: factors removed, counters reset");
+}
+
 /*
  *	user list | show
  */
@@ -827,23 +871,46 @@ static void user_json(FILE *out, twofa_user_t const *u, time_t now)
 	else fputs("null", out);
 	fprintf(out, ",\"backup_codes\":%u", u->backup_codes_left);
 	fprintf(out, ",\"password_failures\":%u,\"password_wait_until\":", u->password_failures);
-	if (u->password_next_try > now) fprintf(out, "\"%s\"}", time_text(buf, sizeof(buf), u->password_next_try, true));
-	else fputs("null}", out);
+	if (u->password_next_try > now) fprintf(out, "\"%s\"", time_text(buf, sizeof(buf), u->password_next_try, true));
+	else fputs("null", out);
+	fprintf(out, ",\"exempt\":%s}", u->exempt ? "true" : "false");
+}
+
+/** No second factor in use (a confirmed TOTP or an unused backup code), and not exempt. */
+static bool without_2fa(twofa_user_t const *u)
+{
+	return !u->exempt && (u->totp_state != TWOFA_TOTP_CONFIRMED) && (u->backup_codes_left == 0);
 }
 
 static int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
+	static struct option const opts[] = {
+		{ "without-2fa", no_argument, NULL, 'w' }, { "locked", no_argument, NULL, 'l' }, OPT_HELP, OPT_END };
 	twofa_user_t	**users;
-	size_t		count, i, width = 4;
+	size_t		count, i, shown = 0, width = 4;
 	time_t		now = time(NULL);
 	char		params[32], until[64];
+	bool		only_without_2fa = false, only_locked = false;
 	twofa_rcode_t	rc;
-	int		ret;
+	int		c, ret;
 
-	if ((ret = plain_args(cmd, argc, argv, 0)) != ADMIN_OK) return ret;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'w') only_without_2fa = true;
+		else if (c == 'l') only_locked = true;
+		else return usage_of(cmd, c);
+	}
+	if (argc != optind) return usage_of(cmd, '?');
 	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
 	rc = twofa_store_list_users(a->store, a->ctx, &users, &count);
 	if (rc != TWOFA_OK) return store_failed(a, rc, "*");
+
+	/* Keep the users every filter given lets through, in place. */
+	for (i = 0; i < count; i++) {
+		if (only_without_2fa && !without_2fa(users[i])) continue;
+		if (only_locked && (users[i]->locked_until <= now)) continue;
+		users[shown++] = users[i];
+	}
+	count = shown;
 
 	if (a->json) {
 		fputs("[", stdout);
@@ -856,12 +923,13 @@ static int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv
 	}
 
 	for (i = 0; i < count; i++) if (strlen(users[i]->name) > width) width = strlen(users[i]->name);
-	printf("%-*s  %-9s  %-12s  %-23s  %s\n", (int) width, "NAME", "2FA", "TOTP", "LOCKED UNTIL", "FAILURES");
+	printf("%-*s  %-9s  %-12s  %-6s  %-6s  %-23s  %s\n", (int) width, "NAME", "TOTP", "PARAMS", "BACKUP",
+	       "EXEMPT", "LOCKED UNTIL", "FAILURES");
 	for (i = 0; i < count; i++) {
 		twofa_user_t const *u = users[i];
 
-		printf("%-*s  %-9s  %-12s  %-23s  %u\n", (int) width, u->name, totp_state_name(u->totp_state),
-		       totp_params_text(params, sizeof(params), u),
+		printf("%-*s  %-9s  %-12s  %-6u  %-6s  %-23s  %u\n", (int) width, u->name, totp_state_name(u->totp_state),
+		       totp_params_text(params, sizeof(params), u), u->backup_codes_left, u->exempt ? "yes" : "no",
 		       (u->locked_until > now) ? time_text(until, sizeof(until), u->locked_until, false) : "-",
 		       u->fail_count);
 	}
@@ -893,6 +961,7 @@ static int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv
 	printf("2fa:           %s\n", totp_state_name(u->totp_state));
 	printf("totp:          %s\n", totp_params_text(buf, sizeof(buf), u));
 	printf("backup codes:  %u left\n", u->backup_codes_left);
+	printf("exempt:        %s\n", u->exempt ? "yes (first factor alone)" : "no");
 	printf("failures:      %u\n", u->fail_count);
 	printf("locks:         %u\n", u->lock_count);
 	printf("locked until:  %s\n",
@@ -1472,9 +1541,12 @@ static command_t const commands[] = {
 	{ "user", "add", cmd_user_add, "NAME [--no-password]", "add a user; password from the terminal or stdin" },
 	{ "user", "passwd", cmd_user_passwd, "NAME", "set a user's password" },
 	{ "user", "del", cmd_user_del, "NAME", "delete a user and their enrolment" },
-	{ "user", "list", cmd_user_list, "", "list users: 2FA state, lock, failures" },
+	{ "user", "list", cmd_user_list, "[--without-2fa] [--locked]",
+	  "list users: TOTP, backup codes, exempt, lock, failures; only those without a second factor or locked" },
 	{ "user", "show", cmd_user_show, "NAME", "show one user" },
 	{ "user", "unlock", cmd_user_unlock, "NAME", "lift a lockout and reset the failure count" },
+	{ "user", "2fa", cmd_user_2fa, "NAME off|on", "off: exempt the user, the first factor alone lets them in; on: no longer" },
+	{ "user", "reset", cmd_user_reset, "NAME", "remove every factor and reset the counters: the user enrolls again" },
 	{ "user", "import", cmd_user_import, "FILE|- [--progress]", "add users from CSV: name,password,base32secret" },
 	{ "totp", "enroll", cmd_totp_enroll, "NAME [--issuer ISSUER] [--digits 6|8] [--algorithm SHA1|SHA256|SHA512] "
 	  "[--period SECONDS] [--png FILE] [--force]", "new secret, pending: URI, secret, QR code" },
