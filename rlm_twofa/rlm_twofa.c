@@ -172,7 +172,7 @@ static rlm_rcode_t rcode_map(twofa_rcode_t rc)
  */
 enum {
 	DECIDED_SECOND_FACTOR = 1,	//!< a second factor was verified in this request
-	DECIDED_NOT_NEEDED,		//!< no second factor on file and enforce allows the first alone
+	DECIDED_NOT_NEEDED,		//!< the first alone will do: exempt, or no factor on file under enforce = optional
 	DECIDED_REJECT,			//!< this module rejected: not a first-factor failure of another module
 };
 
