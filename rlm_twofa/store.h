@@ -1,6 +1,6 @@
 /*
  * store.h	The one store API: users, enrolments, used time steps, lockout
- *		counters and the audit log.
+ *		counters, the audit log and the login log.
  *
  *		The module and tools/twofa-admin both use it.  store_sqlite.c,
  *		the one backend so far, is the only file that includes sqlite3.h,
@@ -187,6 +187,37 @@ twofa_rcode_t twofa_store_unlock(twofa_store_t *store, char const *name);
  */
 twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,
 				char const *user, char const *detail);
+
+/*
+ *	Login log: one row per login outcome (module), read by twofa-admin log.
+ *	Never a password, code or secret: only who, from where, how, and a
+ *	short reason word.
+ */
+typedef struct {
+	int64_t			id;			//!< order of insertion
+	time_t			at;
+	char const		*user;			//!< User-Name as sent, NULL if invalid or missing
+	char const		*nas;			//!< the client's source address, as text
+	char const		*calling_station_id;	//!< NULL if none
+	char const		*method;		//!< "totp", "backup", ... or "none"
+	char const		*result;		//!< "accept" or "reject"
+	char const		*reason;		//!< "ok", "bad_password", "bad_code", "not_needed", ...
+} twofa_login_t;
+
+/** Record one login, joined to the login path's batches (one INSERT).  With
+ *  keep_days > 0, every TWOFA_LOGIN_PRUNE_EVERY calls also delete at most
+ *  TWOFA_LOGIN_PRUNE_ROWS of the oldest rows older than login->at - keep_days
+ *  days, so the table stays near keep_days days of logins without a long
+ *  transaction.  Strings longer than TWOFA_LOGIN_FIELD_MAX are cut. */
+twofa_rcode_t twofa_store_log_login(twofa_store_t *store, twofa_login_t const *login, unsigned int keep_days);
+#define TWOFA_LOGIN_PRUNE_EVERY	64
+#define TWOFA_LOGIN_PRUNE_ROWS	256
+#define TWOFA_LOGIN_FIELD_MAX	253
+
+/** The logins of user (any ASCII case; NULL: everyone) at or after since, oldest
+ *  first; *out is a talloc array of *count rows under ctx, strings its children. */
+twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, char const *user, time_t since,
+				      twofa_login_t **out, size_t *count);
 
 /*
  *	Bulk work (twofa-admin user import): one transaction around many calls.

@@ -28,7 +28,7 @@
 #include "store.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	5
+#define SCHEMA_VERSION	6
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -123,6 +123,20 @@ static char const *migrations[SCHEMA_VERSION] = {
 	 * whatever enforce says.  Off (0) for every user on file.
 	 */
 	"ALTER TABLE users ADD COLUMN exempt INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 5 -> 6: the login log, one row per login outcome (twofa-admin log).
+	 * No index but the rowid: each login adds a row and nothing else;
+	 * an admin's query by name or time scans the table.
+	 */
+	"CREATE TABLE logins ("
+	"	id INTEGER PRIMARY KEY,"
+	"	at INTEGER NOT NULL,"
+	"	user TEXT,"
+	"	nas TEXT,"
+	"	calling_station_id TEXT,"
+	"	method TEXT NOT NULL,"
+	"	result TEXT NOT NULL,"
+	"	reason TEXT NOT NULL);",
 };
 
 typedef enum {
@@ -153,6 +167,9 @@ typedef enum {
 	STMT_BACKUP_USE,
 	STMT_BACKUP_WHY_NOT,
 	STMT_AUDIT,
+	STMT_LOG_LOGIN,
+	STMT_PRUNE_LOGINS,
+	STMT_LIST_LOGINS,
 	STMT_BEGIN,
 	STMT_BEGIN_READ,
 	STMT_COMMIT,
@@ -270,6 +287,16 @@ static char const *statements[STMT_COUNT] = {
 	/* Only when the above changed nothing, or nothing matched: locked?  No row: user deleted. */
 	[STMT_BACKUP_WHY_NOT]	= "SELECT locked_until > ?2 FROM users WHERE id = ?1",
 	[STMT_AUDIT]		= "INSERT INTO audit (at, actor, action, user, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_LOG_LOGIN]	= "INSERT INTO logins (at, user, nas, calling_station_id, method, result, reason) "
+				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/*
+	 *	Only the ?2 oldest rows are looked at, through the rowid, so a
+	 *	prune costs the same however large the table: rows older than
+	 *	?1 among them go.
+	 */
+	[STMT_PRUNE_LOGINS]	= "DELETE FROM logins WHERE id IN (SELECT id FROM logins ORDER BY id LIMIT ?2) AND at < ?1",
+	[STMT_LIST_LOGINS]	= "SELECT id, at, user, nas, calling_station_id, method, result, reason FROM logins "
+				  "WHERE (?1 IS NULL OR user = ?1 COLLATE NOCASE) AND at >= ?2 ORDER BY id",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
 	[STMT_COMMIT]		= "COMMIT",
@@ -302,6 +329,7 @@ struct twofa_store {
 	conn_t			*conn;		//!< NULL until the file could be opened
 	time_t			last_failure;	//!< of an open, to retry at most once a second
 	unsigned int		consumes;	//!< counts consume calls, for the sweep
+	unsigned int		logins;		//!< counts logged logins, for the prune
 	int64_t			sweep_user;	//!< where the next sweep of used steps starts
 	int64_t			sweep_step;
 	int			schema_version;
@@ -1405,6 +1433,112 @@ twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char co
 	bind_text(stmt, 4, user);
 	bind_text(stmt, 5, detail);
 	return stmt_run(c, stmt, "audit", NULL);
+}
+
+/*
+ *	Login log.
+ */
+typedef struct {
+	twofa_login_t const	*login;
+	unsigned int		keep_days;
+} log_login_args_t;
+
+/* Bind s, cut to TWOFA_LOGIN_FIELD_MAX bytes (a RADIUS attribute holds no more). */
+static void bind_field(sqlite3_stmt *stmt, int i, char const *s)
+{
+	if (!s) {
+		sqlite3_bind_null(stmt, i);
+		return;
+	}
+	sqlite3_bind_text(stmt, i, s, (int) strnlen(s, TWOFA_LOGIN_FIELD_MAX), SQLITE_TRANSIENT);
+}
+
+/* Every TWOFA_LOGIN_PRUNE_EVERY logins: the expired among the oldest rows go. */
+static twofa_rcode_t prune_logins(conn_t *c, time_t now, unsigned int keep_days)
+{
+	sqlite3_stmt *stmt;
+
+	if (!keep_days || ((c->store->logins++ % TWOFA_LOGIN_PRUNE_EVERY) != 0)) return TWOFA_OK;
+	stmt = stmt_start(c, STMT_PRUNE_LOGINS);
+	sqlite3_bind_int64(stmt, 1, (int64_t) now - (int64_t) keep_days * 86400);
+	sqlite3_bind_int(stmt, 2, TWOFA_LOGIN_PRUNE_ROWS);
+	return stmt_run(c, stmt, "prune logins", NULL);
+}
+
+static twofa_rcode_t log_login_run(conn_t *c, void *arg)
+{
+	log_login_args_t const	*a = arg;
+	twofa_login_t const	*l = a->login;
+	sqlite3_stmt		*stmt;
+	twofa_rcode_t		rc;
+
+	/* A failed prune fails the call: SQLite may have ended the batch's transaction. */
+	rc = prune_logins(c, l->at, a->keep_days);
+	if (rc != TWOFA_OK) return rc;
+
+	stmt = stmt_start(c, STMT_LOG_LOGIN);
+	sqlite3_bind_int64(stmt, 1, l->at);
+	bind_field(stmt, 2, l->user);
+	bind_field(stmt, 3, l->nas);
+	bind_field(stmt, 4, l->calling_station_id);
+	bind_field(stmt, 5, l->method ? l->method : "none");
+	bind_field(stmt, 6, l->result ? l->result : "reject");
+	bind_field(stmt, 7, l->reason ? l->reason : "unknown");
+	return stmt_run(c, stmt, "log login", NULL);
+}
+
+twofa_rcode_t twofa_store_log_login(twofa_store_t *store, twofa_login_t const *login, unsigned int keep_days)
+{
+	log_login_args_t a = { .login = login, .keep_days = keep_days };
+
+	return store_call(store, true, log_login_run, &a);
+}
+
+twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, char const *user, time_t since,
+				      twofa_login_t **out, size_t *count)
+{
+	CONN_USE(c);
+	sqlite3_stmt	*stmt;
+	twofa_login_t	*list;
+	size_t		n = 0, size = 64;
+	int		rc;
+
+	CONN_OR_FAIL(c, store);
+	list = talloc_zero_array(ctx, twofa_login_t, size);
+	if (!list) return TWOFA_ERR_NO_MEMORY;
+
+	stmt = stmt_start(c, STMT_LIST_LOGINS);
+	bind_text(stmt, 1, user);
+	sqlite3_bind_int64(stmt, 2, since);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		twofa_login_t *l;
+
+		if (n == size) {
+			size *= 2;
+			list = talloc_realloc(ctx, list, twofa_login_t, size);
+			if (!list) break;
+		}
+		l = &list[n++];
+		l->id = sqlite3_column_int64(stmt, 0);
+		l->at = sqlite3_column_int64(stmt, 1);
+		l->user = column_strdup(list, stmt, 2);
+		l->nas = column_strdup(list, stmt, 3);
+		l->calling_station_id = column_strdup(list, stmt, 4);
+		l->method = column_strdup(list, stmt, 5);
+		l->result = column_strdup(list, stmt, 6);
+		l->reason = column_strdup(list, stmt, 7);
+	}
+	if (!list || (rc != SQLITE_DONE)) {
+		twofa_rcode_t ret = list ? conn_error(c, "list logins", rc) : TWOFA_ERR_NO_MEMORY;
+
+		stmt_done(stmt);
+		talloc_free(list);
+		return ret;
+	}
+	stmt_done(stmt);
+	*out = list;
+	*count = n;
+	return TWOFA_OK;
 }
 
 static twofa_rcode_t run_plain(twofa_store_t *store, stmt_t which, char const *what)

@@ -126,13 +126,13 @@ static bool sql_exec(char const *path, char const *sql)
 
 #define USED_STEPS(_path)	sql_value(_path, "SELECT count(*) FROM totp_used")
 
-static void store_creates_schema_version_5(void)
+static void store_creates_schema_version_6(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 5);
+	if (store) CHECK(twofa_store_schema_version(store) == 6);
 	talloc_free(ctx);
 }
 
@@ -145,7 +145,7 @@ static void schema_1_store_is_migrated(void)
 	int64_t		id = store ? user_id(store, "alice") : -1;
 	char		*sql = sqlite3_mprintf("DROP TABLE backup_codes; DROP TRIGGER totp_enrolled; DROP TRIGGER totp_removed; DROP TABLE totp_used;"
 					       "DROP INDEX users_name_nocase; ALTER TABLE users DROP COLUMN password_failures;"
-					       "ALTER TABLE users DROP COLUMN password_next_try; ALTER TABLE users DROP COLUMN exempt;"
+					       "ALTER TABLE users DROP COLUMN password_next_try; ALTER TABLE users DROP COLUMN exempt; DROP TABLE logins;"
 					       "UPDATE totp SET last_step = %lld; PRAGMA user_version = 1", (long long) S0 + 3);
 
 	talloc_free(store);
@@ -154,7 +154,7 @@ static void schema_1_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 5);
+	CHECK(store && twofa_store_schema_version(store) == 6);
 	if (!store) goto done;
 	CHECK(user_last_step(store, "alice") == S0 + 3);
 	CHECK(consume(store, id, S0 + 3, NOW) == TWOFA_ERR_REPLAYED);
@@ -942,7 +942,7 @@ static void schema_2_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 2);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 5);
+	CHECK(store && twofa_store_schema_version(store) == 6);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1217,7 +1217,7 @@ static void schema_3_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 3);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 5);
+	CHECK(store && twofa_store_schema_version(store) == 6);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1357,13 +1357,13 @@ static void schema_4_store_is_migrated(void)
 	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
 	CHECK(twofa_store_record_failure(store, id, &lockout, NOW, NULL) == TWOFA_OK);
 	talloc_free(store);
-	CHECK(sql_exec(path, "ALTER TABLE users DROP COLUMN exempt; PRAGMA user_version = 4"));
+	CHECK(sql_exec(path, "ALTER TABLE users DROP COLUMN exempt; DROP TABLE logins; PRAGMA user_version = 4"));
 	CHECK(sql_value(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'exempt'") == 0);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 5);
+	CHECK(store && twofa_store_schema_version(store) == 6);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 5);
+	CHECK(sql_value(path, "PRAGMA user_version") == 6);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && !u->exempt && u->totp_state == TWOFA_TOTP_CONFIRMED && u->backup_codes_left == 2);
 	CHECK(u && u->locked_until == NOW + 100 && u->lock_count == 1);
@@ -1441,13 +1441,127 @@ done:
 	talloc_free(ctx);
 }
 
+/* One login row, as the module writes it. */
+static twofa_rcode_t log_login(twofa_store_t *store, char const *user, time_t at, char const *result,
+			       char const *reason, unsigned int keep_days)
+{
+	twofa_login_t l = { .at = at, .user = user, .nas = "192.0.2.7", .calling_station_id = "02-00-00-00-00-01",
+			    .method = "totp", .result = result, .reason = reason };
+
+	return twofa_store_log_login(store, &l, keep_days);
+}
+
+/* Logins are kept in order, with every field, and read back by name (any case) and time. */
+static void logins_are_written_and_filtered(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
+	twofa_login_t	*l = NULL;
+	size_t		n = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(log_login(store, "alice", NOW, "reject", "bad_password", 90) == TWOFA_OK);
+	CHECK(log_login(store, "bob", NOW + 10, "accept", "ok", 90) == TWOFA_OK);
+	CHECK(log_login(store, "Alice", NOW + 20, "accept", "ok", 90) == TWOFA_OK);
+	CHECK(log_login(store, NULL, NOW + 30, "reject", "unknown_user", 90) == TWOFA_OK);
+
+	CHECK(twofa_store_list_logins(store, ctx, NULL, 0, &l, &n) == TWOFA_OK);
+	CHECK(n == 4);
+	if (n == 4) {
+		CHECK_STR(l[0].user, "alice");
+		CHECK(l[0].at == NOW);
+		CHECK_STR(l[0].nas, "192.0.2.7");
+		CHECK_STR(l[0].calling_station_id, "02-00-00-00-00-01");
+		CHECK_STR(l[0].method, "totp");
+		CHECK_STR(l[0].result, "reject");
+		CHECK_STR(l[0].reason, "bad_password");
+		CHECK(l[0].id < l[1].id && l[1].id < l[2].id && l[2].id < l[3].id);
+		CHECK(l[3].user == NULL);
+	}
+
+	CHECK(twofa_store_list_logins(store, ctx, "ALICE", 0, &l, &n) == TWOFA_OK);
+	CHECK(n == 2);
+	if (n == 2) CHECK(l[0].at == NOW && l[1].at == NOW + 20);
+
+	CHECK(twofa_store_list_logins(store, ctx, "alice", NOW + 1, &l, &n) == TWOFA_OK);
+	CHECK(n == 1);
+	if (n == 1) CHECK_STR(l[0].user, "Alice");
+
+	CHECK(twofa_store_list_logins(store, ctx, NULL, NOW + 31, &l, &n) == TWOFA_OK);
+	CHECK(n == 0);
+	CHECK(twofa_store_list_logins(store, ctx, "carol", 0, &l, &n) == TWOFA_OK);
+	CHECK(n == 0);
+done:
+	talloc_free(ctx);
+}
+
+/* Rows older than keep_days go a few at a time, the young stay; 0 days keeps every row. */
+static void old_logins_are_pruned_young_kept(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path = new_path(ctx);
+	twofa_store_t	*store = open_path(ctx, path, true, 100);
+	time_t		old = NOW - 91 * 86400;
+	int		i;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	/* More old rows than one prune deletes: the first prunes take TWOFA_LOGIN_PRUNE_ROWS each. */
+	for (i = 0; i < TWOFA_LOGIN_PRUNE_ROWS + 10; i++) CHECK(log_login(store, "old", old, "reject", "bad_code", 0) == TWOFA_OK);
+	CHECK(log_login(store, "edge", NOW - 89 * 86400, "accept", "ok", 0) == TWOFA_OK);
+	/* keep_days 0: no prune, whatever the count. */
+	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok", 0) == TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'old'") == TWOFA_LOGIN_PRUNE_ROWS + 10);
+
+	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok", 90) == TWOFA_OK);
+	/* One prune ran: at most TWOFA_LOGIN_PRUNE_ROWS rows went, all of them old. */
+	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'old'") == 10);
+	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'young'") == 2 * TWOFA_LOGIN_PRUNE_EVERY);
+	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok", 90) == TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'old'") == 0);
+	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'edge'") == 1);
+	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'young'") == 3 * TWOFA_LOGIN_PRUNE_EVERY);
+done:
+	talloc_free(ctx);
+}
+
+/* A schema 5 store keeps its users and factors at 6, and starts an empty login log. */
+static void schema_5_store_is_migrated(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	twofa_user_t	*u = NULL;
+	twofa_login_t	*l = NULL;
+	size_t		n = 1;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_set_exempt(store, "alice", true) == TWOFA_OK);
+	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
+	talloc_free(store);
+	CHECK(sql_exec(path, "DROP TABLE logins; PRAGMA user_version = 5"));
+
+	store = open_path(ctx, path, false, 100);
+	CHECK(store && twofa_store_schema_version(store) == 6);
+	if (!store) goto done;
+	CHECK(sql_value(path, "PRAGMA user_version") == 6);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->id == id && u->exempt && u->totp_state == TWOFA_TOTP_CONFIRMED);
+	CHECK(consume(store, id, S0, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_list_logins(store, ctx, NULL, 0, &l, &n) == TWOFA_OK && n == 0);
+	CHECK(log_login(store, "alice", NOW, "accept", "ok", 90) == TWOFA_OK);
+	CHECK(twofa_store_list_logins(store, ctx, "alice", 0, &l, &n) == TWOFA_OK && n == 1);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_5);
+	RUN(store_creates_schema_version_6);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);
@@ -1490,6 +1604,9 @@ int main(void)
 	RUN(reset_removes_factors_and_counters);
 	RUN(reset_is_all_or_nothing);
 	RUN(schema_4_store_is_migrated);
+	RUN(logins_are_written_and_filtered);
+	RUN(old_logins_are_pruned_young_kept);
+	RUN(schema_5_store_is_migrated);
 	{
 		char cmd[64];
 
