@@ -83,6 +83,7 @@ typedef struct {
 	twofa_lockout_t		lockout;		//!< consecutive failed codes across logins
 	twofa_password_throttle_t throttle;		//!< consecutive failed first factors
 	uint32_t		backup_codes_low;	//!< at most this many left: the Accept says so
+	uint32_t		audit_days;		//!< days the login log keeps, 0 for ever
 
 	twofa_store_t		*store;			//!< shared by all worker threads
 	uint8_t			key[TWOFA_KEY_LEN];	//!< wiped in detach
@@ -132,6 +133,7 @@ static const CONF_PARSER module_config[] = {
 	  "Authentication failed" },
 	{ "challenge_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, challenge_timeout), "60" },
 	{ "attempts", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, attempts), "3" },
+	{ "audit_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, audit_days), "90" },
 	{ "totp", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) totp_config },
 	{ "lockout", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) lockout_config },
 	{ "password_throttle", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) throttle_config },
@@ -213,6 +215,72 @@ static void add_reply_message(REQUEST *request, char const *text, FR_TOKEN op)
 	pair_make_reply("Reply-Message", buffer, op);
 }
 
+/*
+ *	The login log (twofa-admin log): one row per outcome, written where
+ *	it is known (reject(), round two's accept, post-auth), as one INSERT
+ *	that joins the store's batches.  Who, from where, how and why in a
+ *	word: never a password, code or secret.
+ */
+static char const *user_name(REQUEST *request);
+
+/** A reason word for a failure, for the log: stable, short, no detail. */
+static char const *login_reason(char const *stage, twofa_rcode_t rc)
+{
+	if (strcmp(stage, "state") == 0) return "bad_state";
+
+	switch (rc) {
+	case TWOFA_OK:			return "rejected";
+	case TWOFA_ERR_NOT_FOUND:	return "unknown_user";
+	case TWOFA_ERR_NOT_ENROLLED:	return "not_enrolled";
+	case TWOFA_ERR_BAD_PASSWORD:	return "bad_password";
+	case TWOFA_ERR_BAD_CODE:	return "bad_code";
+	case TWOFA_ERR_MALFORMED:	return "malformed";
+	case TWOFA_ERR_REPLAYED:	return "replayed";
+	case TWOFA_ERR_LOCKED:		return "locked";
+	case TWOFA_ERR_EXPIRED:		return "expired";
+	case TWOFA_ERR_THROTTLED:	return "throttled";
+	case TWOFA_ERR_CRYPTO:		return "crypto_error";
+	case TWOFA_ERR_EXISTS:
+	case TWOFA_ERR_STORE:
+	case TWOFA_ERR_BUSY:
+	case TWOFA_ERR_IO:
+	case TWOFA_ERR_NO_MEMORY:	return "store_error";
+	}
+	return "store_error";
+}
+
+/** stage if it names a method (round two's rejects), else "none". */
+static char const *login_method(char const *stage)
+{
+	unsigned int id;
+
+	for (id = 1; id <= UINT8_MAX; id++) {
+		twofa_method_t const *method = twofa_method_by_id(id);
+
+		if (method && (strcmp(method->name, stage) == 0)) return method->name;
+	}
+	return "none";
+}
+
+static void log_login(rlm_twofa_t const *inst, REQUEST *request, char const *method, char const *result,
+		      char const *reason)
+{
+	VALUE_PAIR	*csi = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
+	char		nas[INET6_ADDRSTRLEN];
+	twofa_login_t	login = { .at = time(NULL), .user = user_name(request), .nas = nas,
+				  .method = method, .result = result, .reason = reason };
+	twofa_rcode_t	rc;
+
+	if (!ip_ntoh(&request->packet->src_ipaddr, nas, sizeof(nas))) login.nas = NULL;
+	if (csi && (csi->da->type == PW_TYPE_STRING) && (strlen(csi->vp_strvalue) == csi->vp_length)) {
+		login.calling_station_id = csi->vp_strvalue;
+	}
+	rc = twofa_store_log_login(inst->store, &login, inst->audit_days);
+	if (rc != TWOFA_OK) {
+		RERROR("Store log login failed (%s): %s", twofa_strerror(rc), twofa_store_errmsg(inst->store));
+	}
+}
+
 /** The one Access-Reject of this module: the same Reply-Message whatever failed.
  *
  * One REDEBUG per failed login: it becomes the Module-Failure-Message that
@@ -221,6 +289,9 @@ static void add_reply_message(REQUEST *request, char const *text, FR_TOKEN op)
 static rlm_rcode_t reject(rlm_twofa_t const *inst, REQUEST *request, char const *stage, twofa_rcode_t rc)
 {
 	REDEBUG("%s %s", stage, twofa_strerror(rc));
+	if (!was_decided(inst, request, DECIDED_REJECT)) {
+		log_login(inst, request, login_method(stage), "reject", login_reason(stage, rc));
+	}
 	decided(inst, request, DECIDED_REJECT);
 	fr_pair_list_free(&request->reply->vps);
 	add_reply_message(request, inst->reject_message, T_OP_SET);
@@ -663,6 +734,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 		}
 		RDEBUG2("User \"%s\": %s answer accepted", name, method->name);
 		say_how_many_left(inst, request, name, method, left);
+		log_login(inst, request, method->name, "accept", "ok");
 		decided(inst, request, DECIDED_SECOND_FACTOR);
 		return RLM_MODULE_OK;
 
@@ -721,6 +793,12 @@ static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 {
 	twofa_user_t *user = NULL;
 
+	/* Ours are in the log already; another module's is a first factor refused. */
+	if (!was_decided(inst, request, DECIDED_REJECT)) {
+		bool round_two = fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) != NULL;
+
+		log_login(inst, request, "none", "reject", round_two ? "rejected" : "bad_password");
+	}
 	if ((inst->password_source == PASSWORD_SOURCE_NONE) && !was_decided(inst, request, DECIDED_REJECT) &&
 	    !fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
 	    (load_user(inst, request, user_name(request), &user) == TWOFA_OK)) {
@@ -793,13 +871,20 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 		return post_auth_reject(inst, request);
 
 	case PW_CODE_ACCESS_ACCEPT:
-		if (was_decided(inst, request, DECIDED_SECOND_FACTOR) || was_decided(inst, request, DECIDED_NOT_NEEDED)) {
+		if (was_decided(inst, request, DECIDED_SECOND_FACTOR)) {	/* logged in round two */
+			add_message_authenticator(request);
+			return RLM_MODULE_OK;
+		}
+		if (was_decided(inst, request, DECIDED_NOT_NEEDED)) {
+			log_login(inst, request, "none", "accept", "not_needed");
 			add_message_authenticator(request);
 			return RLM_MODULE_OK;
 		}
 		rcode = post_auth_accept(inst, request);
 		if (was_decided(inst, request, DECIDED_REJECT)) return RLM_MODULE_REJECT;	/* whatever the reason's rcode */
 		if (rcode == RLM_MODULE_HANDLED) return RLM_MODULE_UPDATED;	/* a challenge: FreeRADIUS saves session-state */
+		/* The first factor alone will do: exempt, or nothing on file under enforce = optional. */
+		log_login(inst, request, "none", "accept", "not_needed");
 		add_message_authenticator(request);
 		return rcode;
 
