@@ -7,6 +7,7 @@
 static twofa_method_t const *const methods[] = {
 	&twofa_method_totp,
 	&twofa_method_backup,		/* also at any other method's prompt: twofa_method_alternate */
+	&twofa_method_enrol,		/* never held, no looks_like: only the flow offers it */
 };
 
 #define NUM_METHODS	(sizeof(methods) / sizeof(methods[0]))

@@ -22,6 +22,8 @@
 #include "twofa.h"
 #include "pending.h"
 #include "store.h"
+#include "base32.h"
+#include "crypto.h"
 
 /** What every method call may use: the key, the window, the store, the time. */
 typedef struct {
@@ -78,5 +80,29 @@ twofa_method_t const *twofa_method_alternate(twofa_method_t const *pending_metho
 
 extern twofa_method_t const twofa_method_totp;
 extern twofa_method_t const twofa_method_backup;
+extern twofa_method_t const twofa_method_enrol;	//!< never held: offered by the flow (enrol_at_login)
+
+/*
+ *	Enrolment at first login (method_enrol.c): the challenge shows the new
+ *	secret, base32 in groups of 4, where enrol_message says {secret}.
+ */
+#define TWOFA_SECRET_TOKEN		"{secret}"
+/** The grouped secret's length at most: 32 base32 characters and a space per group of 4. */
+#define TWOFA_ENROL_SECRET_TEXT_MAX	(TWOFA_BASE32_ENCODED_LEN(TWOFA_SECRET_LEN) + \
+					 TWOFA_BASE32_ENCODED_LEN(TWOFA_SECRET_LEN) / 4)
+
+/** Expand template: each "{secret}" becomes secret, every other byte is copied as
+ *  it is (no printf format, no xlat).  Unlike twofa_message_expand nothing is cut:
+ *  a template without the token, or a result longer than out_size - 1 bytes, gives
+ *  0 and an empty out (a secret cut short would enrol nobody).
+ *  @return the length of out. */
+size_t twofa_enrol_message_expand(char *out, size_t out_size, char const *template, char const *secret);
+
+/** The enrolment challenge's text: pending's sealed secret (as enrol's start()
+ *  made it) opened with key, grouped, put into template.  Nothing is logged.
+ *  @return TWOFA_OK, TWOFA_ERR_CRYPTO, TWOFA_ERR_MALFORMED (not an enrolment, or
+ *  the text does not fit out_size - 1 bytes). */
+twofa_rcode_t twofa_enrol_message(TALLOC_CTX *ctx, uint8_t const *key, twofa_pending_t const *pending,
+				  char const *template, char *out, size_t out_size);
 
 #endif

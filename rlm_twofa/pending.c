@@ -12,6 +12,12 @@
 
 #define FLAG_HAD_FAILURES	0x01
 
+/* A TOTP challenge and an enrolment carry a sealed secret and a period. */
+static bool method_has_secret(uint8_t method)
+{
+	return (method == TWOFA_METHOD_TOTP) || (method == TWOFA_METHOD_ENROL);
+}
+
 static uint8_t *put_be(uint8_t *p, uint64_t v, int bytes)
 {
 	int i;
@@ -39,7 +45,7 @@ size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PEND
 
 	if ((name_len == 0) || (name_len > TWOFA_USER_NAME_MAX) ||
 	    (pending->sealed_len > TWOFA_SEALED_MAX) || (pending->totp.period > UINT16_MAX) ||
-	    ((pending->method == TWOFA_METHOD_TOTP) && ((pending->sealed_len == 0) || (pending->totp.period == 0))) ||
+	    (method_has_secret(pending->method) && ((pending->sealed_len == 0) || (pending->totp.period == 0))) ||
 	    (pending->totp.digits > UINT8_MAX) || ((unsigned int) pending->totp.hash > UINT8_MAX)) return 0;
 
 	*p++ = TWOFA_PENDING_VERSION;
@@ -86,7 +92,7 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 	pending->sealed_len = *p++;
 
 	/* Nor a TOTP challenge without its secret or with a zero period. */
-	if ((pending->method == TWOFA_METHOD_TOTP) && ((pending->sealed_len == 0) || (pending->totp.period == 0))) {
+	if (method_has_secret(pending->method) && ((pending->sealed_len == 0) || (pending->totp.period == 0))) {
 		return false;
 	}
 	if ((pending->sealed_len > TWOFA_SEALED_MAX) ||

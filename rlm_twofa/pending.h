@@ -30,7 +30,8 @@
 /* Methods (method.h), as named in the pending context.  Append only. */
 #define TWOFA_METHOD_TOTP		1			//!< a TOTP code
 #define TWOFA_METHOD_BACKUP		2			//!< a backup code (no factor part)
-#define TWOFA_METHOD_LAST		TWOFA_METHOD_BACKUP
+#define TWOFA_METHOD_ENROL		3			//!< a first TOTP code for a new secret (enrol_at_login)
+#define TWOFA_METHOD_LAST		TWOFA_METHOD_ENROL
 
 #define TWOFA_SEALED_MAX		(TWOFA_SEAL_OVERHEAD + TWOFA_SECRET_MAX)
 

@@ -84,6 +84,8 @@ typedef struct {
 	twofa_password_throttle_t throttle;		//!< consecutive failed first factors
 	uint32_t		backup_codes_low;	//!< at most this many left: the Accept says so
 	uint32_t		audit_days;		//!< days the login log keeps, 0 for ever
+	bool			enrol_at_login;		//!< no factor held: the password alone enrols a TOTP secret
+	char const		*enrol_message;		//!< Reply-Message showing the new secret ({secret})
 
 	twofa_store_t		*store;			//!< shared by all worker threads
 	uint8_t			key[TWOFA_KEY_LEN];	//!< wiped in detach
@@ -131,6 +133,10 @@ static const CONF_PARSER module_config[] = {
 	  "Wrong code. Enter the 6-digit code from your authenticator app (attempts left: {attempts})" },
 	{ "reject_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, reject_message),
 	  "Authentication failed" },
+	{ "enrol_at_login", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_twofa_t, enrol_at_login), "no" },
+	{ "enrol_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, enrol_message),
+	  "Set up your authenticator app: add a time-based account with the key {secret} "
+	  "then enter the 6-digit code it shows" },
 	{ "challenge_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, challenge_timeout), "60" },
 	{ "attempts", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, attempts), "3" },
 	{ "audit_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, audit_days), "90" },
@@ -511,6 +517,29 @@ static void add_optional_reminder(rlm_twofa_t const *inst, REQUEST *request)
 }
 
 /*
+ *	enrol_at_login = yes and no factor held: whoever has the password
+ *	enrols one.  The new secret is in this challenge's text only (a
+ *	wrong code gets retry_message) and is stored once a code for it
+ *	checks (method_enrol.c).
+ */
+static rlm_rcode_t offer_enrolment(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
+{
+	twofa_pending_t	pending;
+	char		message[TWOFA_REPLY_MESSAGE_MAX + 1];
+	rlm_rcode_t	rcode;
+
+	if ((pending_from_user(inst, &twofa_method_enrol, user, &pending) != TWOFA_OK) ||
+	    (twofa_enrol_message(request, inst->key, &pending, inst->enrol_message, message, sizeof(message)) != TWOFA_OK)) {
+		RERROR("User \"%s\": cannot make a TOTP secret to enrol", user->name);
+		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
+	}
+	RDEBUG2("User \"%s\": no second factor on file, enrol_at_login = yes: sending a new TOTP secret", user->name);
+	rcode = send_challenge(inst, request, &pending, message);
+	OPENSSL_cleanse(message, sizeof(message));
+	return rcode;
+}
+
+/*
  *	The first factor has passed: challenge for the second, or let the
  *	first alone do if the user is exempt, or holds none and enforcement
  *	allows it.
@@ -531,6 +560,7 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 		return RLM_MODULE_OK;
 	}
 
+	if (!method && inst->enrol_at_login) return offer_enrolment(inst, request, user);
 	if (!method) {
 		if (inst->enforce == ENFORCE_REQUIRED) return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
 
@@ -604,6 +634,7 @@ static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, tw
 	case TWOFA_ERR_LOCKED:
 	case TWOFA_ERR_NOT_ENROLLED:
 	case TWOFA_ERR_NOT_FOUND:
+	case TWOFA_ERR_EXISTS:		/* enrolment: another login enrolled meanwhile */
 		RDEBUG2("User \"%s\": changed since the challenge was sent (%s)", pending->name, twofa_strerror(rc));
 		break;
 
@@ -997,6 +1028,26 @@ static void check_messages(rlm_twofa_t const *inst)
 			     twofa_message_expand(buffer, sizeof(buffer), inst->retry_message, inst->attempts));
 }
 
+/*
+ *	enrol_message must show the whole secret: a text without {secret},
+ *	or too long with the longest secret in it, is refused at start
+ *	rather than send a user a key cut short.
+ */
+static int check_enrol_message(rlm_twofa_t const *inst, CONF_SECTION *conf)
+{
+	char	buffer[TWOFA_REPLY_MESSAGE_MAX + 1];
+	char	longest[TWOFA_ENROL_SECRET_TEXT_MAX + 1];
+
+	memset(longest, 'A', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	if (twofa_enrol_message_expand(buffer, sizeof(buffer), inst->enrol_message, longest)) return 0;
+
+	cf_log_err_cs(conf, "enrol_message must hold \"%s\", and with a secret of %d characters in it fit the "
+		      "%d bytes of a Reply-Message", TWOFA_SECRET_TOKEN, TWOFA_ENROL_SECRET_TEXT_MAX,
+		      TWOFA_REPLY_MESSAGE_MAX);
+	return -1;
+}
+
 static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
 	if (parse_enforce(conf, inst) < 0) return -1;
@@ -1030,6 +1081,7 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, <=, 86400);
 	FR_INTEGER_BOUND_CHECK("backup.backup_codes_low", inst->backup_codes_low, <=, TWOFA_BACKUP_COUNT_MAX);
 	check_messages(inst);
+	if (check_enrol_message(inst, conf) < 0) return -1;
 
 	return 0;
 }

@@ -124,6 +124,14 @@ twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *n
 					     uint8_t const *sealed, size_t sealed_len,
 					     twofa_totp_params_t const *params);
 twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name);
+/** Enrolment at login: a confirmed enrolment with step recorded as used (the
+ *  confirming code is not taken again), in one statement, only if the user has
+ *  no confirmed enrolment (one made meanwhile by another login is kept; an
+ *  unconfirmed one is replaced) and is not locked at now.
+ *  @return TWOFA_OK, TWOFA_ERR_EXISTS (a confirmed enrolment, a lock, or no such
+ *  user), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_totp_enrol(twofa_store_t *store, int64_t user_id, uint8_t const *sealed, size_t sealed_len,
+				     twofa_totp_params_t const *params, int64_t step, time_t now);
 
 /** Record step as used, in one atomic statement, only if it is later than the last
  *  used step, the user's confirmed enrolment is still the one whose sealed secret

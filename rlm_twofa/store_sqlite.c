@@ -148,6 +148,7 @@ typedef enum {
 	STMT_TOTP_SET,
 	STMT_TOTP_CONFIRM,
 	STMT_TOTP_REMOVE,
+	STMT_TOTP_ENROL,
 	STMT_SWEEP_END,
 	STMT_SWEEP_USED,
 	STMT_CONSUME_STEP,
@@ -206,6 +207,17 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_TOTP_CONFIRM]	= "UPDATE totp SET confirmed = 1, last_step = ?2 "
 				  "WHERE confirmed = 0 AND user_id = (SELECT id FROM users WHERE name = ?1)",
 	[STMT_TOTP_REMOVE]	= "DELETE FROM totp WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+	/*
+	 *	Enrolment at login: confirmed at once, its confirming step used
+	 *	(last_step, which the consume refuses anything up to).  Only if
+	 *	no confirmed enrolment is there (another login's, made
+	 *	meanwhile, is kept: of racing enrolments one wins; an
+	 *	unconfirmed one is replaced) and the user is not locked.
+	 *	?1 user id, ?2 secret, ?3 hash, ?4 digits, ?5 period, ?6 step, ?7 now.
+	 */
+	[STMT_TOTP_ENROL]	= "INSERT OR REPLACE INTO totp (user_id, secret, hash, digits, period, confirmed, last_step, created) "
+				  "SELECT id, ?2, ?3, ?4, ?5, 1, ?6, ?7 FROM users WHERE id = ?1 AND locked_until <= ?7 "
+				  "AND NOT EXISTS (SELECT 1 FROM totp WHERE user_id = ?1 AND confirmed = 1)",
 	/* The key ?3 records on from (?1, ?2), where a sweep of them ends. */
 	[STMT_SWEEP_END]	= "SELECT user_id, step FROM totp_used WHERE (user_id, step) > (?1, ?2) "
 				  "ORDER BY user_id, step LIMIT 1 OFFSET ?3",
@@ -1208,6 +1220,28 @@ twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *n
 					     twofa_totp_params_t const *params)
 {
 	return totp_set(store, name, sealed, sealed_len, params, true);
+}
+
+twofa_rcode_t twofa_store_totp_enrol(twofa_store_t *store, int64_t user_id, uint8_t const *sealed, size_t sealed_len,
+				     twofa_totp_params_t const *params, int64_t step, time_t now)
+{
+	CONN_USE(c);
+	sqlite3_stmt	*stmt;
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, STMT_TOTP_ENROL);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_blob(stmt, 2, sealed, (int) sealed_len, SQLITE_TRANSIENT);
+	bind_text(stmt, 3, twofa_hash_name(params->hash));
+	sqlite3_bind_int(stmt, 4, (int) params->digits);
+	sqlite3_bind_int(stmt, 5, (int) params->period);
+	sqlite3_bind_int64(stmt, 6, step);
+	sqlite3_bind_int64(stmt, 7, now);
+	rc = stmt_run(c, stmt, "enrol totp", &changes);
+	if ((rc == TWOFA_OK) && (changes == 0)) return TWOFA_ERR_EXISTS;
+	return rc;
 }
 
 /* Bind the consume statement's parameters (both statements share them). */

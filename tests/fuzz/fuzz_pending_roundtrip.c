@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 
 	packable = (name_len > 0) && (in.sealed_len <= TWOFA_SEALED_MAX) && (in.totp.period <= UINT16_MAX) &&
 		   (in.totp.digits <= UINT8_MAX) && ((unsigned int) in.totp.hash <= UINT8_MAX) &&
-		   ((in.method != TWOFA_METHOD_TOTP) || ((in.sealed_len > 0) && (in.totp.period > 0)));
+		   (((in.method != TWOFA_METHOD_TOTP) && (in.method != TWOFA_METHOD_ENROL)) || ((in.sealed_len > 0) && (in.totp.period > 0)));
 
 	len = twofa_pending_pack(&in, buf);
 	FUZZ_CHECK((len > 0) == packable);

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 	FUZZ_CHECK(size <= TWOFA_PENDING_MAX);
 	FUZZ_CHECK(pending.sealed_len <= TWOFA_SEALED_MAX);
 	/* A TOTP challenge holds its secret and a period; a backup-code one needs neither. */
-	if (pending.method == TWOFA_METHOD_TOTP) FUZZ_CHECK((pending.sealed_len > 0) && (pending.totp.period > 0));
+	if ((pending.method == TWOFA_METHOD_TOTP) || (pending.method == TWOFA_METHOD_ENROL)) FUZZ_CHECK((pending.sealed_len > 0) && (pending.totp.period > 0));
 	FUZZ_CHECK((strlen(pending.name) > 0) && (strlen(pending.name) <= TWOFA_USER_NAME_MAX));
 	FUZZ_CHECK((pending.method >= TWOFA_METHOD_TOTP) && (pending.method <= TWOFA_METHOD_LAST));
 

@@ -9,6 +9,8 @@
 #include "crypto.h"
 #include "method.h"
 #include "totp.h"
+#include "base32.h"
+#include "policy.h"
 
 static uint8_t const key[TWOFA_KEY_LEN] = { 7, 7, 7, 7, 1, 2, 3, 4 };
 static uint8_t const raw[20] = "12345678901234567890";	/* RFC 6238's SHA1 secret */
@@ -103,6 +105,87 @@ static void malformed_stored_factor_is_refused_at_start(void)
 	talloc_free(ctx);
 }
 
+/* Enrolment: never held, never an alternate, a fresh secret sealed for the user each start. */
+static void enrol_is_offered_only_by_the_flow(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_user_t	*u = alice(ctx);
+
+	CHECK(twofa_method_by_id(TWOFA_METHOD_ENROL) == &twofa_method_enrol);
+	CHECK(TWOFA_METHOD_LAST == TWOFA_METHOD_ENROL);
+	if (u) u->totp_state = TWOFA_TOTP_NONE;
+	CHECK(u && twofa_method_for_user(u) == NULL);
+	CHECK(twofa_method_alternate(&twofa_method_totp, "123456", 6) != &twofa_method_enrol);
+	CHECK(twofa_method_alternate(&twofa_method_backup, "123456", 6) == NULL);
+	CHECK(twofa_method_alternate(&twofa_method_enrol, "123456", 6) == NULL);
+	talloc_free(ctx);
+}
+
+/* The secret in the message, found back: base32 in 8 groups of 4 after "key ". */
+static bool secret_from_message(char const *message, uint8_t raw[TWOFA_SECRET_LEN])
+{
+	char const	*p = strstr(message, "key ");
+	char		b32[64];
+
+	if (!p || strlen(p + 4) < TWOFA_ENROL_SECRET_TEXT_MAX - 1) return false;
+	memcpy(b32, p + 4, TWOFA_ENROL_SECRET_TEXT_MAX - 1);
+	b32[TWOFA_ENROL_SECRET_TEXT_MAX - 1] = '\0';
+	return (b32[4] == ' ') && (b32[34] == ' ') && (twofa_base32_decode(b32, raw, TWOFA_SECRET_LEN) == TWOFA_SECRET_LEN);
+}
+
+static void enrol_start_seals_a_new_secret_that_checks(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_user_t	*u = alice(ctx);
+	twofa_pending_t	pending, again;
+	char		message[TWOFA_REPLY_MESSAGE_MAX + 1], code[TWOFA_TOTP_MAX_DIGITS + 1];
+	uint8_t		raw2[TWOFA_SECRET_LEN];
+	int64_t		step = -1;
+
+	memset(&pending, 0, sizeof(pending));
+	strcpy(pending.name, "alice");
+	pending.method = TWOFA_METHOD_ENROL;
+	again = pending;
+	CHECK(u && twofa_method_enrol.start(&mctx, u, &pending) == TWOFA_OK);
+	CHECK(u && twofa_method_enrol.start(&mctx, u, &again) == TWOFA_OK);
+	CHECK(pending.sealed_len == TWOFA_SEAL_OVERHEAD + TWOFA_SECRET_LEN);
+	CHECK(pending.totp.digits == 6 && pending.totp.period == 30 && pending.totp.hash == TWOFA_HASH_SHA1);
+	CHECK(memcmp(pending.sealed, again.sealed, pending.sealed_len) != 0);	/* made once per login */
+	CHECK(twofa_enrol_message(ctx, key, &pending, "key {secret}", message, sizeof(message)) == TWOFA_OK);
+	CHECK(strlen(message) == 4 + 39);
+	CHECK(secret_from_message(message, raw2));
+	CHECK(twofa_hotp_code(raw2, sizeof(raw2), TWOFA_HASH_SHA1, 6, NOW / 30, code) == TWOFA_OK);
+	CHECK(twofa_method_enrol.check(ctx, &mctx, &pending, code, 6, &step) == TWOFA_OK && step == NOW / 30);
+	CHECK(twofa_method_enrol.check(ctx, &mctx, &again, code, 6, &step) != TWOFA_OK);
+	CHECK(twofa_method_enrol.check(ctx, &mctx, &pending, "12345", 5, &step) == TWOFA_ERR_MALFORMED);
+	/* Another user's name as AAD: neither the message nor the check opens it. */
+	strcpy(pending.name, "mallory");
+	CHECK(twofa_enrol_message(ctx, key, &pending, "key {secret}", message, sizeof(message)) == TWOFA_ERR_CRYPTO);
+	CHECK(twofa_method_enrol.check(ctx, &mctx, &pending, code, 6, &step) == TWOFA_ERR_CRYPTO);
+	talloc_free(ctx);
+}
+
+static void enrol_message_substitutes_and_never_cuts_the_secret(void)
+{
+	char	out[TWOFA_REPLY_MESSAGE_MAX + 1], tmpl[300];
+	char	secret[] = "ABCD EFGH IJKL MNOP QRST UVWX YZ23 4567";
+
+	CHECK(twofa_enrol_message_expand(out, sizeof(out), "Key: {secret}. 100% {attempts} %s", secret) > 0);
+	CHECK_STR(out, "Key: ABCD EFGH IJKL MNOP QRST UVWX YZ23 4567. 100% {attempts} %s");
+	CHECK(twofa_enrol_message_expand(out, sizeof(out), "{secret}{secret}", "AB") == 4);
+	CHECK_STR(out, "ABAB");
+	CHECK(twofa_enrol_message_expand(out, sizeof(out), "no token here", secret) == 0);
+	CHECK_STR(out, "");
+	/* 253 bytes exactly fit; one more, and nothing goes out rather than a cut secret. */
+	memset(tmpl, 'x', sizeof(tmpl));
+	strcpy(tmpl + 253 - 39, "{secret}");
+	CHECK(twofa_enrol_message_expand(out, sizeof(out), tmpl, secret) == 253);
+	memset(tmpl, 'x', sizeof(tmpl));
+	strcpy(tmpl + 254 - 39, "{secret}");
+	CHECK(twofa_enrol_message_expand(out, sizeof(out), tmpl, secret) == 0);
+	CHECK_STR(out, "");
+}
+
 int main(void)
 {
 	RUN(ids_name_their_method_and_unknown_ids_none);
@@ -110,5 +193,8 @@ int main(void)
 	RUN(started_challenge_checks_the_right_code);
 	RUN(secret_of_another_user_does_not_open);
 	RUN(malformed_stored_factor_is_refused_at_start);
+	RUN(enrol_is_offered_only_by_the_flow);
+	RUN(enrol_start_seals_a_new_secret_that_checks);
+	RUN(enrol_message_substitutes_and_never_cuts_the_secret);
 	CHECK_EXIT();
 }

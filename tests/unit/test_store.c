@@ -382,6 +382,43 @@ static void consume_refused_when_locked_or_deleted(void)
 	talloc_free(ctx);
 }
 
+/*
+ *	Enrolment at login: confirmed at once with its confirming step used,
+ *	but never over a confirmed enrolment (another login's, made
+ *	meanwhile), nor for a locked user.
+ */
+static void enrol_at_login_never_replaces_a_confirmed_enrolment(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_path(ctx, new_path(ctx), true, 100);
+	twofa_lockout_t const	policy = { .max_failures = 1, .lock_seconds = 100, .max_lock_seconds = 100 };
+	twofa_user_t		*u = NULL;
+	int64_t			id, bob;
+	time_t			until = 0;
+
+	CHECK(store && twofa_store_add_user(store, "alice", "$y$hash") == TWOFA_OK);
+	id = store ? user_id(store, "alice") : -1;
+	CHECK(twofa_store_totp_enrol(store, id, sealed, sizeof(sealed), &params, S0, NOW) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->totp_last_step == S0);
+	/* The confirming code is used: its step is refused, the next one is not. */
+	CHECK(consume(store, id, S0, NOW) == TWOFA_ERR_REPLAYED);
+	/* The racing login's enrolment loses; the first one stays. */
+	CHECK(twofa_store_totp_enrol(store, id, resealed, sizeof(resealed), &params, S0, NOW) == TWOFA_ERR_EXISTS);
+	CHECK(consume(store, id, S0 + 1, NOW) == TWOFA_OK);
+
+	/* An unconfirmed enrolment is replaced; a locked user is refused. */
+	CHECK(twofa_store_add_user(store, "bob", "$y$hash") == TWOFA_OK);
+	bob = store ? user_id(store, "bob") : -1;
+	CHECK(twofa_store_totp_set_pending(store, "bob", resealed, sizeof(resealed), &params) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, bob, &policy, NOW, &until) == TWOFA_OK && until == NOW + 100);
+	CHECK(twofa_store_totp_enrol(store, bob, sealed, sizeof(sealed), &params, S0, NOW) == TWOFA_ERR_EXISTS);
+	CHECK(twofa_store_totp_enrol(store, bob, sealed, sizeof(sealed), &params, S0, NOW + 100) == TWOFA_OK);
+	CHECK(twofa_store_totp_consume_step(store, bob, sealed, sizeof(sealed), S0 + 1, NOW + 100) == TWOFA_OK);
+	CHECK(twofa_store_totp_enrol(store, 999, sealed, sizeof(sealed), &params, S0, NOW) == TWOFA_ERR_EXISTS);
+	talloc_free(ctx);
+}
+
 typedef struct {
 	twofa_store_t		*store;
 	int64_t			id;
@@ -1576,6 +1613,7 @@ int main(void)
 	RUN(new_enrolment_forgets_used_steps);
 	RUN(consume_refused_when_enrolment_replaced);
 	RUN(consume_refused_when_locked_or_deleted);
+	RUN(enrol_at_login_never_replaces_a_confirmed_enrolment);
 	RUN(ten_threads_same_step_exactly_one_wins);
 	RUN(eight_threads_each_get_their_own_answers);
 	RUN(background_checkpoint_copies_the_wal);
