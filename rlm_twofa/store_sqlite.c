@@ -1359,38 +1359,57 @@ twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_i
 	return store_call(store, true, consume_run, &a);
 }
 
+/*
+ *	A failure counter (failed codes, failed first factors): one UPDATE
+ *	... RETURNING of the user's row, bound as ?1 user, ?2 free or
+ *	maximum failures, ?3 now, ?4 first wait, ?5 longest wait; the value
+ *	returned is the end of the lock or wait, 0 if none.
+ */
 typedef struct {
-	int64_t			user_id;
-	twofa_lockout_t const	*policy;
-	time_t			now;
-	time_t			locked_until;	//!< out
-} failure_args_t;
+	stmt_t		which;
+	char const	*what;
+	int64_t		user_id;
+	unsigned int	failures;
+	time_t		now;
+	unsigned int	first_wait;
+	unsigned int	longest_wait;
+	time_t		until;		//!< out
+} counter_args_t;
 
-static twofa_rcode_t record_failure_run(conn_t *c, void *arg)
+static twofa_rcode_t counter_run(conn_t *c, void *arg)
 {
-	failure_args_t	*a = arg;
-	sqlite3_stmt	*stmt = stmt_start(c, STMT_RECORD_FAILURE);
-	int64_t		locked_until;
+	counter_args_t	*a = arg;
+	sqlite3_stmt	*stmt = stmt_start(c, a->which);
+	int64_t		until;
 	twofa_rcode_t	ret;
 
 	sqlite3_bind_int64(stmt, 1, a->user_id);
-	sqlite3_bind_int(stmt, 2, (int) a->policy->max_failures);
+	sqlite3_bind_int(stmt, 2, (int) a->failures);
 	sqlite3_bind_int64(stmt, 3, a->now);
-	sqlite3_bind_int64(stmt, 4, a->policy->lock_seconds);
-	sqlite3_bind_int64(stmt, 5, a->policy->max_lock_seconds);
-	ret = stmt_run_returning(c, stmt, "record failure", &locked_until);
-	a->locked_until = (time_t) locked_until;
+	sqlite3_bind_int64(stmt, 4, a->first_wait);
+	sqlite3_bind_int64(stmt, 5, a->longest_wait);
+	ret = stmt_run_returning(c, stmt, a->what, &until);
+	a->until = (time_t) until;
 	return ret;
+}
+
+/* Run a counter; *until (may be NULL) gets its lock or wait end, 0 on failure or none. */
+static twofa_rcode_t count_failure(twofa_store_t *store, counter_args_t *a, time_t *until)
+{
+	twofa_rcode_t rc = store_call(store, true, counter_run, a);
+
+	if (until) *until = (rc == TWOFA_OK) ? a->until : 0;
+	return rc;
 }
 
 twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, twofa_lockout_t const *policy,
 					 time_t now, time_t *locked_until)
 {
-	failure_args_t	a = { .user_id = user_id, .policy = policy, .now = now };
-	twofa_rcode_t	rc = store_call(store, true, record_failure_run, &a);
+	counter_args_t a = { .which = STMT_RECORD_FAILURE, .what = "record failure", .user_id = user_id,
+			     .failures = policy->max_failures, .now = now, .first_wait = policy->lock_seconds,
+			     .longest_wait = policy->max_lock_seconds };
 
-	if (locked_until) *locked_until = (rc == TWOFA_OK) ? a.locked_until : 0;
-	return rc;
+	return count_failure(store, &a, locked_until);
 }
 
 static twofa_rcode_t record_success_run(conn_t *c, void *arg)
@@ -1406,38 +1425,14 @@ twofa_rcode_t twofa_store_record_success(twofa_store_t *store, int64_t user_id)
 	return store_call(store, true, record_success_run, &user_id);
 }
 
-typedef struct {
-	int64_t					user_id;
-	twofa_password_throttle_t const		*policy;
-	time_t					now;
-	time_t					next_try;	//!< out
-} password_failure_args_t;
-
-static twofa_rcode_t password_failure_run(conn_t *c, void *arg)
-{
-	password_failure_args_t	*a = arg;
-	sqlite3_stmt		*stmt = stmt_start(c, STMT_PASSWORD_FAILURE);
-	int64_t			next_try;
-	twofa_rcode_t		ret;
-
-	sqlite3_bind_int64(stmt, 1, a->user_id);
-	sqlite3_bind_int(stmt, 2, (int) a->policy->free_failures);
-	sqlite3_bind_int64(stmt, 3, a->now);
-	sqlite3_bind_int64(stmt, 4, a->policy->delay_seconds);
-	sqlite3_bind_int64(stmt, 5, a->policy->max_delay_seconds);
-	ret = stmt_run_returning(c, stmt, "record password failure", &next_try);
-	a->next_try = (time_t) next_try;
-	return ret;
-}
-
 twofa_rcode_t twofa_store_record_password_failure(twofa_store_t *store, int64_t user_id,
 						  twofa_password_throttle_t const *policy, time_t now, time_t *next_try)
 {
-	password_failure_args_t	a = { .user_id = user_id, .policy = policy, .now = now };
-	twofa_rcode_t		rc = store_call(store, true, password_failure_run, &a);
+	counter_args_t a = { .which = STMT_PASSWORD_FAILURE, .what = "record password failure", .user_id = user_id,
+			     .failures = policy->free_failures, .now = now, .first_wait = policy->delay_seconds,
+			     .longest_wait = policy->max_delay_seconds };
 
-	if (next_try) *next_try = (rc == TWOFA_OK) ? a.next_try : 0;
-	return rc;
+	return count_failure(store, &a, next_try);
 }
 
 static twofa_rcode_t password_success_run(conn_t *c, void *arg)
