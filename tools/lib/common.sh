@@ -187,7 +187,10 @@ twofa_start_radiusd() {
 		fi
 		sleep 0.1
 	done
-	say "radiusd did not become ready:"; tail -20 "$dir/log/radius.log" >&2; return 1
+	say "radiusd did not become ready:"; tail -20 "$dir/log/radius.log" >&2
+	# Not left behind: stopped by its PID, hung or not.
+	kill -9 "$RADIUSD_PID" 2>/dev/null; wait "$RADIUSD_PID" 2>/dev/null; RADIUSD_PID=
+	return 1
 }
 
 twofa_stop_radiusd() {
