@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "escape.h"
+#include "policy.h"
 
 static char const hex[] = "0123456789ABCDEF";
 
@@ -83,28 +84,6 @@ ssize_t twofa_escape_form(char const *in, size_t in_len, char *out, size_t out_l
 	return percent_escape(in, in_len, true, out, out_len);
 }
 
-/* Length of the valid UTF-8 sequence at p (at most left bytes), or 0. */
-static size_t utf8_len(unsigned char const *p, size_t left)
-{
-	size_t		n, i;
-	uint32_t	cp;
-
-	if (p[0] < 0x80) return 1;
-	if ((p[0] & 0xe0) == 0xc0) { n = 2; cp = p[0] & 0x1f; }
-	else if ((p[0] & 0xf0) == 0xe0) { n = 3; cp = p[0] & 0x0f; }
-	else if ((p[0] & 0xf8) == 0xf0) { n = 4; cp = p[0] & 0x07; }
-	else return 0;
-	if (n > left) return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
-	if (((n == 2) && (cp < 0x80)) || ((n == 3) && (cp < 0x800)) || ((n == 4) && (cp < 0x10000)) ||
-	    ((cp >= 0xd800) && (cp <= 0xdfff)) || (cp > 0x10ffff)) return 0;
-	return n;
-}
-
 ssize_t twofa_escape_json(char const *in, size_t in_len, char *out, size_t out_len)
 {
 	sink_t			s = { out, out_len, 0, false };
@@ -116,7 +95,7 @@ ssize_t twofa_escape_json(char const *in, size_t in_len, char *out, size_t out_l
 
 		if (c == 0) return fail(&s);
 		if (c >= 0x80) {
-			if (!(n = utf8_len(p + i, in_len - i))) return fail(&s);
+			if (!(n = twofa_utf8_len(p + i, in_len - i))) return fail(&s);
 			put(&s, in + i, n);
 			i += n;
 			continue;
@@ -160,7 +139,7 @@ ssize_t twofa_escape_header(char const *in, size_t in_len, char *out, size_t out
 
 	for (i = 0; i < in_len; i += n) {
 		if ((p[i] < 0x20) || (p[i] == 0x7f)) return fail(&s);	/* CR, LF, NUL, tab... */
-		if (!(n = utf8_len(p + i, in_len - i))) return fail(&s);
+		if (!(n = twofa_utf8_len(p + i, in_len - i))) return fail(&s);
 		if (n > 1) ascii = false;
 	}
 	if (ascii) {
@@ -173,7 +152,7 @@ ssize_t twofa_escape_header(char const *in, size_t in_len, char *out, size_t out
 		size_t		end = start;
 
 		while (end < in_len) {
-			n = utf8_len(p + end, in_len - end);
+			n = twofa_utf8_len(p + end, in_len - end);
 			if (end + n - start > ENCODED_CHUNK) break;
 			end += n;
 		}

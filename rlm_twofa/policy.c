@@ -7,12 +7,12 @@
 #include "twofa.h"
 #include "policy.h"
 
-/** Length of the UTF-8 sequence at p (at most len bytes), 0 if invalid. */
-static size_t utf8_sequence(uint8_t const *p, size_t len)
+size_t twofa_utf8_len(uint8_t const *p, size_t len)
 {
 	uint32_t	cp;
 	size_t		n, i;
 
+	if (len == 0) return 0;
 	if (p[0] < 0x80) return 1;
 	if ((p[0] & 0xe0) == 0xc0) { n = 2; cp = p[0] & 0x1f; }
 	else if ((p[0] & 0xf0) == 0xe0) { n = 3; cp = p[0] & 0x0f; }
@@ -27,7 +27,6 @@ static size_t utf8_sequence(uint8_t const *p, size_t len)
 
 	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) return 0;	/* overlong */
 	if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return 0;
-	if (cp >= 0x80 && cp <= 0x9f) return 0;		/* C1 controls */
 
 	return n;
 }
@@ -43,8 +42,9 @@ bool twofa_user_name_valid(char const *name, size_t len)
 		size_t n;
 
 		if ((p[i] < 0x20) || (p[i] == 0x7f)) return false;	/* C0 controls, NUL, DEL */
-		n = utf8_sequence(p + i, len - i);
+		n = twofa_utf8_len(p + i, len - i);
 		if (!n) return false;
+		if ((n == 2) && (p[i] == 0xc2) && (p[i + 1] <= 0x9f)) return false;	/* C1 controls, U+0080-U+009F */
 		i += n;
 	}
 

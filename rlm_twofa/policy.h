@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /** A user name we are willing to look up: 1..TWOFA_USER_NAME_MAX bytes, valid
  *  UTF-8 (no overlong forms, no surrogates), no control characters (C0, DEL, C1).
@@ -21,6 +22,11 @@ bool twofa_code_well_formed(char const *code, size_t len, unsigned int digits);
 
 /** The token twofa_message_expand() replaces (retry_message). */
 #define TWOFA_ATTEMPTS_TOKEN	"{attempts}"
+
+/** Length of the valid UTF-8 character at p (at most len bytes): 1 to 4, or 0 for
+ *  anything else (a stray or missing continuation byte, an overlong form, a
+ *  surrogate, past U+10FFFF). */
+size_t twofa_utf8_len(uint8_t const *p, size_t len);
 
 /** The length of the longest prefix of text[0..len) that holds at most max
  *  bytes and does not end inside a UTF-8 character (a cut before a

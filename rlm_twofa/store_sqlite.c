@@ -1412,17 +1412,27 @@ twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, 
 	return count_failure(store, &a, locked_until);
 }
 
-static twofa_rcode_t record_success_run(conn_t *c, void *arg)
-{
-	sqlite3_stmt *stmt = stmt_start(c, STMT_RECORD_SUCCESS);
+/* A login-path write keyed by user id alone (?1): a counter back to 0. */
+typedef struct {
+	stmt_t		which;
+	char const	*what;
+	int64_t		user_id;
+} by_id_args_t;
 
-	sqlite3_bind_int64(stmt, 1, *(int64_t const *) arg);
-	return stmt_run(c, stmt, "record success", NULL);
+static twofa_rcode_t by_id_run(conn_t *c, void *arg)
+{
+	by_id_args_t const	*a = arg;
+	sqlite3_stmt		*stmt = stmt_start(c, a->which);
+
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	return stmt_run(c, stmt, a->what, NULL);
 }
 
 twofa_rcode_t twofa_store_record_success(twofa_store_t *store, int64_t user_id)
 {
-	return store_call(store, true, record_success_run, &user_id);
+	by_id_args_t a = { .which = STMT_RECORD_SUCCESS, .what = "record success", .user_id = user_id };
+
+	return store_call(store, true, by_id_run, &a);
 }
 
 twofa_rcode_t twofa_store_record_password_failure(twofa_store_t *store, int64_t user_id,
@@ -1435,17 +1445,11 @@ twofa_rcode_t twofa_store_record_password_failure(twofa_store_t *store, int64_t 
 	return count_failure(store, &a, next_try);
 }
 
-static twofa_rcode_t password_success_run(conn_t *c, void *arg)
-{
-	sqlite3_stmt *stmt = stmt_start(c, STMT_PASSWORD_SUCCESS);
-
-	sqlite3_bind_int64(stmt, 1, *(int64_t const *) arg);
-	return stmt_run(c, stmt, "record password success", NULL);
-}
-
 twofa_rcode_t twofa_store_record_password_success(twofa_store_t *store, int64_t user_id)
 {
-	return store_call(store, true, password_success_run, &user_id);
+	by_id_args_t a = { .which = STMT_PASSWORD_SUCCESS, .what = "record password success", .user_id = user_id };
+
+	return store_call(store, true, by_id_run, &a);
 }
 
 twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,

@@ -464,6 +464,17 @@ static int plain_args(command_t const *cmd, int argc, char **argv, int nargs)
 	return ADMIN_OK;
 }
 
+/** A command that takes one user NAME and nothing else: check it, open the store. */
+static int name_and_store(admin_t *a, command_t const *cmd, int argc, char **argv, char **name)
+{
+	int ret;
+
+	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
+	*name = argv[optind];
+	if ((ret = check_name(*name)) != ADMIN_OK) return ret;
+	return open_store(a, false);
+}
+
 static int parse_uint(char const *text, char const *what, unsigned int min, unsigned int max, unsigned int *out)
 {
 	char		*end;
@@ -760,10 +771,7 @@ static int cmd_user_passwd(admin_t *a, command_t const *cmd, int argc, char **ar
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
-	name = argv[optind];
-	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
 
 	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &user)) != TWOFA_OK) return store_failed(a, rc, name);
 	if ((ret = new_password_hash(a->ctx, name, &hash)) != ADMIN_OK) return ret;
@@ -780,10 +788,7 @@ static int one_call(admin_t *a, command_t const *cmd, int argc, char **argv,
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
-	name = argv[optind];
-	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
 
 	if ((rc = call(a->store, name)) != TWOFA_OK) return store_failed(a, rc, name);
 	snprintf(action, sizeof(action), "%s %s", cmd->name, cmd->sub);
@@ -837,10 +842,7 @@ static int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **arg
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
-	name = argv[optind];
-	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
 
 	rc = twofa_store_reset_user(a->store, name, &totp_removed, &voided);
 	if (rc != TWOFA_OK) return store_failed(a, rc, name);
@@ -945,10 +947,7 @@ static int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
-	name = argv[optind];
-	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
 	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &u)) != TWOFA_OK) return store_failed(a, rc, name);
 
 	if (a->json) {
@@ -1616,10 +1615,7 @@ static int cmd_backup_remove(admin_t *a, command_t const *cmd, int argc, char **
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
-	name = argv[optind];
-	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
 
 	if ((rc = twofa_store_backup_set(a->store, name, NULL, 0, &voided)) != TWOFA_OK) return store_failed(a, rc, name);
 	if (!voided) return say(ADMIN_REFUSED, "user \"%s\" has no unused backup codes", name);

@@ -8,7 +8,7 @@
  *	raw control character and no unescaped quote; the header escape gives
  *	printable ASCII only (no CR or LF, whatever came in).
  *
- * sources: rlm_twofa/escape.c
+ * sources: rlm_twofa/escape.c rlm_twofa/policy.c
  * max_len: 600
  */
 #include <string.h>

@@ -16,6 +16,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import sinklib
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -84,12 +86,7 @@ def main():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    open(args.record, "a").close()
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    import os
-    os.replace(args.port_file + ".tmp", args.port_file)
-    srv.serve_forever()
+    sinklib.serve(srv, args.record, args.port_file)
 
 
 if __name__ == "__main__":

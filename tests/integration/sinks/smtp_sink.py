@@ -25,6 +25,8 @@ import ssl
 import threading
 import time
 
+import sinklib
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -214,11 +216,7 @@ def main():
     if (args.implicit_tls or args.starttls == "require") and not args.cert:
         raise SystemExit("smtp_sink: TLS needs --cert and --key")
     srv = Sink(args)
-    open(args.record, "a").close()
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.replace(args.port_file + ".tmp", args.port_file)
-    srv.serve_forever()
+    sinklib.serve(srv, args.record, args.port_file)
 
 
 if __name__ == "__main__":
