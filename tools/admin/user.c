@@ -1,0 +1,230 @@
+/*
+ * user.c	twofa-admin user add | passwd | del | unlock | 2fa | reset |
+ *		list | show.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "admin.h"
+
+/*
+ *	user add | passwd | del | unlock
+ */
+int cmd_user_add(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	static struct option const opts[] = { { "no-password", no_argument, NULL, 'n' }, OPT_HELP, OPT_END };
+	bool		no_password = false;
+	char		*hash = NULL, *name;
+	twofa_user_t	*user;
+	twofa_rcode_t	rc;
+	int		c, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c != 'n') return usage_of(cmd, c);
+		no_password = true;
+	}
+	if (argc - optind != 1) return usage_of(cmd, '?');
+	name = argv[optind];
+	if ((ret = check_name(name)) != ADMIN_OK) return ret;
+	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+
+	/* Refuse before asking for a password nobody will use. */
+	rc = twofa_store_get_user(a->store, a->ctx, name, &user);
+	if (rc == TWOFA_OK) return store_failed(a, TWOFA_ERR_EXISTS, name);
+	if (rc != TWOFA_ERR_NOT_FOUND) return store_failed(a, rc, name);
+
+	if (!no_password && ((ret = new_password_hash(a->ctx, name, &hash)) != ADMIN_OK)) return ret;
+	if ((rc = twofa_store_add_user(a->store, name, hash)) != TWOFA_OK) return store_failed(a, rc, name);
+	if ((ret = audit(a, "user add", name, hash ? "password set" : "no password")) != ADMIN_OK) return ret;
+	return done(a, name, "added");
+}
+
+int cmd_user_passwd(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	char		*hash, *name;
+	twofa_user_t	*user;
+	twofa_rcode_t	rc;
+	int		ret;
+
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
+
+	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &user)) != TWOFA_OK) return store_failed(a, rc, name);
+	if ((ret = new_password_hash(a->ctx, name, &hash)) != ADMIN_OK) return ret;
+	if ((rc = twofa_store_set_password(a->store, name, hash)) != TWOFA_OK) return store_failed(a, rc, name);
+	if ((ret = audit(a, "user passwd", name, NULL)) != ADMIN_OK) return ret;
+	return done(a, name, "password changed");
+}
+
+int cmd_user_del(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	return one_call(a, cmd, argc, argv, twofa_store_delete_user, "deleted");
+}
+
+int cmd_user_unlock(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	return one_call(a, cmd, argc, argv, twofa_store_unlock, "unlocked");
+}
+
+/** user 2fa NAME off|on: exempt a user from the second factor, or no longer. */
+int cmd_user_2fa(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	char		*name, *mode;
+	bool		exempt;
+	twofa_rcode_t	rc;
+	int		ret;
+
+	if ((ret = plain_args(cmd, argc, argv, 2)) != ADMIN_OK) return ret;
+	name = argv[optind];
+	mode = argv[optind + 1];
+	if (strcmp(mode, "off") == 0) exempt = true;
+	else if (strcmp(mode, "on") == 0) exempt = false;
+	else return say(ADMIN_REFUSED, "user 2fa: \"on\" or \"off\", not \"%s\"", mode);
+	if ((ret = check_name(name)) != ADMIN_OK) return ret;
+	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+
+	if ((rc = twofa_store_set_exempt(a->store, name, exempt)) != TWOFA_OK) return store_failed(a, rc, name);
+	if ((ret = audit(a, "user 2fa", name, exempt ? "off: exempt" : "on: not exempt")) != ADMIN_OK) return ret;
+	return done(a, name, exempt ? "exempt from the second factor" : "second factor required");
+}
+
+/** user reset NAME: every factor gone, every counter back to 0; the user enrolls again. */
+int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	char		*name, detail[64];
+	bool		totp_removed = false;
+	unsigned int	voided = 0;
+	twofa_rcode_t	rc;
+	int		ret;
+
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
+
+	rc = twofa_store_reset_user(a->store, name, &totp_removed, &voided);
+	if (rc != TWOFA_OK) return store_failed(a, rc, name);
+	snprintf(detail, sizeof(detail), "%s, %u unused backup codes voided, counters reset",
+		 totp_removed ? "TOTP removed" : "no TOTP", voided);
+	if ((ret = audit(a, "user reset", name, detail)) != ADMIN_OK) return ret;
+	return done(a, name, "reset: factors removed, counters reset");
+}
+
+/*
+ *	user list | show
+ */
+static void user_json(FILE *out, twofa_user_t const *u, time_t now)
+{
+	char buf[64];
+
+	fputs("{\"name\":", out);
+	json_escape(out, u->name);
+	fprintf(out, ",\"password\":%s,\"created\":\"%s\",\"totp\":\"%s\"", u->password_hash ? "true" : "false",
+		time_text(buf, sizeof(buf), u->created, true), totp_state_name(u->totp_state));
+	if (u->totp_state != TWOFA_TOTP_NONE) {
+		fprintf(out, ",\"algorithm\":\"%s\",\"digits\":%u,\"period\":%u", twofa_hash_name(u->totp.hash),
+			u->totp.digits, u->totp.period);
+	} else {
+		fputs(",\"algorithm\":null,\"digits\":null,\"period\":null", out);
+	}
+	fprintf(out, ",\"failures\":%u,\"locks\":%u,\"locked_until\":", u->fail_count, u->lock_count);
+	if (u->locked_until > now) fprintf(out, "\"%s\"", time_text(buf, sizeof(buf), u->locked_until, true));
+	else fputs("null", out);
+	fprintf(out, ",\"backup_codes\":%u", u->backup_codes_left);
+	fprintf(out, ",\"password_failures\":%u,\"password_wait_until\":", u->password_failures);
+	if (u->password_next_try > now) fprintf(out, "\"%s\"", time_text(buf, sizeof(buf), u->password_next_try, true));
+	else fputs("null", out);
+	fprintf(out, ",\"exempt\":%s}", u->exempt ? "true" : "false");
+}
+
+/** No second factor in use (a confirmed TOTP or an unused backup code), and not exempt. */
+static bool without_2fa(twofa_user_t const *u)
+{
+	return !u->exempt && (u->totp_state != TWOFA_TOTP_CONFIRMED) && (u->backup_codes_left == 0);
+}
+
+int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	static struct option const opts[] = {
+		{ "without-2fa", no_argument, NULL, 'w' }, { "locked", no_argument, NULL, 'l' }, OPT_HELP, OPT_END };
+	twofa_user_t	**users;
+	size_t		count, i, shown = 0, width = 4;
+	time_t		now = time(NULL);
+	char		params[32], until[64];
+	bool		only_without_2fa = false, only_locked = false;
+	twofa_rcode_t	rc;
+	int		c, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'w') only_without_2fa = true;
+		else if (c == 'l') only_locked = true;
+		else return usage_of(cmd, c);
+	}
+	if (argc != optind) return usage_of(cmd, '?');
+	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	rc = twofa_store_list_users(a->store, a->ctx, &users, &count);
+	if (rc != TWOFA_OK) return store_failed(a, rc, "*");
+
+	/* Keep the users every filter given lets through, in place. */
+	for (i = 0; i < count; i++) {
+		if (only_without_2fa && !without_2fa(users[i])) continue;
+		if (only_locked && (users[i]->locked_until <= now)) continue;
+		users[shown++] = users[i];
+	}
+	count = shown;
+
+	if (a->json) {
+		fputs("[", stdout);
+		for (i = 0; i < count; i++) {
+			fputs(i ? ",\n" : "\n", stdout);
+			user_json(stdout, users[i], now);
+		}
+		fputs("\n]\n", stdout);
+		return ADMIN_OK;
+	}
+
+	for (i = 0; i < count; i++) if (strlen(users[i]->name) > width) width = strlen(users[i]->name);
+	printf("%-*s  %-9s  %-12s  %-6s  %-6s  %-23s  %s\n", (int) width, "NAME", "TOTP", "PARAMS", "BACKUP",
+	       "EXEMPT", "LOCKED UNTIL", "FAILURES");
+	for (i = 0; i < count; i++) {
+		twofa_user_t const *u = users[i];
+
+		printf("%-*s  %-9s  %-12s  %-6u  %-6s  %-23s  %u\n", (int) width, u->name, totp_state_name(u->totp_state),
+		       totp_params_text(params, sizeof(params), u), u->backup_codes_left, u->exempt ? "yes" : "no",
+		       (u->locked_until > now) ? time_text(until, sizeof(until), u->locked_until, false) : "-",
+		       u->fail_count);
+	}
+	return ADMIN_OK;
+}
+
+int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv)
+{
+	twofa_user_t	*u;
+	time_t		now = time(NULL);
+	char		buf[64], *name;
+	twofa_rcode_t	rc;
+	int		ret;
+
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
+	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &u)) != TWOFA_OK) return store_failed(a, rc, name);
+
+	if (a->json) {
+		user_json(stdout, u, now);
+		fputc('\n', stdout);
+		return ADMIN_OK;
+	}
+	printf("name:          %s\n", u->name);
+	printf("password:      %s\n", u->password_hash ? "set" : "none");
+	printf("created:       %s\n", time_text(buf, sizeof(buf), u->created, false));
+	printf("2fa:           %s\n", totp_state_name(u->totp_state));
+	printf("totp:          %s\n", totp_params_text(buf, sizeof(buf), u));
+	printf("backup codes:  %u left\n", u->backup_codes_left);
+	printf("exempt:        %s\n", u->exempt ? "yes (first factor alone)" : "no");
+	printf("failures:      %u\n", u->fail_count);
+	printf("locks:         %u\n", u->lock_count);
+	printf("locked until:  %s\n",
+	       (u->locked_until > now) ? time_text(buf, sizeof(buf), u->locked_until, false) : "-");
+	printf("bad passwords: %u\n", u->password_failures);
+	printf("password wait: %s\n",
+	       (u->password_next_try > now) ? time_text(buf, sizeof(buf), u->password_next_try, false) : "-");
+	return ADMIN_OK;
+}
+
