@@ -33,6 +33,8 @@ typedef struct {
 	time_t			now;
 	int			*left;		//!< out (may be NULL): a counted factor's uses left after
 						//!< a successful consume; -1 if the factor is not counted
+	twofa_login_t const	*login;		//!< may be NULL: the login's row, which a successful
+						//!< consume writes in its own store call
 } twofa_method_ctx_t;
 
 typedef struct twofa_method twofa_method_t;

@@ -60,7 +60,8 @@ static twofa_rcode_t backup_consume(twofa_method_ctx_t const *mctx, twofa_pendin
 	if (!twofa_backup_code_from_number(proof, code)) return TWOFA_ERR_MALFORMED;
 	/* Derived per use (microseconds, backup logins only), wiped after: no second long-lived key. */
 	rc = twofa_backup_key_derive(mctx->key, bkey);
-	if (rc == TWOFA_OK) rc = twofa_store_backup_consume(mctx->store, pending->user_id, bkey, code, mctx->now, &left);
+	if (rc == TWOFA_OK) rc = twofa_store_backup_consume(mctx->store, pending->user_id, bkey, code, mctx->now, &left,
+							 mctx->login);
 	OPENSSL_cleanse(bkey, sizeof(bkey));
 	OPENSSL_cleanse(code, sizeof(code));
 	if ((rc == TWOFA_OK) && mctx->left) *mctx->left = (int) left;

@@ -65,8 +65,12 @@ static twofa_rcode_t enrol_check(TALLOC_CTX *ctx, twofa_method_ctx_t const *mctx
 
 static twofa_rcode_t enrol_consume(twofa_method_ctx_t const *mctx, twofa_pending_t const *pending, int64_t step)
 {
-	return twofa_store_totp_enrol(mctx->store, pending->user_id, pending->sealed, pending->sealed_len,
-				      &pending->totp, step, mctx->now);
+	twofa_factor_t factor = {
+		.kind = TWOFA_FACTOR_TOTP, .confirmed = true, .totp = pending->totp,
+		.sealed = (uint8_t *) pending->sealed, .sealed_len = pending->sealed_len,
+	};
+
+	return twofa_store_factor_enrol(mctx->store, pending->user_id, &factor, step, mctx->now, mctx->login);
 }
 
 twofa_method_t const twofa_method_enrol = {

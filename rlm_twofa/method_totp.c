@@ -1,12 +1,12 @@
 /*
  * method_totp.c	The TOTP method (RFC 6238): a code from an authenticator app.
  *
- *		Round one copies the confirmed enrolment (parameters and the
- *		secret, still sealed) into the pending context, so that round
- *		two checks the code without reading the store.  The consume is
- *		one statement that records the step only if it is later than
- *		any used, the enrolment is still the one round one read (its
- *		sealed secret: a new one has a fresh nonce) and the user is not
+ *		Round one copies the confirmed factor (its id, parameters and
+ *		the secret, still sealed) into the pending context, so that
+ *		round two checks the code without reading the store.  The
+ *		consume is one statement that records the step only if it is
+ *		later than any used, the factor is still the one round one read
+ *		(its id: a replaced factor has a new one) and the user is not
  *		locked.
  */
 #include <string.h>
@@ -18,17 +18,20 @@
 
 static bool totp_held(twofa_user_t const *user)
 {
-	return user->totp_state == TWOFA_TOTP_CONFIRMED;
+	twofa_factor_t const *f = twofa_user_factor(user, TWOFA_FACTOR_TOTP);
+
+	return f && f->confirmed;
 }
 
 static twofa_rcode_t totp_start(twofa_method_ctx_t const *mctx, twofa_user_t const *user, twofa_pending_t *pending)
 {
-	if (!user->totp_sealed || !user->totp_sealed_len || (user->totp_sealed_len > sizeof(pending->sealed))) {
-		return TWOFA_ERR_CRYPTO;
-	}
-	pending->totp = user->totp;
-	memcpy(pending->sealed, user->totp_sealed, user->totp_sealed_len);
-	pending->sealed_len = user->totp_sealed_len;
+	twofa_factor_t const *f = twofa_user_factor(user, TWOFA_FACTOR_TOTP);
+
+	if (!f || !f->sealed || !f->sealed_len || (f->sealed_len > sizeof(pending->sealed))) return TWOFA_ERR_CRYPTO;
+	pending->factor_id = f->id;
+	pending->totp = f->totp;
+	memcpy(pending->sealed, f->sealed, f->sealed_len);
+	pending->sealed_len = f->sealed_len;
 	return TWOFA_OK;
 }
 
@@ -53,8 +56,8 @@ static twofa_rcode_t totp_check(TALLOC_CTX *ctx, twofa_method_ctx_t const *mctx,
 
 static twofa_rcode_t totp_consume(twofa_method_ctx_t const *mctx, twofa_pending_t const *pending, int64_t step)
 {
-	return twofa_store_totp_consume_step(mctx->store, pending->user_id, pending->sealed, pending->sealed_len,
-					     step, mctx->now);
+	return twofa_store_factor_consume_step(mctx->store, pending->user_id, pending->factor_id, step, mctx->now,
+					       mctx->login);
 }
 
 twofa_method_t const twofa_method_totp = {

@@ -3,10 +3,12 @@
  *		into one session-state attribute.
  *
  *		Round one reads the user and packs what round two needs: who,
- *		which enrolment (its sealed secret and parameters), how many
+ *		which factor (its id, which is also its generation, its sealed
+ *		secret and parameters), how many
  *		attempts are left, until when.  Round two then checks the code
  *		without reading the store, and the one statement that consumes
- *		the step checks again that the enrolment is unchanged.
+ *		the step checks again that the factor is unchanged (the same id:
+ *		a replaced factor gets a new one).
  *		One attribute rather than several: FreeRADIUS's state table
  *		costs memory and time per attribute (bench/README.md).
  */
@@ -25,7 +27,7 @@
  *	any other version (a radiusd of another release answering a State
  *	this one issued, say) is refused, never misread.
  */
-#define TWOFA_PENDING_VERSION		1
+#define TWOFA_PENDING_VERSION		2	//!< 2: the factor's id (its generation) added
 
 /* Methods (method.h), as named in the pending context.  Append only. */
 #define TWOFA_METHOD_TOTP		1			//!< a TOTP code
@@ -41,6 +43,7 @@ typedef struct {
 	uint8_t			method;				//!< TWOFA_METHOD_*
 	bool			had_failures;			//!< round one read failed codes to clear on success
 	int64_t			user_id;
+	int64_t			factor_id;			//!< the factor round one read; 0 for none (backup, enrolment)
 
 	/* The factor's part, filled by its method's start() (method.h).
 	 * TOTP needs a sealed secret and a period; a backup-code challenge
@@ -52,7 +55,7 @@ typedef struct {
 } twofa_pending_t;
 
 /* Fixed part, then the sealed secret, then the name. */
-#define TWOFA_PENDING_HEADER_LEN	21
+#define TWOFA_PENDING_HEADER_LEN	29
 #define TWOFA_PENDING_MAX		(TWOFA_PENDING_HEADER_LEN + TWOFA_SEALED_MAX + TWOFA_USER_NAME_MAX)
 
 /** Pack into buf (TWOFA_PENDING_MAX bytes).  @return the length, or 0 if a field does not fit. */

@@ -268,20 +268,33 @@ static char const *login_method(char const *stage)
 	return "none";
 }
 
+/** A login's row for the login log, and the NAS address it points to. */
+typedef struct {
+	twofa_login_t	row;
+	char		nas[INET6_ADDRSTRLEN];
+} login_record_t;
+
+static void login_record(REQUEST *request, login_record_t *l, char const *method, char const *result,
+			 char const *reason)
+{
+	VALUE_PAIR *csi = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
+
+	l->row = (twofa_login_t) { .at = time(NULL), .user = user_name(request), .nas = l->nas,
+				   .method = method, .result = result, .reason = reason };
+	if (!ip_ntoh(&request->packet->src_ipaddr, l->nas, sizeof(l->nas))) l->row.nas = NULL;
+	if (csi && (csi->da->type == PW_TYPE_STRING) && (strlen(csi->vp_strvalue) == csi->vp_length)) {
+		l->row.calling_station_id = csi->vp_strvalue;
+	}
+}
+
 static void log_login(rlm_twofa_t const *inst, REQUEST *request, char const *method, char const *result,
 		      char const *reason)
 {
-	VALUE_PAIR	*csi = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
-	char		nas[INET6_ADDRSTRLEN];
-	twofa_login_t	login = { .at = time(NULL), .user = user_name(request), .nas = nas,
-				  .method = method, .result = result, .reason = reason };
+	login_record_t	l;
 	twofa_rcode_t	rc;
 
-	if (!ip_ntoh(&request->packet->src_ipaddr, nas, sizeof(nas))) login.nas = NULL;
-	if (csi && (csi->da->type == PW_TYPE_STRING) && (strlen(csi->vp_strvalue) == csi->vp_length)) {
-		login.calling_station_id = csi->vp_strvalue;
-	}
-	rc = twofa_store_log_login(inst->store, &login, inst->audit_days);
+	login_record(request, &l, method, result, reason);
+	rc = twofa_store_log_login(inst->store, &l.row);
 	if (rc != TWOFA_OK) {
 		RERROR("Store log login failed (%s): %s", twofa_strerror(rc), twofa_store_errmsg(inst->store));
 	}
@@ -616,9 +629,13 @@ static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, tw
 {
 	VALUE_PAIR		*answer = user_password(request);
 	twofa_method_ctx_t	mctx = method_ctx(inst);
+	login_record_t		accepted;
 	int64_t			proof = -1;
 	twofa_rcode_t		rc;
 
+	/* The Accept's row goes into the login log in the consume's own store call. */
+	login_record(request, &accepted, method->name, "accept", "ok");
+	mctx.login = &accepted.row;
 	mctx.left = left;
 	if (!answer) return TWOFA_ERR_MALFORMED;
 	rc = method->check(request, &mctx, pending, answer->vp_strvalue, answer->vp_length, &proof);
@@ -764,8 +781,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 			log_store_error(inst, request, "record success", TWOFA_ERR_STORE);
 		}
 		RDEBUG2("User \"%s\": %s answer accepted", name, method->name);
-		say_how_many_left(inst, request, name, method, left);
-		log_login(inst, request, method->name, "accept", "ok");
+		say_how_many_left(inst, request, name, method, left);	/* logged by the consume */
 		decided(inst, request, DECIDED_SECOND_FACTOR);
 		return RLM_MODULE_OK;
 
@@ -1163,6 +1179,7 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	store_config.path = inst->store_path;
 	store_config.busy_timeout_ms = inst->busy_timeout;
 	store_config.background_checkpoint = true;
+	store_config.login_keep_days = inst->audit_days;
 	rc = twofa_store_open(inst, &store_config, &inst->store);
 	if ((rc == TWOFA_ERR_NOT_FOUND) && inst->store) {
 		/*

@@ -26,11 +26,35 @@
 
 typedef struct twofa_store twofa_store_t;
 
+/*
+ *	Second factors.  A user holds any number of them, at most one of each
+ *	kind (backup codes are apart: a set of their own, see below).
+ */
 typedef enum {
-	TWOFA_TOTP_NONE = 0,		//!< no TOTP secret on file
-	TWOFA_TOTP_PENDING,		//!< enrolled, waiting for a first valid code
-	TWOFA_TOTP_CONFIRMED,		//!< in use
-} twofa_totp_state_t;
+	TWOFA_FACTOR_TOTP = 1,		//!< an authenticator app (RFC 6238)
+	TWOFA_FACTOR_SMS,		//!< a code sent by SMS to address (E.164)
+	TWOFA_FACTOR_EMAIL,		//!< a code sent by mail to address
+} twofa_factor_kind_t;
+#define TWOFA_FACTOR_KIND_LAST	TWOFA_FACTOR_EMAIL
+
+/** One factor of a user.  Strings and blobs are talloc children of the user. */
+typedef struct {
+	int64_t			id;			//!< also its generation: a factor replaced gets a new
+							//!< id, never one used before
+	twofa_factor_kind_t	kind;
+	bool			confirmed;		//!< false: pending, waiting for a first valid code
+	uint8_t			*sealed;		//!< the secret, AES-GCM (crypto.h); NULL if the kind has none
+	size_t			sealed_len;
+	twofa_totp_params_t	totp;			//!< TOTP: hash, digits, period
+	char			*address;		//!< SMS: the number; email: the address; else NULL
+	int64_t			last_step;		//!< TOTP: the confirming code's step, or -1
+	time_t			created;
+} twofa_factor_t;
+
+/** "totp", "sms", "email"; "unknown" for anything else. */
+char const *twofa_factor_kind_name(twofa_factor_kind_t kind);
+/** The kind named name.  @return false if none is. */
+bool twofa_factor_kind_from_name(char const *name, twofa_factor_kind_t *kind);
 
 /** One user's row, as read by twofa_store_get_user(); talloc'd, strings are children. */
 typedef struct {
@@ -42,16 +66,18 @@ typedef struct {
 	unsigned int		lock_count;		//!< locks since the last success
 	time_t			locked_until;		//!< 0 if not locked
 
-	twofa_totp_state_t	totp_state;
-	uint8_t			*totp_sealed;		//!< AES-GCM blob (crypto.h), NULL if none
-	size_t			totp_sealed_len;
-	twofa_totp_params_t	totp;			//!< hash, digits, period
-	int64_t			totp_last_step;		//!< the confirming code's (schema 1: last used) step, or -1
+	twofa_factor_t		*factors;		//!< num_factors of them, by kind
+	unsigned int		num_factors;
 	unsigned int		password_failures;	//!< consecutive failed first factors
 	time_t			password_next_try;	//!< no password is checked before this; 0 if none
 	unsigned int		backup_codes_left;	//!< unused backup codes
 	bool			exempt;			//!< the first factor alone is enough (twofa-admin user 2fa off)
+	time_t			last_accept;		//!< twofa_store_list_users only: the newest Accept in the
+							//!< login log, 0 if none is kept there
 } twofa_user_t;
+
+/** The user's factor of this kind, or NULL. */
+twofa_factor_t const *twofa_user_factor(twofa_user_t const *user, twofa_factor_kind_t kind);
 
 /** Lockout policy for twofa_store_record_failure(). */
 typedef struct {
@@ -72,6 +98,7 @@ typedef struct {
 	unsigned int		busy_timeout_ms;	//!< how long to wait for a lock before TWOFA_ERR_BUSY
 	bool			create;			//!< create the file (twofa-admin init); else it must exist
 	bool			background_checkpoint;	//!< checkpoint in a thread of the store's own (radiusd)
+	unsigned int		login_keep_days;	//!< the login log keeps this many days; 0: never pruned
 } twofa_store_config_t;
 
 /** Open the store and bring its schema up to date (PRAGMA user_version migrations).
@@ -99,51 +126,69 @@ twofa_rcode_t twofa_store_set_password(twofa_store_t *store, char const *name, c
 twofa_rcode_t twofa_store_delete_user(twofa_store_t *store, char const *name);				//!< NOT_FOUND
 /** Exempt a user from the second factor (true), or no longer (false).  NOT_FOUND if no such user. */
 twofa_rcode_t twofa_store_set_exempt(twofa_store_t *store, char const *name, bool exempt);
-/** Remove every factor of the user (TOTP enrolment, backup codes) and reset every
- *  lock and failure counter, in one transaction (twofa-admin user reset).  A
- *  challenge pending for the old enrolment can no longer be answered: its consume
- *  finds the enrolment gone.  The exemption is kept.  *totp_removed and
+/** Remove every factor of the user (TOTP, SMS, email, backup codes) and reset
+ *  every lock and failure counter, in one transaction (twofa-admin user reset).
+ *  A challenge pending for an old factor can no longer be answered: its consume
+ *  finds the factor gone.  The exemption is kept.  *factors_removed and
  *  *codes_voided (may be NULL) say what went.
  *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND, TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
-twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, bool *totp_removed,
+twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, unsigned int *factors_removed,
 				     unsigned int *codes_voided);
 /** All users ordered by name; *out is a talloc array of *count pointers under ctx. */
 twofa_rcode_t twofa_store_list_users(twofa_store_t *store, TALLOC_CTX *ctx, twofa_user_t ***out, size_t *count);
 
 /*
- *	TOTP enrolment.
+ *	Login log: one row per login outcome (module), read by twofa-admin log.
+ *	Never a password, code or secret: only who, from where, how, and a
+ *	short reason word.
  */
-/** Replace any enrolment with a pending one (unconfirmed, last step -1). */
-twofa_rcode_t twofa_store_totp_set_pending(twofa_store_t *store, char const *name,
-					   uint8_t const *sealed, size_t sealed_len,
-					   twofa_totp_params_t const *params);
-/** Pending -> confirmed, recording step as used.  NOT_ENROLLED if nothing pending. */
-twofa_rcode_t twofa_store_totp_confirm(twofa_store_t *store, char const *name, int64_t step);
-/** Insert a confirmed enrolment directly (bulk import, demo). */
-twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *name,
-					     uint8_t const *sealed, size_t sealed_len,
-					     twofa_totp_params_t const *params);
-twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name);
-/** Enrolment at login: a confirmed enrolment with step recorded as used (the
- *  confirming code is not taken again), in one statement, only if the user has
- *  no confirmed enrolment (one made meanwhile by another login is kept; an
- *  unconfirmed one is replaced) and is not locked at now.
- *  @return TWOFA_OK, TWOFA_ERR_EXISTS (a confirmed enrolment, a lock, or no such
+typedef struct {
+	int64_t			id;			//!< order of insertion
+	time_t			at;
+	char const		*user;			//!< User-Name as sent, NULL if invalid or missing
+	char const		*nas;			//!< the client's source address, as text
+	char const		*calling_station_id;	//!< NULL if none
+	char const		*method;		//!< "totp", "backup", ... or "none"
+	char const		*result;		//!< "accept" or "reject"
+	char const		*reason;		//!< "ok", "bad_password", "bad_code", "not_needed", ...
+} twofa_login_t;
+
+/*
+ *	Factors (TOTP, SMS, email), by user name and kind.
+ */
+/** Replace the user's factor of factor->kind (if any) with this one, under a new
+ *  id; confirmed as factor->confirmed says, last step -1.  Used steps of the old
+ *  one go with it.  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND (no such user),
+ *  TWOFA_ERR_MALFORMED, TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_factor_set(twofa_store_t *store, char const *name, twofa_factor_t const *factor);
+/** Pending -> confirmed, recording step as used.  NOT_ENROLLED if none of kind is pending. */
+twofa_rcode_t twofa_store_factor_confirm(twofa_store_t *store, char const *name, twofa_factor_kind_t kind,
+					 int64_t step);
+/** NOT_ENROLLED if the user holds none of kind. */
+twofa_rcode_t twofa_store_factor_remove(twofa_store_t *store, char const *name, twofa_factor_kind_t kind);
+
+/** Enrolment at login: factor, confirmed, with step recorded as used (the
+ *  confirming code is not taken again), only if the user has no confirmed factor
+ *  of its kind (one made meanwhile by another login is kept; an unconfirmed one
+ *  is replaced) and is not locked at now.  With login (may be NULL), its row is
+ *  written in the same call when the enrolment is made.
+ *  @return TWOFA_OK, TWOFA_ERR_EXISTS (a confirmed factor, a lock, or no such
  *  user), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
-twofa_rcode_t twofa_store_totp_enrol(twofa_store_t *store, int64_t user_id, uint8_t const *sealed, size_t sealed_len,
-				     twofa_totp_params_t const *params, int64_t step, time_t now);
+twofa_rcode_t twofa_store_factor_enrol(twofa_store_t *store, int64_t user_id, twofa_factor_t const *factor,
+				       int64_t step, time_t now, twofa_login_t const *login);
 
 /** Record step as used, in one atomic statement, only if it is later than the last
- *  used step, the user's confirmed enrolment is still the one whose sealed secret
- *  is given (read in round one), and the user is not locked at now.  A step more
+ *  used step, factor_id is still the user's confirmed factor (read in round one:
+ *  a replaced factor has a new id), and the user is not locked at now.  A step more
  *  than TWOFA_TOTP_MAX_WINDOW + 1 periods before now is refused as REPLAYED: its
  *  record would already be gone, as the store forgets used steps that old.
  *  Of several callers with the same step at once, exactly one gets TWOFA_OK.
+ *  With login (may be NULL), its row is written in the same call on TWOFA_OK.
  *  @return TWOFA_OK, TWOFA_ERR_REPLAYED, TWOFA_ERR_LOCKED, TWOFA_ERR_NOT_ENROLLED
  *  (removed or replaced), TWOFA_ERR_NOT_FOUND (user deleted), TWOFA_ERR_BUSY, TWOFA_ERR_STORE.
  */
-twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id,
-					    uint8_t const *sealed, size_t sealed_len, int64_t step, time_t now);
+twofa_rcode_t twofa_store_factor_consume_step(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+					      int64_t step, time_t now, twofa_login_t const *login);
 
 /*
  *	Backup codes (backup.h): stored as a salt and a keyed hash each.
@@ -160,12 +205,13 @@ twofa_rcode_t twofa_store_backup_set(twofa_store_t *store, char const *name, two
  *  backup.h), marked used at now only if it is still unused and the user not
  *  locked.  Of several callers with the same code at once, exactly one gets
  *  TWOFA_OK.  *left (may be NULL) gets the unused codes left after a success.
+ *  With login (may be NULL), its row is written in the same call on TWOFA_OK.
  *  @return TWOFA_OK, TWOFA_ERR_BAD_CODE (no unused code matches), TWOFA_ERR_REPLAYED
  *  (matched, but another login used it first), TWOFA_ERR_LOCKED, TWOFA_ERR_NOT_FOUND
  *  (user deleted), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
 twofa_rcode_t twofa_store_backup_consume(twofa_store_t *store, int64_t user_id,
 					 uint8_t const bkey[TWOFA_BACKUP_KEY_LEN], char const *code,
-					 time_t now, unsigned int *left);
+					 time_t now, unsigned int *left, twofa_login_t const *login);
 
 /*
  *	Lockout.  One atomic statement each.
@@ -196,28 +242,13 @@ twofa_rcode_t twofa_store_unlock(twofa_store_t *store, char const *name);
 twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,
 				char const *user, char const *detail);
 
-/*
- *	Login log: one row per login outcome (module), read by twofa-admin log.
- *	Never a password, code or secret: only who, from where, how, and a
- *	short reason word.
- */
-typedef struct {
-	int64_t			id;			//!< order of insertion
-	time_t			at;
-	char const		*user;			//!< User-Name as sent, NULL if invalid or missing
-	char const		*nas;			//!< the client's source address, as text
-	char const		*calling_station_id;	//!< NULL if none
-	char const		*method;		//!< "totp", "backup", ... or "none"
-	char const		*result;		//!< "accept" or "reject"
-	char const		*reason;		//!< "ok", "bad_password", "bad_code", "not_needed", ...
-} twofa_login_t;
-
-/** Record one login, joined to the login path's batches (one INSERT).  With
- *  keep_days > 0, every TWOFA_LOGIN_PRUNE_EVERY calls also delete at most
- *  TWOFA_LOGIN_PRUNE_ROWS of the oldest rows older than login->at - keep_days
- *  days, so the table stays near keep_days days of logins without a long
- *  transaction.  Strings longer than TWOFA_LOGIN_FIELD_MAX are cut. */
-twofa_rcode_t twofa_store_log_login(twofa_store_t *store, twofa_login_t const *login, unsigned int keep_days);
+/** Record one login, joined to the login path's batches (one INSERT).  With the
+ *  store's login_keep_days > 0, every TWOFA_LOGIN_PRUNE_EVERY rows written also
+ *  delete at most TWOFA_LOGIN_PRUNE_ROWS of the oldest rows older than
+ *  login->at - login_keep_days days, so the table stays near that many days of
+ *  logins without a long transaction.  Strings longer than TWOFA_LOGIN_FIELD_MAX
+ *  are cut.  A successful consume writes its login's row itself (same call). */
+twofa_rcode_t twofa_store_log_login(twofa_store_t *store, twofa_login_t const *login);
 #define TWOFA_LOGIN_PRUNE_EVERY	64
 #define TWOFA_LOGIN_PRUNE_ROWS	256
 #define TWOFA_LOGIN_FIELD_MAX	253

@@ -28,7 +28,7 @@
 #include "store.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	6
+#define SCHEMA_VERSION	7
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -137,6 +137,44 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"	method TEXT NOT NULL,"
 	"	result TEXT NOT NULL,"
 	"	reason TEXT NOT NULL);",
+	/*
+	 * 6 -> 7: factors.  A user holds any number of them, one of each
+	 * kind; the TOTP enrolment moves here with its secret, confirmation
+	 * and used steps.  The id is the factor's generation: AUTOINCREMENT
+	 * never hands out an id again, so a replaced factor (INSERT OR
+	 * REPLACE: delete, then insert) has a new one, and a consume naming
+	 * the old one finds it gone.  Its used steps go with a deleted
+	 * factor (the connection turns recursive_triggers on, so that a
+	 * REPLACE's delete fires the trigger too).
+	 */
+	"CREATE TABLE factors ("
+	"	id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"	user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"	kind TEXT NOT NULL,"
+	"	confirmed INTEGER NOT NULL DEFAULT 0,"
+	"	secret BLOB,"
+	"	hash TEXT,"
+	"	digits INTEGER,"
+	"	period INTEGER,"
+	"	address TEXT,"
+	"	last_step INTEGER NOT NULL DEFAULT -1,"
+	"	created INTEGER NOT NULL,"
+	"	UNIQUE (user_id, kind));"
+	"INSERT INTO factors (user_id, kind, confirmed, secret, hash, digits, period, last_step, created) "
+	"	SELECT user_id, 'totp', confirmed, secret, hash, digits, period, last_step, created FROM totp;"
+	"CREATE TABLE factor_used ("
+	"	factor_id INTEGER NOT NULL,"
+	"	step INTEGER NOT NULL,"
+	"	expires INTEGER NOT NULL,"
+	"	PRIMARY KEY (factor_id, step)) WITHOUT ROWID;"
+	"INSERT INTO factor_used (factor_id, step, expires) "
+	"	SELECT f.id, u.step, u.expires FROM totp_used u JOIN factors f ON f.user_id = u.user_id AND f.kind = 'totp';"
+	"DROP TRIGGER totp_enrolled;"
+	"DROP TRIGGER totp_removed;"
+	"DROP TABLE totp_used;"
+	"DROP TABLE totp;"
+	"CREATE TRIGGER factor_removed AFTER DELETE ON factors BEGIN "
+	"	DELETE FROM factor_used WHERE factor_id = OLD.id; END;",
 };
 
 typedef enum {
@@ -145,10 +183,11 @@ typedef enum {
 	STMT_SET_PASSWORD,
 	STMT_DELETE_USER,
 	STMT_LIST_USERS,
-	STMT_TOTP_SET,
-	STMT_TOTP_CONFIRM,
-	STMT_TOTP_REMOVE,
-	STMT_TOTP_ENROL,
+	STMT_FACTOR_SET,
+	STMT_FACTOR_CONFIRM,
+	STMT_FACTOR_REMOVE,
+	STMT_FACTOR_CLEAR,
+	STMT_FACTOR_ENROL,
 	STMT_SWEEP_END,
 	STMT_SWEEP_USED,
 	STMT_CONSUME_STEP,
@@ -171,6 +210,7 @@ typedef enum {
 	STMT_LOG_LOGIN,
 	STMT_PRUNE_LOGINS,
 	STMT_LIST_LOGINS,
+	STMT_LAST_ACCEPTS,
 	STMT_BEGIN,
 	STMT_BEGIN_READ,
 	STMT_COMMIT,
@@ -178,13 +218,15 @@ typedef enum {
 	STMT_COUNT
 } stmt_t;
 
+/* A user's row, once per factor (once with NULL factor columns if none): user_from_rows(). */
 #define USER_COLUMNS \
 	"u.id, u.name, u.password_hash, u.created, u.fail_count, u.lock_count, u.locked_until, " \
-	"t.secret, t.hash, t.digits, t.period, t.confirmed, t.last_step, " \
 	"u.password_failures, u.password_next_try, " \
 	"(SELECT count(*) FROM backup_codes b WHERE b.user_id = u.id AND b.used_at IS NULL), " \
-	"u.exempt " \
-	"FROM users u LEFT JOIN totp t ON t.user_id = u.id "
+	"u.exempt, " \
+	"f.id, f.kind, f.confirmed, f.secret, f.hash, f.digits, f.period, f.address, f.last_step, f.created " \
+	"FROM users u LEFT JOIN factors f ON f.user_id = u.id "
+enum { COL_FACTOR = 11 };	/* the first factor column */
 
 static char const *statements[STMT_COUNT] = {
 	/*
@@ -193,65 +235,71 @@ static char const *statements[STMT_COUNT] = {
 	 *	with LIMIT 1 runs the second search only if the first found
 	 *	nothing, and needs no sort.
 	 */
-	[STMT_GET_USER]		= "SELECT " USER_COLUMNS "WHERE u.name = ?1 "
-				  "UNION ALL SELECT " USER_COLUMNS "WHERE u.name = ?1 COLLATE NOCASE AND u.name <> ?1 "
-				  "LIMIT 1",
+	[STMT_GET_USER]		= "SELECT " USER_COLUMNS "WHERE u.id = (SELECT id FROM users WHERE name = ?1 "
+				  "UNION ALL SELECT id FROM users WHERE name = ?1 COLLATE NOCASE AND name <> ?1 "
+				  "LIMIT 1) ORDER BY f.kind",
 	/* A name that differs from another only in case is taken already. */
 	[STMT_ADD_USER]		= "INSERT INTO users (name, password_hash, created) SELECT ?1, ?2, ?3 "
 				  "WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = ?1 COLLATE NOCASE)",
 	[STMT_SET_PASSWORD]	= "UPDATE users SET password_hash = ?2 WHERE name = ?1",
 	[STMT_DELETE_USER]	= "DELETE FROM users WHERE name = ?1",
-	[STMT_LIST_USERS]	= "SELECT " USER_COLUMNS "ORDER BY u.name",
-	[STMT_TOTP_SET]		= "INSERT OR REPLACE INTO totp (user_id, secret, hash, digits, period, confirmed, last_step, created) "
-				  "SELECT id, ?2, ?3, ?4, ?5, ?6, -1, ?7 FROM users WHERE name = ?1",
-	[STMT_TOTP_CONFIRM]	= "UPDATE totp SET confirmed = 1, last_step = ?2 "
-				  "WHERE confirmed = 0 AND user_id = (SELECT id FROM users WHERE name = ?1)",
-	[STMT_TOTP_REMOVE]	= "DELETE FROM totp WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+	[STMT_LIST_USERS]	= "SELECT " USER_COLUMNS "ORDER BY u.name, u.id, f.kind",
+	/* ?1 name, ?2 kind, ?3 secret, ?4 hash, ?5 digits, ?6 period, ?7 confirmed, ?8 address, ?9 now. */
+	[STMT_FACTOR_SET]	= "INSERT OR REPLACE INTO factors (user_id, kind, confirmed, secret, hash, digits, period, "
+				  "address, last_step, created) SELECT id, ?2, ?7, ?3, ?4, ?5, ?6, ?8, -1, ?9 "
+				  "FROM users WHERE name = ?1",
+	[STMT_FACTOR_CONFIRM]	= "UPDATE factors SET confirmed = 1, last_step = ?3 "
+				  "WHERE confirmed = 0 AND kind = ?2 AND user_id = (SELECT id FROM users WHERE name = ?1)",
+	[STMT_FACTOR_REMOVE]	= "DELETE FROM factors WHERE kind = ?2 AND user_id = (SELECT id FROM users WHERE name = ?1)",
+	[STMT_FACTOR_CLEAR]	= "DELETE FROM factors WHERE user_id = ?1",
 	/*
 	 *	Enrolment at login: confirmed at once, its confirming step used
 	 *	(last_step, which the consume refuses anything up to).  Only if
-	 *	no confirmed enrolment is there (another login's, made
+	 *	no confirmed factor of the kind is there (another login's, made
 	 *	meanwhile, is kept: of racing enrolments one wins; an
 	 *	unconfirmed one is replaced) and the user is not locked.
-	 *	?1 user id, ?2 secret, ?3 hash, ?4 digits, ?5 period, ?6 step, ?7 now.
+	 *	?1 user id, ?2 kind, ?3 secret, ?4 hash, ?5 digits, ?6 period,
+	 *	?7 step, ?8 now.
 	 */
-	[STMT_TOTP_ENROL]	= "INSERT OR REPLACE INTO totp (user_id, secret, hash, digits, period, confirmed, last_step, created) "
-				  "SELECT id, ?2, ?3, ?4, ?5, 1, ?6, ?7 FROM users WHERE id = ?1 AND locked_until <= ?7 "
-				  "AND NOT EXISTS (SELECT 1 FROM totp WHERE user_id = ?1 AND confirmed = 1)",
+	[STMT_FACTOR_ENROL]	= "INSERT OR REPLACE INTO factors (user_id, kind, confirmed, secret, hash, digits, period, "
+				  "last_step, created) SELECT id, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8 FROM users "
+				  "WHERE id = ?1 AND locked_until <= ?8 "
+				  "AND NOT EXISTS (SELECT 1 FROM factors WHERE user_id = ?1 AND kind = ?2 AND confirmed = 1)",
 	/* The key ?3 records on from (?1, ?2), where a sweep of them ends. */
-	[STMT_SWEEP_END]	= "SELECT user_id, step FROM totp_used WHERE (user_id, step) > (?1, ?2) "
-				  "ORDER BY user_id, step LIMIT 1 OFFSET ?3",
+	[STMT_SWEEP_END]	= "SELECT factor_id, step FROM factor_used WHERE (factor_id, step) > (?1, ?2) "
+				  "ORDER BY factor_id, step LIMIT 1 OFFSET ?3",
 	/*
-	 *	A user's newest used step is never swept: it is the enrolment's
+	 *	A factor's newest used step is never swept: it is the factor's
 	 *	high-water mark, which the consume below refuses anything up to,
 	 *	whatever the clock did since (a clock that ran ahead, swept, and
 	 *	was stepped back must not make an old code new again).
 	 */
-	[STMT_SWEEP_USED]	= "DELETE FROM totp_used WHERE (user_id, step) > (?1, ?2) "
-				  "AND (user_id, step) <= (?3, ?4) AND expires <= ?5 "
-				  "AND EXISTS (SELECT 1 FROM totp_used n WHERE n.user_id = totp_used.user_id "
-				  "AND n.step > totp_used.step)",
+	[STMT_SWEEP_USED]	= "DELETE FROM factor_used WHERE (factor_id, step) > (?1, ?2) "
+				  "AND (factor_id, step) <= (?3, ?4) AND expires <= ?5 "
+				  "AND EXISTS (SELECT 1 FROM factor_used n WHERE n.factor_id = factor_used.factor_id "
+				  "AND n.step > factor_used.step)",
 	/*
 	 *	Atomic: of several callers with the same step, one adds the
 	 *	record.  Refused: a step no later than one used already, or so
 	 *	old that its record would have expired.  It also checks again
-	 *	what round one read: the same enrolment (its sealed secret: a
-	 *	new one has a fresh nonce), and no lock.  The record's expiry is
-	 *	NULL unless every check passes, and OR IGNORE then skips the row.
-	 *	(Not INSERT ... SELECT: one that reads its own table copies its
-	 *	rows through a temporary table, which doubled the statement's
-	 *	cost.)  ?1 user, ?2 step, ?3 sealed secret, ?4 now,
-	 *	?5 USED_STEP_PERIODS.
+	 *	what round one read: the same factor (its id: a replaced one
+	 *	has a new id), still the user's and confirmed, and no lock.  The
+	 *	record's expiry is NULL unless every check passes, and OR
+	 *	IGNORE then skips the row.  (Not INSERT ... SELECT: one that
+	 *	reads its own table copies its rows through a temporary table,
+	 *	which doubled the statement's cost.)  ?1 user, ?2 step,
+	 *	?3 factor id, ?4 now, ?5 USED_STEP_PERIODS.
 	 */
-	[STMT_CONSUME_STEP]	= "INSERT OR IGNORE INTO totp_used (user_id, step, expires) VALUES (?1, ?2, "
-				  "(SELECT (?2 + ?5) * period FROM totp "
-				  "WHERE user_id = ?1 AND confirmed = 1 AND last_step < ?2 AND secret = ?3 "
+	[STMT_CONSUME_STEP]	= "INSERT OR IGNORE INTO factor_used (factor_id, step, expires) VALUES (?3, ?2, "
+				  "(SELECT (?2 + ?5) * period FROM factors "
+				  "WHERE id = ?3 AND user_id = ?1 AND confirmed = 1 AND last_step < ?2 "
 				  "AND (?2 + ?5) * period > ?4 "
-				  "AND NOT EXISTS (SELECT 1 FROM totp_used WHERE user_id = ?1 AND step >= ?2) "
+				  "AND NOT EXISTS (SELECT 1 FROM factor_used WHERE factor_id = ?3 AND step >= ?2) "
 				  "AND (SELECT locked_until FROM users WHERE id = ?1) <= ?4))",
 	/* Only when the above changed nothing: which condition failed. */
-	[STMT_WHY_NOT_CONSUMED]	= "SELECT u.locked_until > ?4, t.confirmed = 1 AND t.secret = ?3 "
-				  "FROM users u LEFT JOIN totp t ON t.user_id = u.id WHERE u.id = ?1",
+	[STMT_WHY_NOT_CONSUMED]	= "SELECT u.locked_until > ?4, EXISTS (SELECT 1 FROM factors f "
+				  "WHERE f.id = ?3 AND f.user_id = u.id AND f.confirmed = 1) "
+				  "FROM users u WHERE u.id = ?1",
 	/*
 	 *	One statement: SQLite evaluates every expression of the SET
 	 *	against the old row.  ?2 max failures, ?3 now, ?4 first lock,
@@ -309,6 +357,9 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_PRUNE_LOGINS]	= "DELETE FROM logins WHERE id IN (SELECT id FROM logins ORDER BY id LIMIT ?2) AND at < ?1",
 	[STMT_LIST_LOGINS]	= "SELECT id, at, user, nas, calling_station_id, method, result, reason FROM logins "
 				  "WHERE (?1 IS NULL OR user = ?1 COLLATE NOCASE) AND at >= ?2 ORDER BY id",
+	/* Each name's newest Accept: a scan of the log, for twofa-admin user list only. */
+	[STMT_LAST_ACCEPTS]	= "SELECT user, max(at) FROM logins WHERE result = 'accept' AND user IS NOT NULL "
+				  "GROUP BY user",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
 	[STMT_COMMIT]		= "COMMIT",
@@ -342,6 +393,7 @@ struct twofa_store {
 	time_t			last_failure;	//!< of an open, to retry at most once a second
 	unsigned int		consumes;	//!< counts consume calls, for the sweep
 	unsigned int		logins;		//!< counts logged logins, for the prune
+	unsigned int		login_keep_days;
 	int64_t			sweep_user;	//!< where the next sweep of used steps starts
 	int64_t			sweep_step;
 	int			schema_version;
@@ -421,7 +473,8 @@ static twofa_rcode_t conn_open(twofa_store_t *store, bool create, conn_t **out)
 	}
 	sqlite3_busy_timeout(c->db, (int) store->busy_timeout_ms);
 	sqlite3_extended_result_codes(c->db, 0);
-	conn_exec(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
+	/* recursive_triggers: a REPLACE's delete fires the delete triggers (the migration to 7). */
+	conn_exec(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA recursive_triggers = ON");
 
 	*out = c;
 	return TWOFA_OK;
@@ -761,6 +814,7 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 	store->path = talloc_strdup(store, path);
 	store->busy_timeout_ms = config->busy_timeout_ms;
 	store->background_checkpoint = config->background_checkpoint;
+	store->login_keep_days = config->login_keep_days;
 	store->sweep_user = store->sweep_step = INT64_MIN;
 	pthread_mutex_init(&store->use, NULL);
 	pthread_mutex_init(&store->queue_lock, NULL);
@@ -1008,7 +1062,7 @@ static char *column_strdup(TALLOC_CTX *ctx, sqlite3_stmt *stmt, int col)
 	return s ? talloc_strdup(ctx, (char const *) s) : NULL;
 }
 
-/* One row of USER_COLUMNS into a twofa_user_t. */
+/* The user columns of a row of USER_COLUMNS into a new twofa_user_t. */
 static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 {
 	twofa_user_t *u = talloc_zero(ctx, twofa_user_t);
@@ -1021,27 +1075,76 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 	u->fail_count = sqlite3_column_int(stmt, 4);
 	u->lock_count = sqlite3_column_int(stmt, 5);
 	u->locked_until = sqlite3_column_int64(stmt, 6);
-	u->totp_last_step = -1;
-	u->password_failures = sqlite3_column_int(stmt, 13);
-	u->password_next_try = sqlite3_column_int64(stmt, 14);
-	u->backup_codes_left = sqlite3_column_int(stmt, 15);
-	u->exempt = sqlite3_column_int(stmt, 16) != 0;
-
-	if (sqlite3_column_type(stmt, 7) == SQLITE_BLOB) {
-		int len = sqlite3_column_bytes(stmt, 7);
-
-		u->totp_sealed = talloc_memdup(u, sqlite3_column_blob(stmt, 7), len);
-		u->totp_sealed_len = len;
-		if (!sqlite3_column_text(stmt, 8) ||
-		    (twofa_hash_from_name((char const *) sqlite3_column_text(stmt, 8), &u->totp.hash) < 0)) {
-			u->totp.hash = TWOFA_HASH_SHA1;
-		}
-		u->totp.digits = sqlite3_column_int(stmt, 9);
-		u->totp.period = sqlite3_column_int(stmt, 10);
-		u->totp_state = sqlite3_column_int(stmt, 11) ? TWOFA_TOTP_CONFIRMED : TWOFA_TOTP_PENDING;
-		u->totp_last_step = sqlite3_column_int64(stmt, 12);
-	}
+	u->password_failures = sqlite3_column_int(stmt, 7);
+	u->password_next_try = sqlite3_column_int64(stmt, 8);
+	u->backup_codes_left = sqlite3_column_int(stmt, 9);
+	u->exempt = sqlite3_column_int(stmt, 10) != 0;
 	return u;
+}
+
+/* The factor columns of a row of USER_COLUMNS, if any, added to u.  A kind this
+ * build does not know (a newer one wrote it) is left out.  @return false if out of memory. */
+static bool factor_from_row(twofa_user_t *u, sqlite3_stmt *stmt)
+{
+	twofa_factor_t		*f;
+	twofa_factor_kind_t	kind;
+	unsigned char const	*text;
+	int			c = COL_FACTOR;
+
+	if (sqlite3_column_type(stmt, c) == SQLITE_NULL) return true;		/* no factor */
+	text = sqlite3_column_text(stmt, c + 1);
+	if (!text || !twofa_factor_kind_from_name((char const *) text, &kind)) return true;
+
+	u->factors = talloc_realloc(u, u->factors, twofa_factor_t, u->num_factors + 1);
+	if (!u->factors) return false;
+	f = &u->factors[u->num_factors++];
+	memset(f, 0, sizeof(*f));
+	f->id = sqlite3_column_int64(stmt, c);
+	f->kind = kind;
+	f->confirmed = sqlite3_column_int(stmt, c + 2) != 0;
+	if (sqlite3_column_type(stmt, c + 3) == SQLITE_BLOB) {
+		f->sealed_len = sqlite3_column_bytes(stmt, c + 3);
+		f->sealed = talloc_memdup(u, sqlite3_column_blob(stmt, c + 3), f->sealed_len);
+		if (!f->sealed) return false;
+	}
+	text = sqlite3_column_text(stmt, c + 4);
+	if (!text || (twofa_hash_from_name((char const *) text, &f->totp.hash) < 0)) f->totp.hash = TWOFA_HASH_SHA1;
+	f->totp.digits = sqlite3_column_int(stmt, c + 5);
+	f->totp.period = sqlite3_column_int(stmt, c + 6);
+	f->address = column_strdup(u, stmt, c + 7);
+	f->last_step = sqlite3_column_int64(stmt, c + 8);
+	f->created = sqlite3_column_int64(stmt, c + 9);
+	return true;
+}
+
+/*
+ *	Read the rows of USER_COLUMNS, each user's rows together, into *list
+ *	(a talloc array under ctx, grown as needed): a new user id starts a
+ *	user, every row adds its factor.  At most max users.
+ */
+static twofa_rcode_t users_from_rows(conn_t *c, sqlite3_stmt *stmt, TALLOC_CTX *ctx, char const *what,
+				     twofa_user_t ***list, size_t *count, size_t max)
+{
+	twofa_user_t	*u = NULL;
+	size_t		size = *count;
+	int		rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (!u || (u->id != sqlite3_column_int64(stmt, 0))) {
+			if (*count == max) break;
+			if (*count == size) {
+				size = size ? 2 * size : 16;
+				*list = talloc_realloc(ctx, *list, twofa_user_t *, size);
+				if (!*list) return TWOFA_ERR_NO_MEMORY;
+			}
+			u = user_from_row(*list, stmt);
+			if (!u) return TWOFA_ERR_NO_MEMORY;
+			(*list)[(*count)++] = u;
+		}
+		if (!factor_from_row(u, stmt)) return TWOFA_ERR_NO_MEMORY;
+	}
+	if ((rc != SQLITE_DONE) && (rc != SQLITE_ROW)) return conn_error(c, what, rc);
+	return TWOFA_OK;
 }
 
 typedef struct {
@@ -1053,23 +1156,19 @@ typedef struct {
 static twofa_rcode_t get_user_run(conn_t *c, void *arg)
 {
 	get_user_args_t	*a = arg;
+	twofa_user_t	**list = NULL;
+	size_t		count = 0;
 	sqlite3_stmt	*stmt;
-	int		rc;
-	twofa_rcode_t	ret = TWOFA_OK;
+	twofa_rcode_t	ret;
 
 	TALLOC_FREE(*a->out);		/* from a first run of a failed batch */
 	stmt = stmt_start(c, STMT_GET_USER);
 	bind_text(stmt, 1, a->name);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*a->out = user_from_row(a->ctx, stmt);
-		if (!*a->out) ret = TWOFA_ERR_NO_MEMORY;
-	} else if (rc == SQLITE_DONE) {
-		ret = TWOFA_ERR_NOT_FOUND;
-	} else {
-		ret = conn_error(c, "get user", rc);
-	}
+	ret = users_from_rows(c, stmt, a->ctx, "get user", &list, &count, 1);
 	stmt_done(stmt);
+	if ((ret == TWOFA_OK) && !count) ret = TWOFA_ERR_NOT_FOUND;
+	if (ret == TWOFA_OK) *a->out = talloc_steal(a->ctx, list[0]);
+	talloc_free(list);
 	return ret;
 }
 
@@ -1140,130 +1239,133 @@ twofa_rcode_t twofa_store_set_exempt(twofa_store_t *store, char const *name, boo
 	return run_by_name(store, STMT_SET_EXEMPT, "set exempt", name, NULL, &value, TWOFA_ERR_NOT_FOUND);
 }
 
-twofa_rcode_t twofa_store_totp_remove(twofa_store_t *store, char const *name)
+/* A statement keyed by user name (?1) and factor kind (?2), with ?3 if given. */
+static twofa_rcode_t run_by_kind(twofa_store_t *store, stmt_t which, char const *what, char const *name,
+				 twofa_factor_kind_t kind, int64_t const *int3)
 {
-	return run_by_name(store, STMT_TOTP_REMOVE, "remove totp", name, NULL, NULL, TWOFA_ERR_NOT_ENROLLED);
+	CONN_USE(c);
+	sqlite3_stmt	*stmt;
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, which);
+	bind_text(stmt, 1, name);
+	bind_text(stmt, 2, twofa_factor_kind_name(kind));
+	if (int3) sqlite3_bind_int64(stmt, 3, *int3);
+	rc = stmt_run(c, stmt, what, &changes);
+	if ((rc == TWOFA_OK) && (changes == 0)) return TWOFA_ERR_NOT_ENROLLED;
+	return rc;
 }
 
-twofa_rcode_t twofa_store_totp_confirm(twofa_store_t *store, char const *name, int64_t step)
+twofa_rcode_t twofa_store_factor_remove(twofa_store_t *store, char const *name, twofa_factor_kind_t kind)
 {
-	return run_by_name(store, STMT_TOTP_CONFIRM, "confirm totp", name, NULL, &step, TWOFA_ERR_NOT_ENROLLED);
+	return run_by_kind(store, STMT_FACTOR_REMOVE, "remove factor", name, kind, NULL);
+}
+
+twofa_rcode_t twofa_store_factor_confirm(twofa_store_t *store, char const *name, twofa_factor_kind_t kind,
+					 int64_t step)
+{
+	return run_by_kind(store, STMT_FACTOR_CONFIRM, "confirm factor", name, kind, &step);
+}
+
+/* Each listed user's newest Accept, from the login log. */
+static twofa_rcode_t last_accepts(conn_t *c, twofa_user_t **list, size_t count)
+{
+	sqlite3_stmt	*stmt = stmt_start(c, STMT_LAST_ACCEPTS);
+	int		rc;
+	size_t		i;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		char const *name = (char const *) sqlite3_column_text(stmt, 0);
+
+		/* The log holds the name as sent, in any case: the newest of its spellings. */
+		for (i = 0; name && (i < count); i++) {
+			if ((strcasecmp(list[i]->name, name) == 0) &&
+			    (sqlite3_column_int64(stmt, 1) > list[i]->last_accept)) {
+				list[i]->last_accept = sqlite3_column_int64(stmt, 1);
+			}
+		}
+	}
+	stmt_done(stmt);
+	return (rc == SQLITE_DONE) ? TWOFA_OK : conn_error(c, "list users", rc);
 }
 
 twofa_rcode_t twofa_store_list_users(twofa_store_t *store, TALLOC_CTX *ctx, twofa_user_t ***out, size_t *count)
 {
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
-	twofa_user_t	**list;
-	size_t		n = 0, size = 16;
-	int		rc;
+	twofa_user_t	**list = NULL;
+	size_t		n = 0;
+	twofa_rcode_t	rc;
 
 	CONN_OR_FAIL(c, store);
-	list = talloc_array(ctx, twofa_user_t *, size);
-	if (!list) return TWOFA_ERR_NO_MEMORY;
-
 	stmt = stmt_start(c, STMT_LIST_USERS);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (n == size) {
-			size *= 2;
-			list = talloc_realloc(ctx, list, twofa_user_t *, size);
-			if (!list) break;
-		}
-		list[n] = user_from_row(list, stmt);
-		if (!list[n]) break;
-		n++;
-	}
-	if (!list || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
-		twofa_rcode_t ret = list ? conn_error(c, "list users", rc) : TWOFA_ERR_NO_MEMORY;
-
-		stmt_done(stmt);
-		talloc_free(list);
-		return ret;
-	}
+	rc = users_from_rows(c, stmt, ctx, "list users", &list, &n, SIZE_MAX);
 	stmt_done(stmt);
+	if (rc == TWOFA_OK) rc = last_accepts(c, list, n);
+	if (rc != TWOFA_OK) {
+		talloc_free(list);
+		return rc;
+	}
+	if (!list && !(list = talloc_array(ctx, twofa_user_t *, 0))) return TWOFA_ERR_NO_MEMORY;
 	*out = list;
 	*count = n;
 	return TWOFA_OK;
 }
 
-static twofa_rcode_t totp_set(twofa_store_t *store, char const *name, uint8_t const *sealed, size_t sealed_len,
-			      twofa_totp_params_t const *params, bool confirmed)
+/* Bind a factor's secret and TOTP parameters from ?first on: secret, hash, digits, period. */
+static void bind_factor(sqlite3_stmt *stmt, int first, twofa_factor_t const *f)
+{
+	if (f->sealed) sqlite3_bind_blob(stmt, first, f->sealed, (int) f->sealed_len, SQLITE_TRANSIENT);
+	else sqlite3_bind_null(stmt, first);
+	if (f->kind == TWOFA_FACTOR_TOTP) {
+		bind_text(stmt, first + 1, twofa_hash_name(f->totp.hash));
+		sqlite3_bind_int(stmt, first + 2, (int) f->totp.digits);
+		sqlite3_bind_int(stmt, first + 3, (int) f->totp.period);
+	}
+}
+
+twofa_rcode_t twofa_store_factor_set(twofa_store_t *store, char const *name, twofa_factor_t const *factor)
 {
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	int		changes = 0;
 	twofa_rcode_t	rc;
 
+	if ((factor->kind < TWOFA_FACTOR_TOTP) || (factor->kind > TWOFA_FACTOR_KIND_LAST) ||
+	    (factor->sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
 	CONN_OR_FAIL(c, store);
-	stmt = stmt_start(c, STMT_TOTP_SET);
+	stmt = stmt_start(c, STMT_FACTOR_SET);
 	bind_text(stmt, 1, name);
-	sqlite3_bind_blob(stmt, 2, sealed, (int) sealed_len, SQLITE_TRANSIENT);
-	bind_text(stmt, 3, twofa_hash_name(params->hash));
-	sqlite3_bind_int(stmt, 4, (int) params->digits);
-	sqlite3_bind_int(stmt, 5, (int) params->period);
-	sqlite3_bind_int(stmt, 6, confirmed ? 1 : 0);
-	sqlite3_bind_int64(stmt, 7, time(NULL));
-	rc = stmt_run(c, stmt, "set totp", &changes);
+	bind_text(stmt, 2, twofa_factor_kind_name(factor->kind));
+	bind_factor(stmt, 3, factor);
+	sqlite3_bind_int(stmt, 7, factor->confirmed ? 1 : 0);
+	bind_text(stmt, 8, factor->address);
+	sqlite3_bind_int64(stmt, 9, time(NULL));
+	rc = stmt_run(c, stmt, "set factor", &changes);
 	if ((rc == TWOFA_OK) && (changes == 0)) return TWOFA_ERR_NOT_FOUND;
 	return rc;
 }
 
-twofa_rcode_t twofa_store_totp_set_pending(twofa_store_t *store, char const *name,
-					   uint8_t const *sealed, size_t sealed_len,
-					   twofa_totp_params_t const *params)
-{
-	return totp_set(store, name, sealed, sealed_len, params, false);
-}
-
-twofa_rcode_t twofa_store_totp_set_confirmed(twofa_store_t *store, char const *name,
-					     uint8_t const *sealed, size_t sealed_len,
-					     twofa_totp_params_t const *params)
-{
-	return totp_set(store, name, sealed, sealed_len, params, true);
-}
-
-twofa_rcode_t twofa_store_totp_enrol(twofa_store_t *store, int64_t user_id, uint8_t const *sealed, size_t sealed_len,
-				     twofa_totp_params_t const *params, int64_t step, time_t now)
-{
-	CONN_USE(c);
-	sqlite3_stmt	*stmt;
-	int		changes = 0;
-	twofa_rcode_t	rc;
-
-	CONN_OR_FAIL(c, store);
-	stmt = stmt_start(c, STMT_TOTP_ENROL);
-	sqlite3_bind_int64(stmt, 1, user_id);
-	sqlite3_bind_blob(stmt, 2, sealed, (int) sealed_len, SQLITE_TRANSIENT);
-	bind_text(stmt, 3, twofa_hash_name(params->hash));
-	sqlite3_bind_int(stmt, 4, (int) params->digits);
-	sqlite3_bind_int(stmt, 5, (int) params->period);
-	sqlite3_bind_int64(stmt, 6, step);
-	sqlite3_bind_int64(stmt, 7, now);
-	rc = stmt_run(c, stmt, "enrol totp", &changes);
-	if ((rc == TWOFA_OK) && (changes == 0)) return TWOFA_ERR_EXISTS;
-	return rc;
-}
-
 /* Bind the consume statement's parameters (both statements share them). */
-static void bind_consume(sqlite3_stmt *stmt, int64_t user_id, uint8_t const *sealed, size_t sealed_len,
-			 int64_t step, time_t now)
+static void bind_consume(sqlite3_stmt *stmt, int64_t user_id, int64_t factor_id, int64_t step, time_t now)
 {
 	sqlite3_bind_int64(stmt, 1, user_id);
 	sqlite3_bind_int64(stmt, 2, step);
-	sqlite3_bind_blob(stmt, 3, sealed, (int) sealed_len, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, factor_id);
 	sqlite3_bind_int64(stmt, 4, now);
 }
 
 /* The consume changed nothing: say why.  Every answer is a reject, so
  * this read need not be atomic with the update. */
-static twofa_rcode_t why_not_consumed(conn_t *c, int64_t user_id, uint8_t const *sealed, size_t sealed_len,
-				      int64_t step, time_t now)
+static twofa_rcode_t why_not_consumed(conn_t *c, int64_t user_id, int64_t factor_id, int64_t step, time_t now)
 {
 	sqlite3_stmt	*stmt = stmt_start(c, STMT_WHY_NOT_CONSUMED);
 	int		rc;
 	twofa_rcode_t	ret;
 
-	bind_consume(stmt, user_id, sealed, sealed_len, step, now);
+	bind_consume(stmt, user_id, factor_id, step, now);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_DONE) {
 		ret = TWOFA_ERR_NOT_FOUND;			/* deleted since round one */
@@ -1281,11 +1383,11 @@ static twofa_rcode_t why_not_consumed(conn_t *c, int64_t user_id, uint8_t const 
 }
 
 typedef struct {
-	int64_t		user_id;
-	uint8_t const	*sealed;
-	size_t		sealed_len;
-	int64_t		step;
-	time_t		now;
+	int64_t			user_id;
+	int64_t			factor_id;
+	int64_t			step;
+	time_t			now;
+	twofa_login_t const	*login;		//!< written with a success, if not NULL
 } consume_args_t;
 
 /* Every SWEEP_EVERY consumes: delete the expired among the next SWEEP_ROWS used steps. */
@@ -1329,6 +1431,8 @@ static twofa_rcode_t sweep_used_steps(conn_t *c, time_t now)
 	return TWOFA_OK;
 }
 
+static twofa_rcode_t log_login_in(conn_t *c, twofa_login_t const *l);
+
 static twofa_rcode_t consume_run(conn_t *c, void *arg)
 {
 	consume_args_t	*a = arg;
@@ -1341,22 +1445,59 @@ static twofa_rcode_t consume_run(conn_t *c, void *arg)
 	if (rc != TWOFA_OK) return rc;
 
 	stmt = stmt_start(c, STMT_CONSUME_STEP);
-	bind_consume(stmt, a->user_id, a->sealed, a->sealed_len, a->step, a->now);
+	bind_consume(stmt, a->user_id, a->factor_id, a->step, a->now);
 	sqlite3_bind_int(stmt, 5, USED_STEP_PERIODS);
 	rc = stmt_run(c, stmt, "consume step", &changes);
 	if (rc != TWOFA_OK) return rc;
-	if (changes == 1) return TWOFA_OK;
+	if (changes == 1) return a->login ? log_login_in(c, a->login) : TWOFA_OK;
 
-	return why_not_consumed(c, a->user_id, a->sealed, a->sealed_len, a->step, a->now);
+	return why_not_consumed(c, a->user_id, a->factor_id, a->step, a->now);
 }
 
-twofa_rcode_t twofa_store_totp_consume_step(twofa_store_t *store, int64_t user_id,
-					    uint8_t const *sealed, size_t sealed_len, int64_t step, time_t now)
+twofa_rcode_t twofa_store_factor_consume_step(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+					      int64_t step, time_t now, twofa_login_t const *login)
 {
-	consume_args_t a = { .user_id = user_id, .sealed = sealed, .sealed_len = sealed_len, .step = step, .now = now };
+	consume_args_t a = { .user_id = user_id, .factor_id = factor_id, .step = step, .now = now, .login = login };
 
-	if (!sealed || !sealed_len || (sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
 	return store_call(store, true, consume_run, &a);
+}
+
+/*
+ *	Enrolment at login.
+ */
+typedef struct {
+	int64_t			user_id;
+	twofa_factor_t const	*factor;
+	int64_t			step;
+	time_t			now;
+	twofa_login_t const	*login;
+} enrol_args_t;
+
+static twofa_rcode_t enrol_run(conn_t *c, void *arg)
+{
+	enrol_args_t const	*a = arg;
+	sqlite3_stmt		*stmt = stmt_start(c, STMT_FACTOR_ENROL);
+	int			changes = 0;
+	twofa_rcode_t		rc;
+
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	bind_text(stmt, 2, twofa_factor_kind_name(a->factor->kind));
+	bind_factor(stmt, 3, a->factor);
+	sqlite3_bind_int64(stmt, 7, a->step);
+	sqlite3_bind_int64(stmt, 8, a->now);
+	rc = stmt_run(c, stmt, "enrol factor", &changes);
+	if (rc != TWOFA_OK) return rc;
+	if (changes == 0) return TWOFA_ERR_EXISTS;
+	return a->login ? log_login_in(c, a->login) : TWOFA_OK;
+}
+
+twofa_rcode_t twofa_store_factor_enrol(twofa_store_t *store, int64_t user_id, twofa_factor_t const *factor,
+				       int64_t step, time_t now, twofa_login_t const *login)
+{
+	enrol_args_t a = { .user_id = user_id, .factor = factor, .step = step, .now = now, .login = login };
+
+	if (!factor->sealed || !factor->sealed_len || (factor->sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
+	return store_call(store, true, enrol_run, &a);
 }
 
 /*
@@ -1471,11 +1612,6 @@ twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char co
 /*
  *	Login log.
  */
-typedef struct {
-	twofa_login_t const	*login;
-	unsigned int		keep_days;
-} log_login_args_t;
-
 /* Bind s, cut to TWOFA_LOGIN_FIELD_MAX bytes (a RADIUS attribute holds no more). */
 static void bind_field(sqlite3_stmt *stmt, int i, char const *s)
 {
@@ -1498,15 +1634,14 @@ static twofa_rcode_t prune_logins(conn_t *c, time_t now, unsigned int keep_days)
 	return stmt_run(c, stmt, "prune logins", NULL);
 }
 
-static twofa_rcode_t log_login_run(conn_t *c, void *arg)
+/* Write one login's row, in the call of the caller (a consume's, or its own). */
+static twofa_rcode_t log_login_in(conn_t *c, twofa_login_t const *l)
 {
-	log_login_args_t const	*a = arg;
-	twofa_login_t const	*l = a->login;
 	sqlite3_stmt		*stmt;
 	twofa_rcode_t		rc;
 
 	/* A failed prune fails the call: SQLite may have ended the batch's transaction. */
-	rc = prune_logins(c, l->at, a->keep_days);
+	rc = prune_logins(c, l->at, c->store->login_keep_days);
 	if (rc != TWOFA_OK) return rc;
 
 	stmt = stmt_start(c, STMT_LOG_LOGIN);
@@ -1520,11 +1655,14 @@ static twofa_rcode_t log_login_run(conn_t *c, void *arg)
 	return stmt_run(c, stmt, "log login", NULL);
 }
 
-twofa_rcode_t twofa_store_log_login(twofa_store_t *store, twofa_login_t const *login, unsigned int keep_days)
+static twofa_rcode_t log_login_run(conn_t *c, void *arg)
 {
-	log_login_args_t a = { .login = login, .keep_days = keep_days };
+	return log_login_in(c, arg);
+}
 
-	return store_call(store, true, log_login_run, &a);
+twofa_rcode_t twofa_store_log_login(twofa_store_t *store, twofa_login_t const *login)
+{
+	return store_call(store, true, log_login_run, (void *) login);
 }
 
 twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, char const *user, time_t since,
@@ -1681,6 +1819,7 @@ typedef struct {
 	uint8_t const	*bkey;
 	char const	*code;
 	time_t		now;
+	twofa_login_t const *login;	//!< written with a success, if not NULL
 	unsigned int	left;		//!< out
 } backup_consume_args_t;
 
@@ -1730,7 +1869,8 @@ static twofa_rcode_t backup_consume_run(conn_t *c, void *arg)
 		if (changes == 1) {
 			rc = query_int(c, STMT_BACKUP_COUNT, "count backup codes", a->user_id, NULL, &value);
 			if (rc == TWOFA_OK) a->left = (unsigned int) value;
-			return (rc == TWOFA_ERR_NOT_FOUND) ? TWOFA_OK : rc;
+			else if (rc != TWOFA_ERR_NOT_FOUND) return rc;
+			return a->login ? log_login_in(c, a->login) : TWOFA_OK;
 		}
 	}
 
@@ -1743,9 +1883,9 @@ static twofa_rcode_t backup_consume_run(conn_t *c, void *arg)
 
 twofa_rcode_t twofa_store_backup_consume(twofa_store_t *store, int64_t user_id,
 					 uint8_t const bkey[TWOFA_BACKUP_KEY_LEN], char const *code,
-					 time_t now, unsigned int *left)
+					 time_t now, unsigned int *left, twofa_login_t const *login)
 {
-	backup_consume_args_t	a = { .user_id = user_id, .bkey = bkey, .code = code, .now = now };
+	backup_consume_args_t	a = { .user_id = user_id, .bkey = bkey, .code = code, .now = now, .login = login };
 	twofa_rcode_t		rc;
 
 	if (left) *left = 0;
@@ -1758,7 +1898,7 @@ twofa_rcode_t twofa_store_backup_consume(twofa_store_t *store, int64_t user_id,
 /*
  *	Reset: every factor and counter of one user, in one transaction.
  */
-static twofa_rcode_t reset_user(conn_t *c, char const *name, bool *totp_removed, unsigned int *codes_voided)
+static twofa_rcode_t reset_user(conn_t *c, char const *name, unsigned int *factors_removed, unsigned int *codes_voided)
 {
 	sqlite3_stmt	*stmt;
 	int64_t		user_id, unused = 0;
@@ -1772,12 +1912,12 @@ static twofa_rcode_t reset_user(conn_t *c, char const *name, bool *totp_removed,
 	stmt_done(stmt);
 	if (rc != TWOFA_OK) return rc;
 
-	/* The totp_removed trigger takes the enrolment's used steps with it. */
-	stmt = stmt_start(c, STMT_TOTP_REMOVE);
-	bind_text(stmt, 1, name);
-	rc = stmt_run(c, stmt, "remove totp", &changes);
+	/* The factor_removed trigger takes their used steps with them. */
+	stmt = stmt_start(c, STMT_FACTOR_CLEAR);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	rc = stmt_run(c, stmt, "remove factors", &changes);
 	if (rc != TWOFA_OK) return rc;
-	*totp_removed = (changes > 0);
+	*factors_removed = (unsigned int) changes;
 
 	rc = query_int(c, STMT_BACKUP_COUNT, "count backup codes", user_id, NULL, &unused);
 	if (rc != TWOFA_OK) return rc;
@@ -1792,15 +1932,15 @@ static twofa_rcode_t reset_user(conn_t *c, char const *name, bool *totp_removed,
 	return stmt_run(c, stmt, "reset counters", NULL);
 }
 
-twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, bool *totp_removed,
+twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, unsigned int *factors_removed,
 				     unsigned int *codes_voided)
 {
 	CONN_USE(c);
-	bool		own_transaction, removed = false;
-	unsigned int	voided = 0;
+	bool		own_transaction;
+	unsigned int	removed = 0, voided = 0;
 	twofa_rcode_t	rc;
 
-	if (totp_removed) *totp_removed = false;
+	if (factors_removed) *factors_removed = 0;
 	if (codes_voided) *codes_voided = 0;
 	CONN_OR_FAIL(c, store);
 
@@ -1813,7 +1953,7 @@ twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, boo
 		if ((rc != TWOFA_OK) && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
 	}
 	if (rc != TWOFA_OK) return rc;
-	if (totp_removed) *totp_removed = removed;
+	if (factors_removed) *factors_removed = removed;
 	if (codes_voided) *codes_voided = voided;
 	return TWOFA_OK;
 }

@@ -66,6 +66,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 	in.totp.digits = (unsigned int) take(&c, 2);
 	in.totp.period = (unsigned int) take(&c, 3);
 	in.user_id = (int64_t) take(&c, 8);
+	in.factor_id = (int64_t) take(&c, 8);
 	want_sealed = (size_t) take(&c, 1);		/* may be more than fits: then pack refuses */
 	in.sealed_len = want_sealed;
 	take_bytes(&c, in.sealed, (want_sealed < TWOFA_SEALED_MAX) ? want_sealed : TWOFA_SEALED_MAX);
@@ -96,6 +97,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 	FUZZ_CHECK(out.totp.digits == in.totp.digits);
 	FUZZ_CHECK(out.totp.period == in.totp.period);
 	FUZZ_CHECK(out.user_id == in.user_id);
+	FUZZ_CHECK(out.factor_id == in.factor_id);
 	FUZZ_CHECK(out.sealed_len == in.sealed_len);
 	FUZZ_CHECK(memcmp(out.sealed, in.sealed, in.sealed_len) == 0);
 	FUZZ_CHECK(strcmp(out.name, in.name) == 0);

@@ -111,7 +111,7 @@ tf_admin() { "$TWOFA_ADMIN" -s "$STORE" -k "$KEY" "$@"; }
 # but the first-factor failure counts, which a wrong password is meant to
 # change (tf_password_failures shows those).
 tf_store_dump() {
-	sqlite3 "file:$STORE?mode=ro" "SELECT id, name, password_hash, created, fail_count, lock_count, locked_until FROM users ORDER BY id; SELECT user_id, hex(secret), hash, digits, period, confirmed, last_step FROM totp ORDER BY user_id; SELECT * FROM totp_used ORDER BY user_id, step;"
+	sqlite3 "file:$STORE?mode=ro" "SELECT id, name, password_hash, created, fail_count, lock_count, locked_until FROM users ORDER BY id; SELECT id, user_id, kind, hex(secret), hash, digits, period, address, confirmed, last_step FROM factors ORDER BY id; SELECT * FROM factor_used ORDER BY factor_id, step;"
 }
 
 # tf_password_failures: "name count" of each user with failed first factors.

@@ -29,7 +29,7 @@ bench() {
 }
 
 # used_steps: the (user, step) records of the load users in the store.
-used_steps() { sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM totp_used WHERE user_id IN (SELECT id FROM users WHERE name LIKE 'load%')"; }
+used_steps() { sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM factor_used JOIN factors f ON f.id = factor_id WHERE f.user_id IN (SELECT id FROM users WHERE name LIKE 'load%')"; }
 
 # 20 users, 3 logins each: steps now-1, now and now+1 for every user, each
 # consumed once, so the store holds 60 distinct used steps afterwards.

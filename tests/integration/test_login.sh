@@ -281,7 +281,7 @@ read_only_store_rejects_cleanly() {
 	tf_expect "logged" "$(grep -c 'readonly database' "$DIR/server/log/radius.log" | sed 's/^[1-9][0-9]*$/yes/')" yes
 	kill -0 "$RADIUSD_PID" 2>/dev/null
 	tf_expect "radiusd alive" "$?" 0
-	tf_expect "no step recorded as used" "$(sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM totp_used JOIN users ON id = user_id WHERE name = 'olivia'")" 0
+	tf_expect "no step recorded as used" "$(sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM factor_used JOIN factors f ON f.id = factor_id JOIN users u ON u.id = f.user_id WHERE name = 'olivia'")" 0
 	# SQLite made -shm with the file's mode: restore both for the next test.
 	chmod 0640 "$STORE" "$STORE"-*
 }
@@ -298,7 +298,7 @@ debug_log_hides_code_and_sealed_secret() {
 	code=$(tf_code "${SECRET[quinn]}")
 	tf_round1 quinn "$PW"; tf_round2 quinn "$code" "$R_STATE"
 	tf_expect "login" "$R_CODE" "Access-Accept"
-	sealed=$(sqlite3 "file:$STORE?mode=ro" "SELECT hex(secret) FROM totp JOIN users ON id = user_id WHERE name = 'quinn'")
+	sealed=$(sqlite3 "file:$STORE?mode=ro" "SELECT hex(secret) FROM factors f JOIN users u ON u.id = f.user_id WHERE name = 'quinn' AND kind = 'totp'")
 	tf_expect "pending shown as secret" "$(grep -c 'Twofa-Pending = <<< secret >>>' "$log" | sed 's/^[1-9][0-9]*$/yes/')" yes
 	tf_expect "sealed secret not logged" "$(grep -ci "${sealed:0:32}" "$log")" 0
 	tf_expect "password shown as secret" "$(grep -c 'User-Password = <<< secret >>>' "$log" | sed 's/^[1-9][0-9]*$/yes/')" yes

@@ -88,7 +88,7 @@ reset_user_must_enroll_again() {
 	tf_expect_reject "after the reset, required"
 	tf_expect "show totp" "$(tf_user_field bob totp)" '"none"'
 	tf_expect "show backup codes" "$(tf_user_field bob backup_codes)" 0
-	tf_expect "audited" "$(audited bob 'user reset')" "TOTP removed, 3 unused backup codes voided, counters reset"
+	tf_expect "audited" "$(audited bob 'user reset')" "1 factor removed, 3 unused backup codes voided, counters reset"
 	# Enrolled again, the user is challenged again.
 	tf_admin backup generate bob --count 1 >/dev/null 2>&1
 	tf_round1 bob "$PW"
@@ -98,6 +98,8 @@ reset_user_must_enroll_again() {
 
 list_filters_and_json() {
 	local json
+	login_with alice "$(tf_code "${SECRET[alice]}" 30)"	# the next step: this one may be used
+	tf_expect "alice logs in" "$R_CODE" "Access-Accept"
 	tf_admin backup generate erin --count 2 >/dev/null 2>&1
 	tf_admin user 2fa carol off >/dev/null
 	# dave locked by two wrong codes (max_failures = 2).
@@ -115,17 +117,22 @@ list_filters_and_json() {
 	tf_expect "--without-2fa" "$(list_names --without-2fa)" "bob "
 	tf_expect "--locked" "$(list_names --locked)" "dave "
 	tf_expect "both" "$(list_names --locked --without-2fa)" ""
-	tf_expect "columns" "$(tf_admin user list | head -1 | tr -s ' ')" "NAME TOTP PARAMS BACKUP EXEMPT LOCKED UNTIL FAILURES"
-	tf_expect "carol row" "$(tf_admin user list | awk '$1 == "carol" { print $2, $3, $4, $5, $6 }')" "none - 0 yes -"
-	tf_expect "erin row" "$(tf_admin user list | awk '$1 == "erin" { print $2, $4, $5 }')" "none 2 no"
-	tf_expect "dave locked column" "$(tf_admin user list | awk '$1 == "dave" { print ($6 != "-") }')" 1
+	tf_expect "columns" "$(tf_admin user list | head -1 | tr -s ' ')" "NAME TOTP PARAMS FACTORS BACKUP EXEMPT LOCKED UNTIL FAILURES LAST LOGIN"
+	tf_expect "carol row" "$(tf_admin user list | awk '$1 == "carol" { print $2, $3, $4, $5, $6, $7 }')" "none - - 0 yes -"
+	tf_expect "erin row" "$(tf_admin user list | awk '$1 == "erin" { print $2, $4, $5, $6 }')" "none - 2 no"
+	tf_expect "dave locked column" "$(tf_admin user list | awk '$1 == "dave" { print ($7 != "-") }')" 1
+	# alice logged in (earlier test), nobody else did: the last Accept from the login log.
+	tf_expect "alice factors and last login" "$(tf_admin user list | awk '$1 == "alice" { print $4, ($0 ~ /20[0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9:]+ [A-Z]+$/) }')" "totp 1"
+	tf_expect "erin last login" "$(tf_admin user list | awk '$1 == "erin" { print $NF }')" "-"
 	json=$(tf_admin --json user list --locked)
-	tf_expect "json locked" "$(printf '%s' "$json" | grep -c '^{"name":"dave",.*"locked_until":"[0-9].*Z".*"exempt":false}$')" 1
+	tf_expect "json locked" "$(printf '%s' "$json" | grep -c '^{"name":"dave",.*"locked_until":"[0-9].*Z".*"exempt":false,"last_login":null}$')" 1
+	tf_expect "json factors" "$(printf '%s' "$json" | grep -c '"factors":\[{"kind":"totp","state":"confirmed","id":[0-9]*,"address":null}\]')" 1
 	tf_expect "json locked, one" "$(printf '%s' "$json" | grep -c '"name"')" 1
 	json=$(tf_admin --json user list)
 	tf_expect "json all" "$(printf '%s' "$json" | grep -c '"name"')" 5
-	tf_expect "json carol" "$(printf '%s' "$json" | grep -c '"name":"carol".*"backup_codes":0,.*"exempt":true}')" 1
-	tf_expect "json erin" "$(printf '%s' "$json" | grep -c '"name":"erin".*"backup_codes":2,.*"exempt":false}')" 1
+	tf_expect "json carol" "$(printf '%s' "$json" | grep -c '"name":"carol".*"factors":\[\],.*"backup_codes":0,.*"exempt":true,')" 1
+	tf_expect "json erin" "$(printf '%s' "$json" | grep -c '"name":"erin".*"backup_codes":2,.*"exempt":false,"last_login":null}')" 1
+	tf_expect "json alice last login" "$(printf '%s' "$json" | grep -c '"name":"alice".*"last_login":"20[0-9-]*T[0-9:]*Z"}')" 1
 	tf_admin user 2fa bob off >/dev/null
 	tf_expect "json without, none left" "$(tf_admin --json user list --without-2fa | tr -d '\n')" "[]"
 	# A reset lifts the lock: dave is let in to be challenged again.

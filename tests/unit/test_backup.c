@@ -93,7 +93,8 @@ static void backup_comes_after_totp_and_stands_in_for_it(void)
 	CHECK(twofa_method_for_user(&u) == NULL);
 	u.backup_codes_left = 1;
 	CHECK(twofa_method_for_user(&u) == &twofa_method_backup);
-	u.totp_state = TWOFA_TOTP_CONFIRMED;
+	u.factors = &(twofa_factor_t) { .id = 1, .kind = TWOFA_FACTOR_TOTP, .confirmed = true };
+	u.num_factors = 1;
 	CHECK(twofa_method_for_user(&u) == &twofa_method_totp);		/* TOTP stays preferred */
 
 	/* A backup code at the TOTP prompt; a TOTP code is no backup code. */

@@ -16,18 +16,21 @@ static uint8_t const key[TWOFA_KEY_LEN] = { 7, 7, 7, 7, 1, 2, 3, 4 };
 static uint8_t const raw[20] = "12345678901234567890";	/* RFC 6238's SHA1 secret */
 #define NOW	((time_t) 59)				/* RFC 6238 Appendix B: step 1, code 94287082 (8 digits) */
 
-/* alice, with a confirmed SHA1/8-digit/30 s enrolment sealed under key. */
+/* alice, with a confirmed SHA1/8-digit/30 s TOTP factor (id 7) sealed under key. */
 static twofa_user_t *alice(TALLOC_CTX *ctx)
 {
-	twofa_user_t *u = talloc_zero(ctx, twofa_user_t);
+	twofa_user_t	*u = talloc_zero(ctx, twofa_user_t);
+	twofa_factor_t	*f;
 
 	u->id = 42;
 	u->name = talloc_strdup(u, "alice");
-	u->totp_state = TWOFA_TOTP_CONFIRMED;
-	u->totp = (twofa_totp_params_t) { TWOFA_HASH_SHA1, 8, 30 };
-	if (twofa_crypto_seal(u, key, "alice", raw, sizeof(raw), &u->totp_sealed, &u->totp_sealed_len) != TWOFA_OK) {
-		return NULL;
-	}
+	u->factors = f = talloc_zero(u, twofa_factor_t);
+	u->num_factors = 1;
+	f->id = 7;
+	f->kind = TWOFA_FACTOR_TOTP;
+	f->confirmed = true;
+	f->totp = (twofa_totp_params_t) { TWOFA_HASH_SHA1, 8, 30 };
+	if (twofa_crypto_seal(u, key, "alice", raw, sizeof(raw), &f->sealed, &f->sealed_len) != TWOFA_OK) return NULL;
 	return u;
 }
 
@@ -48,9 +51,9 @@ static void only_a_confirmed_enrolment_is_held(void)
 	twofa_user_t	*u = alice(ctx);
 
 	CHECK(u && twofa_method_for_user(u) == &twofa_method_totp);
-	if (u) u->totp_state = TWOFA_TOTP_PENDING;
+	if (u) u->factors[0].confirmed = false;
 	CHECK(u && twofa_method_for_user(u) == NULL);
-	if (u) u->totp_state = TWOFA_TOTP_NONE;
+	if (u) u->num_factors = 0;
 	CHECK(u && twofa_method_for_user(u) == NULL);
 	talloc_free(ctx);
 }
@@ -66,7 +69,8 @@ static void started_challenge_checks_the_right_code(void)
 	memset(&pending, 0, sizeof(pending));
 	strcpy(pending.name, "alice");
 	CHECK(u && twofa_method_totp.start(&mctx, u, &pending) == TWOFA_OK);
-	CHECK(pending.totp.digits == 8 && pending.sealed_len == u->totp_sealed_len);
+	CHECK(pending.totp.digits == 8 && pending.sealed_len == u->factors[0].sealed_len);
+	CHECK(pending.factor_id == 7);
 	CHECK(twofa_method_totp.check(ctx, &mctx, &pending, "94287082", 8, &step) == TWOFA_OK);
 	CHECK(step == 1);
 	CHECK(twofa_method_totp.check(ctx, &mctx, &pending, "94287083", 8, &step) == TWOFA_ERR_BAD_CODE);
@@ -98,9 +102,9 @@ static void malformed_stored_factor_is_refused_at_start(void)
 	twofa_pending_t	pending;
 
 	memset(&pending, 0, sizeof(pending));
-	if (u) u->totp_sealed_len = sizeof(pending.sealed) + 1;
+	if (u) u->factors[0].sealed_len = sizeof(pending.sealed) + 1;
 	CHECK(u && twofa_method_totp.start(&mctx, u, &pending) == TWOFA_ERR_CRYPTO);
-	if (u) u->totp_sealed = NULL;
+	if (u) u->factors[0].sealed = NULL;
 	CHECK(u && twofa_method_totp.start(&mctx, u, &pending) == TWOFA_ERR_CRYPTO);
 	talloc_free(ctx);
 }
@@ -113,7 +117,7 @@ static void enrol_is_offered_only_by_the_flow(void)
 
 	CHECK(twofa_method_by_id(TWOFA_METHOD_ENROL) == &twofa_method_enrol);
 	CHECK(TWOFA_METHOD_LAST == TWOFA_METHOD_ENROL);
-	if (u) u->totp_state = TWOFA_TOTP_NONE;
+	if (u) u->num_factors = 0;
 	CHECK(u && twofa_method_for_user(u) == NULL);
 	CHECK(twofa_method_alternate(&twofa_method_totp, "123456", 6) != &twofa_method_enrol);
 	CHECK(twofa_method_alternate(&twofa_method_backup, "123456", 6) == NULL);

@@ -17,6 +17,7 @@ static twofa_pending_t sample(void)
 		.had_failures = true,
 		.totp = { .hash = TWOFA_HASH_SHA512, .digits = 8, .period = 60 },
 		.user_id = 0x0102030405060708LL,
+		.factor_id = 0x1112131415161718LL,
 		.sealed_len = TWOFA_SEAL_OVERHEAD + 20,
 	};
 	size_t i;
@@ -40,6 +41,7 @@ static void round_trip_keeps_every_field(void)
 	CHECK(out.had_failures);
 	CHECK(out.totp.hash == TWOFA_HASH_SHA512 && out.totp.digits == 8 && out.totp.period == 60);
 	CHECK(out.user_id == in.user_id);
+	CHECK(out.factor_id == in.factor_id);
 	CHECK(out.sealed_len == in.sealed_len && memcmp(out.sealed, in.sealed, in.sealed_len) == 0);
 	CHECK_STR(out.name, in.name);
 }

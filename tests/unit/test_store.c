@@ -45,12 +45,90 @@ static twofa_store_t *open_path(TALLOC_CTX *ctx, char const *path, bool create, 
 	return store;
 }
 
-/* A store with user "alice" holding a confirmed enrolment. */
+/*
+ *	The tests name a TOTP factor by the secret it was set with (`sealed`,
+ *	`resealed`), as the store once did; the store names it by its id, a
+ *	new one each time a factor is set.  This table remembers which id
+ *	each user got with which secret, for consume() and consume_with().
+ */
+static struct {
+	twofa_store_t	*store;
+	int64_t		user_id;
+	uint8_t const	*blob;
+	int64_t		factor_id;
+} factor_ids[256];
+static size_t num_factor_ids;
+
+/* The user's TOTP factor as stored now: its id and last step (-1, -2 if none). */
+static void totp_read(twofa_store_t *store, char const *name, int64_t *user_id, int64_t *factor_id,
+		      int64_t *last_step)
+{
+	twofa_user_t		*u;
+	twofa_factor_t const	*f;
+
+	*user_id = *factor_id = -1;
+	*last_step = -2;
+	if (twofa_store_get_user(store, NULL, name, &u) != TWOFA_OK) return;
+	*user_id = u->id;
+	if ((f = twofa_user_factor(u, TWOFA_FACTOR_TOTP))) {
+		*factor_id = f->id;
+		*last_step = f->last_step;
+	}
+	talloc_free(u);
+}
+
+/* Remember that name's TOTP factor now is the one set with blob. */
+static void remember_factor(twofa_store_t *store, char const *name, uint8_t const *blob)
+{
+	int64_t user_id, factor_id, last_step;
+
+	totp_read(store, name, &user_id, &factor_id, &last_step);
+	if (num_factor_ids < sizeof(factor_ids) / sizeof(factor_ids[0])) {
+		factor_ids[num_factor_ids++] = (typeof(factor_ids[0])) { store, user_id, blob, factor_id };
+	}
+}
+
+/* The id user_id's TOTP factor got when it was last set with blob, or 0. */
+static int64_t factor_of(twofa_store_t *store, int64_t user_id, uint8_t const *blob)
+{
+	size_t i;
+
+	for (i = num_factor_ids; i > 0; i--) {
+		if ((factor_ids[i - 1].store == store) && (factor_ids[i - 1].user_id == user_id) &&
+		    (factor_ids[i - 1].blob == blob)) return factor_ids[i - 1].factor_id;
+	}
+	return 0;
+}
+
+/* Set name's TOTP factor, with the secret blob (sealed or resealed). */
+static twofa_rcode_t set_totp(twofa_store_t *store, char const *name, uint8_t const *blob, size_t len,
+			      twofa_totp_params_t const *p, bool confirmed)
+{
+	twofa_factor_t	f = { .kind = TWOFA_FACTOR_TOTP, .confirmed = confirmed, .sealed = (uint8_t *) blob,
+			      .sealed_len = len, .totp = *p };
+	twofa_rcode_t	rc = twofa_store_factor_set(store, name, &f);
+
+	if (rc == TWOFA_OK) remember_factor(store, name, blob);
+	return rc;
+}
+
+/* Enrolment at login of name (user id), with the secret blob. */
+static twofa_rcode_t enrol(twofa_store_t *store, char const *name, int64_t id, uint8_t const *blob,
+			   int64_t step, time_t now)
+{
+	twofa_factor_t	f = { .kind = TWOFA_FACTOR_TOTP, .confirmed = true, .sealed = (uint8_t *) blob,
+			      .sealed_len = sizeof(sealed), .totp = params };
+	twofa_rcode_t	rc = twofa_store_factor_enrol(store, id, &f, step, now, NULL);
+
+	if (rc == TWOFA_OK) remember_factor(store, name, blob);
+	return rc;
+}
+
 /* Add user name, password hash "$y$hash", with a confirmed enrolment sealed as `sealed`. */
 static bool add_enrolled_user(twofa_store_t *store, char const *name)
 {
 	return (twofa_store_add_user(store, name, "$y$hash") == TWOFA_OK) &&
-	       (twofa_store_totp_set_confirmed(store, name, sealed, sizeof(sealed), &params) == TWOFA_OK);
+	       (set_totp(store, name, sealed, sizeof(sealed), &params, true) == TWOFA_OK);
 }
 
 static twofa_store_t *store_with_alice(TALLOC_CTX *ctx, char **path)
@@ -72,14 +150,20 @@ static void user_read(twofa_store_t *store, char const *name, int64_t *id, int64
 	*last_step = -2;
 	if (twofa_store_get_user(store, NULL, name, &u) != TWOFA_OK) return;
 	*id = u->id;
-	*last_step = u->totp_last_step;
+	if (twofa_user_factor(u, TWOFA_FACTOR_TOTP)) *last_step = twofa_user_factor(u, TWOFA_FACTOR_TOTP)->last_step;
 	talloc_free(u);
+}
+
+/* Consume step for user id with the factor that was set with blob. */
+static twofa_rcode_t consume_with(twofa_store_t *store, int64_t id, uint8_t const *blob, int64_t step, time_t now)
+{
+	return twofa_store_factor_consume_step(store, id, factor_of(store, id, blob), step, now, NULL);
 }
 
 /* Consume step for user id, whose enrolment is the one sealed as `sealed`. */
 static twofa_rcode_t consume(twofa_store_t *store, int64_t id, int64_t step, time_t now)
 {
-	return twofa_store_totp_consume_step(store, id, sealed, sizeof(sealed), step, now);
+	return consume_with(store, id, sealed, step, now);
 }
 
 static int64_t user_id(twofa_store_t *store, char const *name)
@@ -124,15 +208,26 @@ static bool sql_exec(char const *path, char const *sql)
 	return ok;
 }
 
-#define USED_STEPS(_path)	sql_value(_path, "SELECT count(*) FROM totp_used")
+#define USED_STEPS(_path)	sql_value(_path, "SELECT count(*) FROM factor_used")
 
-static void store_creates_schema_version_6(void)
+/* The user's TOTP factor: NONE, PENDING or CONFIRMED. */
+enum { TOTP_NONE, TOTP_PENDING, TOTP_CONFIRMED };
+#define TOTP(_u)	twofa_user_factor((_u), TWOFA_FACTOR_TOTP)
+
+static int totp_state(twofa_user_t const *u)
+{
+	twofa_factor_t const *f = TOTP(u);
+
+	return !f ? TOTP_NONE : f->confirmed ? TOTP_CONFIRMED : TOTP_PENDING;
+}
+
+static void store_creates_schema_version_7(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 6);
+	if (store) CHECK(twofa_store_schema_version(store) == 7);
 	talloc_free(ctx);
 }
 
@@ -141,21 +236,32 @@ static void schema_1_store_is_migrated(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	char		*path;
-	twofa_store_t	*store = store_with_alice(ctx, &path);
-	int64_t		id = store ? user_id(store, "alice") : -1;
-	char		*sql = sqlite3_mprintf("DROP TABLE backup_codes; DROP TRIGGER totp_enrolled; DROP TRIGGER totp_removed; DROP TABLE totp_used;"
-					       "DROP INDEX users_name_nocase; ALTER TABLE users DROP COLUMN password_failures;"
-					       "ALTER TABLE users DROP COLUMN password_next_try; ALTER TABLE users DROP COLUMN exempt; DROP TABLE logins;"
-					       "UPDATE totp SET last_step = %lld; PRAGMA user_version = 1", (long long) S0 + 3);
+	twofa_store_t	*store;
+	int64_t		id;
+	char		*sql = sqlite3_mprintf(
+		"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT,"
+		" created INTEGER NOT NULL, fail_count INTEGER NOT NULL DEFAULT 0,"
+		" lock_count INTEGER NOT NULL DEFAULT 0, locked_until INTEGER NOT NULL DEFAULT 0);"
+		"CREATE TABLE totp (user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+		" secret BLOB NOT NULL, hash TEXT NOT NULL, digits INTEGER NOT NULL, period INTEGER NOT NULL,"
+		" confirmed INTEGER NOT NULL DEFAULT 0, last_step INTEGER NOT NULL DEFAULT -1, created INTEGER NOT NULL);"
+		"CREATE TABLE audit (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+		" action TEXT NOT NULL, user TEXT, detail TEXT);"
+		"INSERT INTO users (name, password_hash, created) VALUES ('alice', '$y$hash', 1);"
+		"INSERT INTO totp VALUES (1, X'%s', 'SHA1', 6, 30, 1, %lld, 1);"
+		"PRAGMA user_version = 1", "0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F202122",
+		(long long) S0 + 3);
 
-	talloc_free(store);
+	path = new_path(ctx);
 	CHECK(sql_exec(path, sql));
 	sqlite3_free(sql);
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 6);
+	CHECK(store && twofa_store_schema_version(store) == 7);
 	if (!store) goto done;
+	id = user_id(store, "alice");
+	remember_factor(store, "alice", sealed);
 	CHECK(user_last_step(store, "alice") == S0 + 3);
 	CHECK(consume(store, id, S0 + 3, NOW) == TWOFA_ERR_REPLAYED);
 	CHECK(consume(store, id, S0 + 4, NOW) == TWOFA_OK);
@@ -199,10 +305,10 @@ static void add_then_get_user_round_trips(void)
 	if (!u) goto done;
 	CHECK_STR(u->name, "alice");
 	CHECK_STR(u->password_hash, "$y$hash");
-	CHECK(u->totp_state == TWOFA_TOTP_CONFIRMED);
-	CHECK(u->totp_sealed_len == sizeof(sealed) && memcmp(u->totp_sealed, sealed, sizeof(sealed)) == 0);
-	CHECK(u->totp.digits == 6 && u->totp.period == 30 && u->totp.hash == TWOFA_HASH_SHA1);
-	CHECK(u->totp_last_step == -1);
+	CHECK(totp_state(u) == TOTP_CONFIRMED);
+	CHECK(TOTP(u)->sealed_len == sizeof(sealed) && memcmp(TOTP(u)->sealed, sealed, sizeof(sealed)) == 0);
+	CHECK(TOTP(u)->totp.digits == 6 && TOTP(u)->totp.period == 30 && TOTP(u)->totp.hash == TWOFA_HASH_SHA1);
+	CHECK(TOTP(u)->last_step == -1);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_ERR_NOT_FOUND);
 done:
 	talloc_free(ctx);
@@ -228,7 +334,7 @@ static void delete_user_cascades_enrolment(void)
 	CHECK(consume(store, id, S0, NOW) == TWOFA_OK && USED_STEPS(path) == 1);
 	CHECK(store && twofa_store_delete_user(store, "alice") == TWOFA_OK);
 	CHECK(store && twofa_store_delete_user(store, "alice") == TWOFA_ERR_NOT_FOUND);
-	CHECK(sql_value(path, "SELECT count(*) FROM totp") == 0);
+	CHECK(sql_value(path, "SELECT count(*) FROM factors") == 0);
 	CHECK(USED_STEPS(path) == 0);
 	talloc_free(ctx);
 }
@@ -241,15 +347,15 @@ static void pending_enrolment_is_not_confirmed_until_confirm(void)
 
 	if (!store) { CHECK(store != NULL); goto done; }
 	CHECK(twofa_store_add_user(store, "bob", NULL) == TWOFA_OK);
-	CHECK(twofa_store_totp_confirm(store, "bob", 5) == TWOFA_ERR_NOT_ENROLLED);
-	CHECK(twofa_store_totp_set_pending(store, "bob", sealed, sizeof(sealed), &params) == TWOFA_OK);
-	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_PENDING);
+	CHECK(twofa_store_factor_confirm(store, "bob", TWOFA_FACTOR_TOTP, 5) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(set_totp(store, "bob", sealed, sizeof(sealed), &params, false) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && totp_state(u) == TOTP_PENDING);
 	/* A pending secret cannot be used to log in. */
 	CHECK(consume(store, u->id, S0 + 10, NOW) == TWOFA_ERR_NOT_ENROLLED);
-	CHECK(twofa_store_totp_confirm(store, "bob", 7) == TWOFA_OK);
-	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u->totp_state == TWOFA_TOTP_CONFIRMED);
-	CHECK(u->totp_last_step == 7);
-	CHECK(twofa_store_totp_confirm(store, "bob", 8) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_factor_confirm(store, "bob", TWOFA_FACTOR_TOTP, 7) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && totp_state(u) == TOTP_CONFIRMED);
+	CHECK(TOTP(u)->last_step == 7);
+	CHECK(twofa_store_factor_confirm(store, "bob", TWOFA_FACTOR_TOTP, 8) == TWOFA_ERR_NOT_ENROLLED);
 done:
 	talloc_free(ctx);
 }
@@ -307,7 +413,7 @@ static void used_steps_expire(void)
 	int64_t		alice = store ? user_id(store, "alice") : -1, bob;
 	time_t		later = NOW + 12 * 30;
 	int		i;
-	char const	*alices = "SELECT count(*) FROM totp_used JOIN users ON id = user_id WHERE name = 'alice'";
+	char const	*alices = "SELECT count(*) FROM factor_used JOIN factors f ON f.id = factor_id JOIN users u ON u.id = f.user_id WHERE name = 'alice'";
 
 	if (!store) { CHECK(store != NULL); goto done; }
 	CHECK(consume(store, alice, S0 - 12, NOW) == TWOFA_ERR_REPLAYED);	/* too old to be kept */
@@ -321,7 +427,7 @@ static void used_steps_expire(void)
 	for (i = 0; (i < 200) && (sql_value(path, alices) > 1); i++) CHECK(consume(store, bob, S0 + 12 + i, later) == TWOFA_OK);
 	CHECK(i < 200);
 	CHECK(sql_value(path, alices) == 1);
-	CHECK(sql_value(path, "SELECT step FROM totp_used JOIN users ON id = user_id WHERE name = 'alice'") == S0);
+	CHECK(sql_value(path, "SELECT step FROM factor_used JOIN factors f ON f.id = factor_id JOIN users u ON u.id = f.user_id WHERE name = 'alice'") == S0);
 	/* A step that old is refused all the same. */
 	CHECK(consume(store, alice, S0, later) == TWOFA_ERR_REPLAYED);
 	CHECK(consume(store, alice, S0 + 12, later) == TWOFA_OK);
@@ -339,10 +445,10 @@ static void new_enrolment_forgets_used_steps(void)
 	twofa_totp_params_t const	minute = { TWOFA_HASH_SHA1, 6, 60 };
 
 	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
-	CHECK(twofa_store_totp_set_confirmed(store, "alice", resealed, sizeof(resealed), &minute) == TWOFA_OK);
+	CHECK(set_totp(store, "alice", resealed, sizeof(resealed), &minute, true) == TWOFA_OK);
 	CHECK(USED_STEPS(path) == 0);
-	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), NOW / 60, NOW) == TWOFA_OK);
-	CHECK(twofa_store_totp_remove(store, "alice") == TWOFA_OK);
+	CHECK(consume_with(store, id, resealed, NOW / 60, NOW) == TWOFA_OK);
+	CHECK(twofa_store_factor_remove(store, "alice", TWOFA_FACTOR_TOTP) == TWOFA_OK);
 	CHECK(USED_STEPS(path) == 0);
 	talloc_free(ctx);
 }
@@ -355,11 +461,11 @@ static void consume_refused_when_enrolment_replaced(void)
 	twofa_store_t	*store = store_with_alice(ctx, &path);
 	int64_t		id = store ? user_id(store, "alice") : -1;
 
-	CHECK(twofa_store_totp_set_confirmed(store, "alice", resealed, sizeof(resealed), &params) == TWOFA_OK);
+	CHECK(set_totp(store, "alice", resealed, sizeof(resealed), &params, true) == TWOFA_OK);
 	CHECK(consume(store, id, S0 + 500, NOW) == TWOFA_ERR_NOT_ENROLLED);
-	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), S0 + 500, NOW) == TWOFA_OK);
-	CHECK(twofa_store_totp_remove(store, "alice") == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, id, resealed, sizeof(resealed), S0 + 501, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(consume_with(store, id, resealed, S0 + 500, NOW) == TWOFA_OK);
+	CHECK(twofa_store_factor_remove(store, "alice", TWOFA_FACTOR_TOTP) == TWOFA_OK);
+	CHECK(consume_with(store, id, resealed, S0 + 501, NOW) == TWOFA_ERR_NOT_ENROLLED);
 	talloc_free(ctx);
 }
 
@@ -378,7 +484,6 @@ static void consume_refused_when_locked_or_deleted(void)
 	CHECK(consume(store, id, S0 + 600, NOW + 100) == TWOFA_OK);
 	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_OK);
 	CHECK(consume(store, id, S0 + 601, NOW + 100) == TWOFA_ERR_NOT_FOUND);
-	CHECK(twofa_store_totp_consume_step(store, id, NULL, 0, S0 + 602, NOW + 100) == TWOFA_ERR_MALFORMED);
 	talloc_free(ctx);
 }
 
@@ -398,24 +503,24 @@ static void enrol_at_login_never_replaces_a_confirmed_enrolment(void)
 
 	CHECK(store && twofa_store_add_user(store, "alice", "$y$hash") == TWOFA_OK);
 	id = store ? user_id(store, "alice") : -1;
-	CHECK(twofa_store_totp_enrol(store, id, sealed, sizeof(sealed), &params, S0, NOW) == TWOFA_OK);
+	CHECK(enrol(store, "alice", id, sealed, S0, NOW) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->totp_last_step == S0);
+	CHECK(u && totp_state(u) == TOTP_CONFIRMED && TOTP(u)->last_step == S0);
 	/* The confirming code is used: its step is refused, the next one is not. */
 	CHECK(consume(store, id, S0, NOW) == TWOFA_ERR_REPLAYED);
 	/* The racing login's enrolment loses; the first one stays. */
-	CHECK(twofa_store_totp_enrol(store, id, resealed, sizeof(resealed), &params, S0, NOW) == TWOFA_ERR_EXISTS);
+	CHECK(enrol(store, "alice", id, resealed, S0, NOW) == TWOFA_ERR_EXISTS);
 	CHECK(consume(store, id, S0 + 1, NOW) == TWOFA_OK);
 
 	/* An unconfirmed enrolment is replaced; a locked user is refused. */
 	CHECK(twofa_store_add_user(store, "bob", "$y$hash") == TWOFA_OK);
 	bob = store ? user_id(store, "bob") : -1;
-	CHECK(twofa_store_totp_set_pending(store, "bob", resealed, sizeof(resealed), &params) == TWOFA_OK);
+	CHECK(set_totp(store, "bob", resealed, sizeof(resealed), &params, false) == TWOFA_OK);
 	CHECK(twofa_store_record_failure(store, bob, &policy, NOW, &until) == TWOFA_OK && until == NOW + 100);
-	CHECK(twofa_store_totp_enrol(store, bob, sealed, sizeof(sealed), &params, S0, NOW) == TWOFA_ERR_EXISTS);
-	CHECK(twofa_store_totp_enrol(store, bob, sealed, sizeof(sealed), &params, S0, NOW + 100) == TWOFA_OK);
-	CHECK(twofa_store_totp_consume_step(store, bob, sealed, sizeof(sealed), S0 + 1, NOW + 100) == TWOFA_OK);
-	CHECK(twofa_store_totp_enrol(store, 999, sealed, sizeof(sealed), &params, S0, NOW) == TWOFA_ERR_EXISTS);
+	CHECK(enrol(store, "bob", bob, sealed, S0, NOW) == TWOFA_ERR_EXISTS);
+	CHECK(enrol(store, "bob", bob, sealed, S0, NOW + 100) == TWOFA_OK);
+	CHECK(consume_with(store, bob, sealed, S0 + 1, NOW + 100) == TWOFA_OK);
+	CHECK(enrol(store, "alice", 999, sealed, S0, NOW) == TWOFA_ERR_EXISTS);
 	talloc_free(ctx);
 }
 
@@ -798,7 +903,7 @@ static void corrupt_store_fails_cleanly_then_recovers(void)
 	CHECK(replace_file(good_path, path));
 	sleep(1);			/* a failed open is retried at most once a second */
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED);
+	CHECK(u && totp_state(u) == TOTP_CONFIRMED);
 done:
 	talloc_free(ctx);
 }
@@ -974,28 +1079,27 @@ static void schema_2_store_is_migrated(void)
 	twofa_store_t	*store;
 	twofa_user_t	*u = NULL;
 	char const	*secrets = "SELECT sum(length(secret) * user_id) + sum(unicode(hex(secret))) FROM totp";
+	char const	*secrets_now = "SELECT sum(length(secret) * user_id) + sum(unicode(hex(secret))) FROM factors";
 
 	CHECK(copy_file(fixture, path));
 	CHECK(sql_value(path, "PRAGMA user_version") == 2);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 6);
+	CHECK(store && twofa_store_schema_version(store) == 7);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->backup_codes_left == 0);
-	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->password_hash && u->locked_until == 0);
+	CHECK(u && totp_state(u) == TOTP_CONFIRMED && u->password_hash && u->locked_until == 0);
 	CHECK(u && u->password_failures == 0 && u->password_next_try == 0);
-	if (u) CHECK(twofa_store_totp_consume_step(store, u->id, u->totp_sealed, u->totp_sealed_len,
-						   58000000, 1740000000) == TWOFA_ERR_REPLAYED);
-	if (u) CHECK(twofa_store_totp_consume_step(store, u->id, u->totp_sealed, u->totp_sealed_len,
-						   58000001, 1740000030) == TWOFA_OK);
+	if (u) CHECK(twofa_store_factor_consume_step(store, u->id, TOTP(u)->id, 58000000, 1740000000, NULL) == TWOFA_ERR_REPLAYED);
+	if (u) CHECK(twofa_store_factor_consume_step(store, u->id, TOTP(u)->id, 58000001, 1740000030, NULL) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->locked_until == 4000000000 &&
+	CHECK(u && totp_state(u) == TOTP_CONFIRMED && u->locked_until == 4000000000 &&
 	      u->fail_count == 2 && u->lock_count == 1);
 	CHECK(twofa_store_get_user(store, ctx, "carol", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_NONE && u->password_hash);
-	secrets_after = sql_value(path, secrets);
+	CHECK(u && totp_state(u) == TOTP_NONE && u->password_hash);
+	secrets_after = sql_value(path, secrets_now);
 	CHECK(secrets_before > 0 && secrets_before == secrets_after);
 done:
 	talloc_free(ctx);
@@ -1011,7 +1115,7 @@ static void names_are_found_in_any_case(void)
 
 	if (!store) { CHECK(store != NULL); goto done; }
 	CHECK(twofa_store_get_user(store, ctx, "ALICE", &u) == TWOFA_OK);
-	CHECK(u && strcmp(u->name, "alice") == 0 && u->totp_state == TWOFA_TOTP_CONFIRMED);
+	CHECK(u && strcmp(u->name, "alice") == 0 && totp_state(u) == TOTP_CONFIRMED);
 	CHECK(twofa_store_add_user(store, "Alice", "$y$other") == TWOFA_ERR_EXISTS);
 	/* An older store may hold two spellings: the exact one wins. */
 	CHECK(sql_exec(path, "INSERT INTO users (name, created) VALUES ('ALICE', 1)"));
@@ -1107,7 +1211,7 @@ static void two_processes_same_step_exactly_one_wins(void)
 	}
 	/* Every step recorded, once. */
 	CHECK(USED_STEPS(path) == RACE_USERS * RACE_STEPS);
-	CHECK(sql_value(path, "SELECT count(DISTINCT user_id || ':' || step) FROM totp_used") == RACE_USERS * RACE_STEPS);
+	CHECK(sql_value(path, "SELECT count(DISTINCT factor_id || ':' || step) FROM factor_used") == RACE_USERS * RACE_STEPS);
 done:
 	talloc_free(ctx);
 }
@@ -1160,16 +1264,16 @@ static void backup_codes_are_used_once(void)
 	/* Salted and keyed: no code, no unsalted hash of it, in the file. */
 	CHECK(sql_value(path, "SELECT count(DISTINCT salt) FROM backup_codes WHERE length(salt) = 16 AND length(hash) = 32") == 3);
 
-	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW, &left) == TWOFA_OK && left == 2);
-	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW + 1, &left) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW, &left, NULL) == TWOFA_OK && left == 2);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW + 1, &left, NULL) == TWOFA_ERR_BAD_CODE);
 	CHECK(backup_left(store, "alice") == 2);
 	CHECK(sql_value(path, "SELECT used_at FROM backup_codes WHERE used_at IS NOT NULL") == NOW);
 	/* Under another key, or not one of hers, nothing matches. */
-	CHECK(twofa_store_backup_consume(store, id, other_key, codes[0], NOW, &left) == TWOFA_ERR_BAD_CODE);
-	CHECK(twofa_store_backup_consume(store, id, bkey, "2222222222", NOW, &left) == TWOFA_ERR_BAD_CODE);
-	CHECK(twofa_store_backup_consume(store, id, bkey, "22222", NOW, &left) == TWOFA_ERR_MALFORMED);
-	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left) == TWOFA_OK && left == 1);
-	CHECK(twofa_store_backup_consume(store, id, bkey, codes[2], NOW, &left) == TWOFA_OK && left == 0);
+	CHECK(twofa_store_backup_consume(store, id, other_key, codes[0], NOW, &left, NULL) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, id, bkey, "2222222222", NOW, &left, NULL) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, id, bkey, "22222", NOW, &left, NULL) == TWOFA_ERR_MALFORMED);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left, NULL) == TWOFA_OK && left == 1);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[2], NOW, &left, NULL) == TWOFA_OK && left == 0);
 	CHECK(backup_left(store, "alice") == 0);
 	/* The TOTP enrolment is untouched. */
 	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
@@ -1188,11 +1292,11 @@ static void new_backup_set_voids_the_old(void)
 
 	if (!store) { CHECK(store != NULL); goto done; }
 	CHECK(set_backup_codes(store, "alice", 4, old, NULL) == TWOFA_OK);
-	CHECK(twofa_store_backup_consume(store, id, bkey, old[0], NOW, &left) == TWOFA_OK);
+	CHECK(twofa_store_backup_consume(store, id, bkey, old[0], NOW, &left, NULL) == TWOFA_OK);
 	CHECK(set_backup_codes(store, "alice", 2, new, &voided) == TWOFA_OK && voided == 3);
 	CHECK(backup_left(store, "alice") == 2);
-	CHECK(twofa_store_backup_consume(store, id, bkey, old[1], NOW, &left) == TWOFA_ERR_BAD_CODE);
-	CHECK(twofa_store_backup_consume(store, id, bkey, new[1], NOW, &left) == TWOFA_OK && left == 1);
+	CHECK(twofa_store_backup_consume(store, id, bkey, old[1], NOW, &left, NULL) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, id, bkey, new[1], NOW, &left, NULL) == TWOFA_OK && left == 1);
 	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes") == 2);
 
 	/* Refused whole: too many, or no such user; the set on file stays. */
@@ -1207,7 +1311,7 @@ static void new_backup_set_voids_the_old(void)
 	CHECK(set_backup_codes(store, "alice", 2, new, NULL) == TWOFA_OK);
 	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_OK);
 	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes") == 0);
-	CHECK(twofa_store_backup_consume(store, id, bkey, new[0], NOW, &left) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_backup_consume(store, id, bkey, new[0], NOW, &left, NULL) == TWOFA_ERR_NOT_FOUND);
 done:
 	talloc_free(ctx);
 }
@@ -1225,9 +1329,9 @@ static void backup_code_refused_while_locked_and_kept(void)
 	if (!store) { CHECK(store != NULL); goto done; }
 	CHECK(set_backup_codes(store, "alice", 1, codes, NULL) == TWOFA_OK);
 	CHECK(twofa_store_record_failure(store, id, &policy, NOW, &until) == TWOFA_OK && until == NOW + 100);
-	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left) == TWOFA_ERR_LOCKED);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left, NULL) == TWOFA_ERR_LOCKED);
 	CHECK(backup_left(store, "alice") == 1);		/* not used up by the refused attempt */
-	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW + 100, &left) == TWOFA_OK && left == 0);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW + 100, &left, NULL) == TWOFA_OK && left == 0);
 done:
 	talloc_free(ctx);
 }
@@ -1245,6 +1349,7 @@ static void schema_3_store_is_migrated(void)
 	char		*path = new_path(ctx), codes[1][TWOFA_BACKUP_CODE_LEN + 1];
 	char		*fixture = talloc_asprintf(ctx, "%s/../fixtures/schema3.db", vectors ? vectors : "tests/vectors");
 	char const	*secrets = "SELECT sum(length(secret) * user_id) + sum(unicode(hex(secret))) FROM totp";
+	char const	*secrets_now = "SELECT sum(length(secret) * user_id) + sum(unicode(hex(secret))) FROM factors";
 	int64_t		secrets_before;
 	twofa_store_t	*store;
 	twofa_user_t	*u = NULL;
@@ -1254,23 +1359,22 @@ static void schema_3_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 3);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 6);
+	CHECK(store && twofa_store_schema_version(store) == 7);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->password_hash && u->backup_codes_left == 0);
+	CHECK(u && totp_state(u) == TOTP_CONFIRMED && u->password_hash && u->backup_codes_left == 0);
 	CHECK(u && !u->exempt);
-	if (u) CHECK(twofa_store_totp_consume_step(store, u->id, u->totp_sealed, u->totp_sealed_len,
-						   58000000, 1740000000) == TWOFA_ERR_REPLAYED);
+	if (u) CHECK(twofa_store_factor_consume_step(store, u->id, TOTP(u)->id, 58000000, 1740000000, NULL) == TWOFA_ERR_REPLAYED);
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK);
 	CHECK(u && u->locked_until == 4000000000 && u->fail_count == 2 && u->lock_count == 1 && !u->exempt);
 	CHECK(twofa_store_get_user(store, ctx, "carol", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_NONE && u->password_failures == 7 && u->password_next_try == 4000000000);
-	CHECK(secrets_before > 0 && secrets_before == sql_value(path, secrets));
+	CHECK(u && totp_state(u) == TOTP_NONE && u->password_failures == 7 && u->password_next_try == 4000000000);
+	CHECK(secrets_before > 0 && secrets_before == sql_value(path, secrets_now));
 
 	/* And the new table works, with its cascade. */
 	CHECK(set_backup_codes(store, "carol", 1, codes, NULL) == TWOFA_OK);
-	CHECK(u && twofa_store_backup_consume(store, u->id, bkey, codes[0], NOW, &left) == TWOFA_OK && left == 0);
+	CHECK(u && twofa_store_backup_consume(store, u->id, bkey, codes[0], NOW, &left, NULL) == TWOFA_OK && left == 0);
 	CHECK(twofa_store_delete_user(store, "carol") == TWOFA_OK);
 	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes") == 0);
 done:
@@ -1297,7 +1401,7 @@ static void exempt_is_set_and_read(void)
 	CHECK(twofa_store_list_users(store, ctx, &list, &count) == TWOFA_OK && count == 2);
 	if (count == 2) CHECK(list[0]->exempt && !list[1]->exempt);
 	/* The enrolment is untouched by it. */
-	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && u->totp_state == TWOFA_TOTP_CONFIRMED);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && totp_state(u) == TOTP_CONFIRMED);
 
 	CHECK(twofa_store_set_exempt(store, "alice", false) == TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && !u->exempt);
@@ -1318,8 +1422,7 @@ static void reset_removes_factors_and_counters(void)
 	twofa_password_throttle_t const throttle = { .free_failures = 0, .delay_seconds = 10, .max_delay_seconds = 10 };
 	int64_t			id = store ? user_id(store, "alice") : -1;
 	twofa_user_t		*u = NULL;
-	bool			removed = false;
-	unsigned int		voided = 0, left = 0;
+	unsigned int		removed = 0, voided = 0, left = 0;
 
 	if (!store) { CHECK(store != NULL); goto done; }
 	CHECK(add_enrolled_user(store, "bob"));
@@ -1331,22 +1434,22 @@ static void reset_removes_factors_and_counters(void)
 	CHECK(twofa_store_record_password_failure(store, id, &throttle, NOW, NULL) == TWOFA_OK);
 
 	CHECK(twofa_store_reset_user(store, "alice", &removed, &voided) == TWOFA_OK);
-	CHECK(removed && voided == 3);
+	CHECK(removed == 1 && voided == 3);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_NONE && !u->totp_sealed && u->backup_codes_left == 0);
+	CHECK(u && totp_state(u) == TOTP_NONE && !TOTP(u) && u->backup_codes_left == 0);
 	CHECK(u && u->fail_count == 0 && u->lock_count == 0 && u->locked_until == 0);
 	CHECK(u && u->password_failures == 0 && u->password_next_try == 0);
 	CHECK(u && u->password_hash && u->id == id && u->exempt);	/* the user and the exemption stay */
-	CHECK(sql_value(path, "SELECT count(*) FROM totp_used WHERE user_id = (SELECT id FROM users WHERE name = 'alice')") == 0);
+	CHECK(sql_value(path, "SELECT count(*) FROM factor_used WHERE factor_id NOT IN (SELECT id FROM factors)") == 0);
 	CHECK(sql_value(path, "SELECT count(*) FROM backup_codes WHERE user_id = (SELECT id FROM users WHERE name = 'alice')") == 0);
 
 	/* A round two read before the reset finds the enrolment gone. */
 	CHECK(consume(store, id, S0 + 1, NOW) == TWOFA_ERR_NOT_ENROLLED);
-	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW, &left, NULL) == TWOFA_ERR_BAD_CODE);
 
 	/* Bob is untouched. */
 	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->backup_codes_left == 2);
+	CHECK(u && totp_state(u) == TOTP_CONFIRMED && u->backup_codes_left == 2);
 
 	/* Again: nothing left to remove, still done; no such user: refused. */
 	CHECK(twofa_store_reset_user(store, "alice", &removed, &voided) == TWOFA_OK && !removed && voided == 0);
@@ -1371,9 +1474,124 @@ static void reset_is_all_or_nothing(void)
 			     "BEGIN SELECT RAISE(ABORT, 'refused'); END"));
 	CHECK(twofa_store_reset_user(store, "alice", NULL, NULL) != TWOFA_OK);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
-	CHECK(u && u->totp_state == TWOFA_TOTP_CONFIRMED && u->backup_codes_left == 2);
+	CHECK(u && totp_state(u) == TOTP_CONFIRMED && u->backup_codes_left == 2);
 	CHECK(sql_exec(path, "DROP TRIGGER no_reset"));
 	CHECK(twofa_store_reset_user(store, "alice", NULL, NULL) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+/*
+ *	Schema 7's factors back to schema 6's totp tables, with every secret
+ *	and used step, as a store of release 6 held them: for the tests that
+ *	make an older store out of a new one.
+ */
+#define BACK_TO_SCHEMA_6 \
+	"CREATE TABLE totp (user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE," \
+	" secret BLOB NOT NULL, hash TEXT NOT NULL, digits INTEGER NOT NULL, period INTEGER NOT NULL," \
+	" confirmed INTEGER NOT NULL DEFAULT 0, last_step INTEGER NOT NULL DEFAULT -1, created INTEGER NOT NULL);" \
+	"INSERT INTO totp SELECT user_id, secret, hash, digits, period, confirmed, last_step, created " \
+	" FROM factors WHERE kind = 'totp';" \
+	"CREATE TABLE totp_used (user_id INTEGER NOT NULL, step INTEGER NOT NULL, expires INTEGER NOT NULL," \
+	" PRIMARY KEY (user_id, step)) WITHOUT ROWID;" \
+	"INSERT INTO totp_used SELECT f.user_id, u.step, u.expires FROM factor_used u JOIN factors f ON f.id = u.factor_id;" \
+	"CREATE TRIGGER totp_enrolled AFTER INSERT ON totp BEGIN DELETE FROM totp_used WHERE user_id = NEW.user_id; END;" \
+	"CREATE TRIGGER totp_removed AFTER DELETE ON totp BEGIN DELETE FROM totp_used WHERE user_id = OLD.user_id; END;" \
+	"DROP TRIGGER factor_removed; DROP TABLE factor_used; DROP TABLE factors;"
+
+/* A schema 6 store: its TOTP enrolments become factors with their used steps; a new id each. */
+static void schema_6_store_is_migrated(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1, old_factor;
+	twofa_user_t	*u = NULL;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(add_enrolled_user(store, "bob"));
+	CHECK(twofa_store_add_user(store, "carol", NULL) == TWOFA_OK);
+	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
+	old_factor = factor_of(store, id, sealed);
+	talloc_free(store);
+	CHECK(sql_exec(path, BACK_TO_SCHEMA_6 "PRAGMA user_version = 6"));
+	CHECK(sql_value(path, "SELECT count(*) FROM totp_used") == 1);
+
+	store = open_path(ctx, path, false, 100);
+	CHECK(store && twofa_store_schema_version(store) == 7);
+	if (!store) goto done;
+	CHECK(sql_value(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('totp', 'totp_used')") == 0);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(u && u->num_factors == 1 && totp_state(u) == TOTP_CONFIRMED && TOTP(u)->sealed_len == sizeof(sealed));
+	CHECK(u && TOTP(u) && memcmp(TOTP(u)->sealed, sealed, sizeof(sealed)) == 0);
+	remember_factor(store, "alice", sealed);
+	/* The used step came along: refused again; the next one is taken. */
+	CHECK(consume(store, id, S0, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, id, S0 + 1, NOW) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u && totp_state(u) == TOTP_CONFIRMED);
+	CHECK(twofa_store_get_user(store, ctx, "carol", &u) == TWOFA_OK && u && u->num_factors == 0);
+	(void) old_factor;
+done:
+	talloc_free(ctx);
+}
+
+/* A replaced factor gets an id never used before, even when the old one was the newest. */
+static void replaced_factor_gets_a_new_id(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1, first, second;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	first = factor_of(store, id, sealed);
+	CHECK(twofa_store_factor_remove(store, "alice", TWOFA_FACTOR_TOTP) == TWOFA_OK);
+	CHECK(set_totp(store, "alice", resealed, sizeof(resealed), &params, true) == TWOFA_OK);
+	second = factor_of(store, id, resealed);
+	CHECK(first > 0 && second > first);
+	CHECK(consume_with(store, id, sealed, S0, NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(consume_with(store, id, resealed, S0, NOW) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+/* A successful consume writes its login's row in its own call; a refused one none.  The
+ * user list gives each user's newest Accept from the log, in any case of the name. */
+static void consume_writes_the_login_and_list_shows_last_accept(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path, codes[1][TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	twofa_login_t	row = { .at = NOW, .user = "ALICE", .nas = "192.0.2.1", .method = "totp",
+				.result = "accept", .reason = "ok" };
+	twofa_user_t	**users = NULL;
+	size_t		n = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_add_user(store, "bob", NULL) == TWOFA_OK);
+	CHECK(twofa_store_factor_consume_step(store, id, factor_of(store, id, sealed), S0, NOW, &row) == TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM logins") == 1);
+	CHECK(twofa_store_factor_consume_step(store, id, factor_of(store, id, sealed), S0, NOW, &row) ==
+	      TWOFA_ERR_REPLAYED);
+	CHECK(sql_value(path, "SELECT count(*) FROM logins") == 1);
+
+	CHECK(set_backup_codes(store, "alice", 1, codes, NULL) == TWOFA_OK);
+	row.at = NOW + 50;
+	row.method = "backup";
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW + 50, NULL, &row) == TWOFA_OK);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[0], NOW + 60, NULL, &row) != TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE method = 'backup'") == 1);
+	row.at = NOW + 99;
+	row.result = "reject";
+	CHECK(twofa_store_log_login(store, &row) == TWOFA_OK);		/* a reject is no last login */
+
+	CHECK(twofa_store_list_users(store, ctx, &users, &n) == TWOFA_OK && n == 2);
+	if (n == 2) {
+		CHECK_STR(users[0]->name, "alice");
+		CHECK(users[0]->last_accept == NOW + 50);
+		CHECK(users[1]->last_accept == 0);
+	}
 done:
 	talloc_free(ctx);
 }
@@ -1394,18 +1612,19 @@ static void schema_4_store_is_migrated(void)
 	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
 	CHECK(twofa_store_record_failure(store, id, &lockout, NOW, NULL) == TWOFA_OK);
 	talloc_free(store);
-	CHECK(sql_exec(path, "ALTER TABLE users DROP COLUMN exempt; DROP TABLE logins; PRAGMA user_version = 4"));
+	CHECK(sql_exec(path, BACK_TO_SCHEMA_6 "ALTER TABLE users DROP COLUMN exempt; DROP TABLE logins; PRAGMA user_version = 4"));
 	CHECK(sql_value(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'exempt'") == 0);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 6);
+	CHECK(store && twofa_store_schema_version(store) == 7);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 6);
+	CHECK(sql_value(path, "PRAGMA user_version") == 7);
+	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
-	CHECK(u && u->id == id && !u->exempt && u->totp_state == TWOFA_TOTP_CONFIRMED && u->backup_codes_left == 2);
+	CHECK(u && u->id == id && !u->exempt && totp_state(u) == TOTP_CONFIRMED && u->backup_codes_left == 2);
 	CHECK(u && u->locked_until == NOW + 100 && u->lock_count == 1);
 	CHECK(consume(store, id, S0, NOW + 100) == TWOFA_ERR_REPLAYED);
-	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW + 100, &left) == TWOFA_OK && left == 1);
+	CHECK(twofa_store_backup_consume(store, id, bkey, codes[1], NOW + 100, &left, NULL) == TWOFA_OK && left == 1);
 	CHECK(twofa_store_set_exempt(store, "alice", true) == TWOFA_OK);
 done:
 	talloc_free(ctx);
@@ -1422,7 +1641,7 @@ static void backup_race_child(char const *path, int64_t id, char const *code, in
 	if (!store) _exit(3);
 	if (write(ready_fd, "r", 1) != 1) _exit(3);
 	if (read(start_fd, &go, 1) != 0) _exit(3);
-	rc = twofa_store_backup_consume(store, id, bkey, code, NOW, NULL);
+	rc = twofa_store_backup_consume(store, id, bkey, code, NOW, NULL, NULL);
 	talloc_free(ctx);
 	/* The loser finds it used (REPLAYED) or, if the winner committed first, no longer unused (BAD_CODE). */
 	_exit((rc == TWOFA_OK) ? 0 : ((rc == TWOFA_ERR_REPLAYED) || (rc == TWOFA_ERR_BAD_CODE)) ? 1 : 2);
@@ -1480,12 +1699,12 @@ done:
 
 /* One login row, as the module writes it. */
 static twofa_rcode_t log_login(twofa_store_t *store, char const *user, time_t at, char const *result,
-			       char const *reason, unsigned int keep_days)
+			       char const *reason)
 {
 	twofa_login_t l = { .at = at, .user = user, .nas = "192.0.2.7", .calling_station_id = "02-00-00-00-00-01",
 			    .method = "totp", .result = result, .reason = reason };
 
-	return twofa_store_log_login(store, &l, keep_days);
+	return twofa_store_log_login(store, &l);
 }
 
 /* Logins are kept in order, with every field, and read back by name (any case) and time. */
@@ -1497,10 +1716,10 @@ static void logins_are_written_and_filtered(void)
 	size_t		n = 0;
 
 	if (!store) { CHECK(store != NULL); goto done; }
-	CHECK(log_login(store, "alice", NOW, "reject", "bad_password", 90) == TWOFA_OK);
-	CHECK(log_login(store, "bob", NOW + 10, "accept", "ok", 90) == TWOFA_OK);
-	CHECK(log_login(store, "Alice", NOW + 20, "accept", "ok", 90) == TWOFA_OK);
-	CHECK(log_login(store, NULL, NOW + 30, "reject", "unknown_user", 90) == TWOFA_OK);
+	CHECK(log_login(store, "alice", NOW, "reject", "bad_password") == TWOFA_OK);
+	CHECK(log_login(store, "bob", NOW + 10, "accept", "ok") == TWOFA_OK);
+	CHECK(log_login(store, "Alice", NOW + 20, "accept", "ok") == TWOFA_OK);
+	CHECK(log_login(store, NULL, NOW + 30, "reject", "unknown_user") == TWOFA_OK);
 
 	CHECK(twofa_store_list_logins(store, ctx, NULL, 0, &l, &n) == TWOFA_OK);
 	CHECK(n == 4);
@@ -1532,28 +1751,34 @@ done:
 	talloc_free(ctx);
 }
 
-/* Rows older than keep_days go a few at a time, the young stay; 0 days keeps every row. */
+/* Rows older than login_keep_days go a few at a time, the young stay; 0 days keeps every row. */
 static void old_logins_are_pruned_young_kept(void)
 {
-	TALLOC_CTX	*ctx = talloc_new(NULL);
-	char		*path = new_path(ctx);
-	twofa_store_t	*store = open_path(ctx, path, true, 100);
-	time_t		old = NOW - 91 * 86400;
-	int		i;
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path = new_path(ctx);
+	twofa_store_config_t	config = { .path = path, .busy_timeout_ms = 100, .create = true,
+					   .login_keep_days = 90 };
+	twofa_store_t		*store = open_path(ctx, path, true, 100);
+	time_t			old = NOW - 91 * 86400;
+	int			i;
 
 	if (!store) { CHECK(store != NULL); goto done; }
 	/* More old rows than one prune deletes: the first prunes take TWOFA_LOGIN_PRUNE_ROWS each. */
-	for (i = 0; i < TWOFA_LOGIN_PRUNE_ROWS + 10; i++) CHECK(log_login(store, "old", old, "reject", "bad_code", 0) == TWOFA_OK);
-	CHECK(log_login(store, "edge", NOW - 89 * 86400, "accept", "ok", 0) == TWOFA_OK);
+	for (i = 0; i < TWOFA_LOGIN_PRUNE_ROWS + 10; i++) CHECK(log_login(store, "old", old, "reject", "bad_code") == TWOFA_OK);
+	CHECK(log_login(store, "edge", NOW - 89 * 86400, "accept", "ok") == TWOFA_OK);
 	/* keep_days 0: no prune, whatever the count. */
-	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok", 0) == TWOFA_OK);
+	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok") == TWOFA_OK);
 	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'old'") == TWOFA_LOGIN_PRUNE_ROWS + 10);
 
-	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok", 90) == TWOFA_OK);
+	/* The same file kept 90 days: its first row written prunes. */
+	talloc_free(store);
+	if (twofa_store_open(ctx, &config, &store) != TWOFA_OK) { CHECK(0); goto done; }
+
+	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok") == TWOFA_OK);
 	/* One prune ran: at most TWOFA_LOGIN_PRUNE_ROWS rows went, all of them old. */
 	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'old'") == 10);
 	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'young'") == 2 * TWOFA_LOGIN_PRUNE_EVERY);
-	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok", 90) == TWOFA_OK);
+	for (i = 0; i < TWOFA_LOGIN_PRUNE_EVERY; i++) CHECK(log_login(store, "young", NOW, "accept", "ok") == TWOFA_OK);
 	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'old'") == 0);
 	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'edge'") == 1);
 	CHECK(sql_value(path, "SELECT count(*) FROM logins WHERE user = 'young'") == 3 * TWOFA_LOGIN_PRUNE_EVERY);
@@ -1576,17 +1801,18 @@ static void schema_5_store_is_migrated(void)
 	CHECK(twofa_store_set_exempt(store, "alice", true) == TWOFA_OK);
 	CHECK(consume(store, id, S0, NOW) == TWOFA_OK);
 	talloc_free(store);
-	CHECK(sql_exec(path, "DROP TABLE logins; PRAGMA user_version = 5"));
+	CHECK(sql_exec(path, BACK_TO_SCHEMA_6 "DROP TABLE logins; PRAGMA user_version = 5"));
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 6);
+	CHECK(store && twofa_store_schema_version(store) == 7);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 6);
+	CHECK(sql_value(path, "PRAGMA user_version") == 7);
+	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
-	CHECK(u && u->id == id && u->exempt && u->totp_state == TWOFA_TOTP_CONFIRMED);
+	CHECK(u && u->id == id && u->exempt && totp_state(u) == TOTP_CONFIRMED);
 	CHECK(consume(store, id, S0, NOW) == TWOFA_ERR_REPLAYED);
 	CHECK(twofa_store_list_logins(store, ctx, NULL, 0, &l, &n) == TWOFA_OK && n == 0);
-	CHECK(log_login(store, "alice", NOW, "accept", "ok", 90) == TWOFA_OK);
+	CHECK(log_login(store, "alice", NOW, "accept", "ok") == TWOFA_OK);
 	CHECK(twofa_store_list_logins(store, ctx, "alice", 0, &l, &n) == TWOFA_OK && n == 1);
 done:
 	talloc_free(ctx);
@@ -1598,7 +1824,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_6);
+	RUN(store_creates_schema_version_7);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);
@@ -1645,6 +1871,9 @@ int main(void)
 	RUN(logins_are_written_and_filtered);
 	RUN(old_logins_are_pruned_young_kept);
 	RUN(schema_5_store_is_migrated);
+	RUN(schema_6_store_is_migrated);
+	RUN(replaced_factor_gets_a_new_id);
+	RUN(consume_writes_the_login_and_list_shows_last_accept);
 	{
 		char cmd[64];
 

@@ -90,7 +90,7 @@ int parse_uint(char const *text, char const *what, unsigned int min, unsigned in
 void json_escape(FILE *out, char const *s);
 char *uri_encode(TALLOC_CTX *ctx, char const *s);
 char const *time_text(char *buf, size_t len, time_t t, bool utc);
-char const *totp_state_name(twofa_totp_state_t state);
+char const *factor_state_name(twofa_user_t const *u, twofa_factor_kind_t kind);
 char const *totp_params_text(char *buf, size_t len, twofa_user_t const *u);
 int done(admin_t *a, char const *name, char const *what);
 

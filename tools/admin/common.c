@@ -158,21 +158,22 @@ char const *time_text(char *buf, size_t len, time_t t, bool utc)
 	return buf;
 }
 
-char const *totp_state_name(twofa_totp_state_t state)
+/** "none", "pending" or "confirmed": the state of the user's factor of kind. */
+char const *factor_state_name(twofa_user_t const *u, twofa_factor_kind_t kind)
 {
-	switch (state) {
-	case TWOFA_TOTP_NONE:		return "none";
-	case TWOFA_TOTP_PENDING:	return "pending";
-	case TWOFA_TOTP_CONFIRMED:	return "confirmed";
-	}
-	return "?";
+	twofa_factor_t const *f = twofa_user_factor(u, kind);
+
+	if (!f) return "none";
+	return f->confirmed ? "confirmed" : "pending";
 }
 
-/** "SHA1/6/30", or "-" without an enrolment. */
+/** "SHA1/6/30", or "-" without a TOTP factor. */
 char const *totp_params_text(char *buf, size_t len, twofa_user_t const *u)
 {
-	if (u->totp_state == TWOFA_TOTP_NONE) return "-";
-	snprintf(buf, len, "%s/%u/%u", twofa_hash_name(u->totp.hash), u->totp.digits, u->totp.period);
+	twofa_factor_t const *f = twofa_user_factor(u, TWOFA_FACTOR_TOTP);
+
+	if (!f) return "-";
+	snprintf(buf, len, "%s/%u/%u", twofa_hash_name(f->totp.hash), f->totp.digits, f->totp.period);
 	return buf;
 }
 

@@ -87,7 +87,9 @@ static int enroll(admin_t *a, char const *name, char const *issuer, twofa_totp_p
 	ret = ADMIN_ERROR;
 	if (!(uri = otpauth_uri(a->ctx, issuer, name, b32, params))) {
 		say(ADMIN_ERROR, "out of memory");
-	} else if ((rc = twofa_store_totp_set_pending(a->store, name, sealed, sealed_len, params)) != TWOFA_OK) {
+	} else if ((rc = twofa_store_factor_set(a->store, name, &(twofa_factor_t) {
+			.kind = TWOFA_FACTOR_TOTP, .sealed = sealed, .sealed_len = sealed_len, .totp = *params,
+		    })) != TWOFA_OK) {
 		ret = store_failed(a, rc, name);
 	} else {
 		snprintf(detail, sizeof(detail), "%s/%u/%u pending", twofa_hash_name(params->hash),
@@ -161,6 +163,7 @@ int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **argv)
 	bool		force = false;
 	FILE		*png = NULL;
 	twofa_user_t	*user;
+	twofa_factor_t const *totp;
 	twofa_rcode_t	rc;
 	int		c, ret = ADMIN_OK;
 
@@ -193,7 +196,7 @@ int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **argv)
 	rc = twofa_store_get_user(a->store, a->ctx, name, &user);
 	if (rc != TWOFA_OK) {
 		ret = store_failed(a, rc, name);
-	} else if ((user->totp_state == TWOFA_TOTP_CONFIRMED) && !force) {
+	} else if ((totp = twofa_user_factor(user, TWOFA_FACTOR_TOTP)) && totp->confirmed && !force) {
 		ret = say(ADMIN_REFUSED, "user \"%s\" already has a confirmed authenticator "
 			  "(\"totp remove\" it first, or --force)", name);
 	} else {
@@ -222,6 +225,7 @@ static int read_code(char *buf, size_t len)
 int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
 	twofa_user_t	*user;
+	twofa_factor_t const *totp;
 	twofa_secret_t	*secret;
 	int64_t		step;
 	char		*name, code[16];
@@ -240,21 +244,22 @@ int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **argv)
 
 	/* Refuse before asking for a code nobody will check. */
 	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &user)) != TWOFA_OK) return store_failed(a, rc, name);
-	if (user->totp_state != TWOFA_TOTP_PENDING) {
+	totp = twofa_user_factor(user, TWOFA_FACTOR_TOTP);
+	if (!totp || totp->confirmed) {
 		return say(ADMIN_REFUSED, "user \"%s\" has no pending enrolment (see \"totp enroll\")", name);
 	}
 	if ((ret = read_code(code, sizeof(code))) != ADMIN_OK) return ret;
-	if (!twofa_code_well_formed(code, strlen(code), user->totp.digits)) {
+	if (!twofa_code_well_formed(code, strlen(code), totp->totp.digits)) {
 		OPENSSL_cleanse(code, sizeof(code));
-		return say(ADMIN_REFUSED, "the code must be %u digits", user->totp.digits);
+		return say(ADMIN_REFUSED, "the code must be %u digits", totp->totp.digits);
 	}
-	rc = twofa_crypto_open(a->ctx, a->key, name, user->totp_sealed, user->totp_sealed_len, &secret);
+	rc = twofa_crypto_open(a->ctx, a->key, name, totp->sealed, totp->sealed_len, &secret);
 	if (rc != TWOFA_OK) {
 		OPENSSL_cleanse(code, sizeof(code));
 		return say(ADMIN_ERROR, "cannot decrypt the secret of \"%s\" (another key file?)", name);
 	}
 
-	rc = twofa_totp_verify_code(secret->data, secret->len, &user->totp, 1, time(NULL), user->totp_last_step,
+	rc = twofa_totp_verify_code(secret->data, secret->len, &totp->totp, 1, time(NULL), totp->last_step,
 				    code, &step);
 	OPENSSL_cleanse(code, sizeof(code));
 	talloc_free(secret);
@@ -268,12 +273,18 @@ int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **argv)
 	default:
 		return say(exit_status(rc), "cannot check the code: %s", twofa_strerror(rc));
 	}
-	if ((rc = twofa_store_totp_confirm(a->store, name, step)) != TWOFA_OK) return store_failed(a, rc, name);
+	rc = twofa_store_factor_confirm(a->store, name, TWOFA_FACTOR_TOTP, step);
+	if (rc != TWOFA_OK) return store_failed(a, rc, name);
 	if ((ret = audit(a, "totp confirm", name, NULL)) != ADMIN_OK) return ret;
 	return done(a, name, "TOTP enrolment confirmed");
 }
 
+static twofa_rcode_t totp_remove(twofa_store_t *store, char const *name)
+{
+	return twofa_store_factor_remove(store, name, TWOFA_FACTOR_TOTP);
+}
+
 int cmd_totp_remove(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
-	return one_call(a, cmd, argc, argv, twofa_store_totp_remove, "TOTP enrolment removed");
+	return one_call(a, cmd, argc, argv, totp_remove, "TOTP enrolment removed");
 }

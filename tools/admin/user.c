@@ -93,17 +93,16 @@ int cmd_user_2fa(admin_t *a, command_t const *cmd, int argc, char **argv)
 int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
 	char		*name, detail[64];
-	bool		totp_removed = false;
-	unsigned int	voided = 0;
+	unsigned int	removed = 0, voided = 0;
 	twofa_rcode_t	rc;
 	int		ret;
 
 	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
 
-	rc = twofa_store_reset_user(a->store, name, &totp_removed, &voided);
+	rc = twofa_store_reset_user(a->store, name, &removed, &voided);
 	if (rc != TWOFA_OK) return store_failed(a, rc, name);
-	snprintf(detail, sizeof(detail), "%s, %u unused backup codes voided, counters reset",
-		 totp_removed ? "TOTP removed" : "no TOTP", voided);
+	snprintf(detail, sizeof(detail), "%u factor%s removed, %u unused backup codes voided, counters reset",
+		 removed, (removed == 1) ? "" : "s", voided);
 	if ((ret = audit(a, "user reset", name, detail)) != ADMIN_OK) return ret;
 	return done(a, name, "reset: factors removed, counters reset");
 }
@@ -111,20 +110,40 @@ int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv)
 /*
  *	user list | show
  */
+/** The user's factors as a JSON array: kind, state, id (its generation), address. */
+static void factors_json(FILE *out, twofa_user_t const *u)
+{
+	unsigned int i;
+
+	fputs(",\"factors\":[", out);
+	for (i = 0; i < u->num_factors; i++) {
+		twofa_factor_t const *f = &u->factors[i];
+
+		fprintf(out, "%s{\"kind\":\"%s\",\"state\":\"%s\",\"id\":%lld,\"address\":", i ? "," : "",
+			twofa_factor_kind_name(f->kind), f->confirmed ? "confirmed" : "pending", (long long) f->id);
+		if (f->address) json_escape(out, f->address);
+		else fputs("null", out);
+		fputc('}', out);
+	}
+	fputc(']', out);
+}
+
 static void user_json(FILE *out, twofa_user_t const *u, time_t now)
 {
-	char buf[64];
+	twofa_factor_t const	*totp = twofa_user_factor(u, TWOFA_FACTOR_TOTP);
+	char			buf[64];
 
 	fputs("{\"name\":", out);
 	json_escape(out, u->name);
 	fprintf(out, ",\"password\":%s,\"created\":\"%s\",\"totp\":\"%s\"", u->password_hash ? "true" : "false",
-		time_text(buf, sizeof(buf), u->created, true), totp_state_name(u->totp_state));
-	if (u->totp_state != TWOFA_TOTP_NONE) {
-		fprintf(out, ",\"algorithm\":\"%s\",\"digits\":%u,\"period\":%u", twofa_hash_name(u->totp.hash),
-			u->totp.digits, u->totp.period);
+		time_text(buf, sizeof(buf), u->created, true), factor_state_name(u, TWOFA_FACTOR_TOTP));
+	if (totp) {
+		fprintf(out, ",\"algorithm\":\"%s\",\"digits\":%u,\"period\":%u", twofa_hash_name(totp->totp.hash),
+			totp->totp.digits, totp->totp.period);
 	} else {
 		fputs(",\"algorithm\":null,\"digits\":null,\"period\":null", out);
 	}
+	factors_json(out, u);
 	fprintf(out, ",\"failures\":%u,\"locks\":%u,\"locked_until\":", u->fail_count, u->lock_count);
 	if (u->locked_until > now) fprintf(out, "\"%s\"", time_text(buf, sizeof(buf), u->locked_until, true));
 	else fputs("null", out);
@@ -132,13 +151,46 @@ static void user_json(FILE *out, twofa_user_t const *u, time_t now)
 	fprintf(out, ",\"password_failures\":%u,\"password_wait_until\":", u->password_failures);
 	if (u->password_next_try > now) fprintf(out, "\"%s\"", time_text(buf, sizeof(buf), u->password_next_try, true));
 	else fputs("null", out);
-	fprintf(out, ",\"exempt\":%s}", u->exempt ? "true" : "false");
+	fprintf(out, ",\"exempt\":%s,\"last_login\":", u->exempt ? "true" : "false");
+	if (u->last_accept) fprintf(out, "\"%s\"}", time_text(buf, sizeof(buf), u->last_accept, true));
+	else fputs("null}", out);
 }
 
-/** No second factor in use (a confirmed TOTP or an unused backup code), and not exempt. */
+/** No second factor in use (a confirmed factor or an unused backup code), and not exempt. */
 static bool without_2fa(twofa_user_t const *u)
 {
-	return !u->exempt && (u->totp_state != TWOFA_TOTP_CONFIRMED) && (u->backup_codes_left == 0);
+	unsigned int i;
+
+	if (u->exempt || u->backup_codes_left) return false;
+	for (i = 0; i < u->num_factors; i++) if (u->factors[i].confirmed) return false;
+	return true;
+}
+
+/** "totp,sms" for the confirmed factors (a pending one with a '?'), or "-". */
+static char const *factors_text(char *buf, size_t len, twofa_user_t const *u)
+{
+	unsigned int	i;
+	size_t		used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; (i < u->num_factors) && (used < len); i++) {
+		used += snprintf(buf + used, len - used, "%s%s%s", i ? "," : "",
+				 twofa_factor_kind_name(u->factors[i].kind), u->factors[i].confirmed ? "" : "?");
+	}
+	return buf[0] ? buf : "-";
+}
+
+/** The newest Accept of name in the login log, 0 if none is kept. */
+static time_t last_accept(admin_t *a, char const *name)
+{
+	twofa_login_t	*logins;
+	size_t		count = 0, i;
+	time_t		last = 0;
+
+	if (twofa_store_list_logins(a->store, a->ctx, name, 0, &logins, &count) != TWOFA_OK) return 0;
+	for (i = 0; i < count; i++) if (strcmp(logins[i].result, "accept") == 0) last = logins[i].at;
+	talloc_free(logins);
+	return last;
 }
 
 int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv)
@@ -148,7 +200,7 @@ int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv)
 	twofa_user_t	**users;
 	size_t		count, i, shown = 0, width = 4;
 	time_t		now = time(NULL);
-	char		params[32], until[64];
+	char		params[32], until[64], factors[64], last[64];
 	bool		only_without_2fa = false, only_locked = false;
 	twofa_rcode_t	rc;
 	int		c, ret;
@@ -182,15 +234,16 @@ int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv)
 	}
 
 	for (i = 0; i < count; i++) if (strlen(users[i]->name) > width) width = strlen(users[i]->name);
-	printf("%-*s  %-9s  %-12s  %-6s  %-6s  %-23s  %s\n", (int) width, "NAME", "TOTP", "PARAMS", "BACKUP",
-	       "EXEMPT", "LOCKED UNTIL", "FAILURES");
+	printf("%-*s  %-9s  %-12s  %-10s  %-6s  %-6s  %-23s  %-8s  %s\n", (int) width, "NAME", "TOTP", "PARAMS",
+	       "FACTORS", "BACKUP", "EXEMPT", "LOCKED UNTIL", "FAILURES", "LAST LOGIN");
 	for (i = 0; i < count; i++) {
 		twofa_user_t const *u = users[i];
 
-		printf("%-*s  %-9s  %-12s  %-6u  %-6s  %-23s  %u\n", (int) width, u->name, totp_state_name(u->totp_state),
-		       totp_params_text(params, sizeof(params), u), u->backup_codes_left, u->exempt ? "yes" : "no",
+		printf("%-*s  %-9s  %-12s  %-10s  %-6u  %-6s  %-23s  %-8u  %s\n", (int) width, u->name,
+		       factor_state_name(u, TWOFA_FACTOR_TOTP), totp_params_text(params, sizeof(params), u),
+		       factors_text(factors, sizeof(factors), u), u->backup_codes_left, u->exempt ? "yes" : "no",
 		       (u->locked_until > now) ? time_text(until, sizeof(until), u->locked_until, false) : "-",
-		       u->fail_count);
+		       u->fail_count, u->last_accept ? time_text(last, sizeof(last), u->last_accept, false) : "-");
 	}
 	return ADMIN_OK;
 }
@@ -205,6 +258,7 @@ int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv)
 
 	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
 	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &u)) != TWOFA_OK) return store_failed(a, rc, name);
+	u->last_accept = last_accept(a, u->name);
 
 	if (a->json) {
 		user_json(stdout, u, now);
@@ -214,8 +268,9 @@ int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv)
 	printf("name:          %s\n", u->name);
 	printf("password:      %s\n", u->password_hash ? "set" : "none");
 	printf("created:       %s\n", time_text(buf, sizeof(buf), u->created, false));
-	printf("2fa:           %s\n", totp_state_name(u->totp_state));
+	printf("2fa:           %s\n", factor_state_name(u, TWOFA_FACTOR_TOTP));
 	printf("totp:          %s\n", totp_params_text(buf, sizeof(buf), u));
+	printf("factors:       %s\n", factors_text(buf, sizeof(buf), u));
 	printf("backup codes:  %u left\n", u->backup_codes_left);
 	printf("exempt:        %s\n", u->exempt ? "yes (first factor alone)" : "no");
 	printf("failures:      %u\n", u->fail_count);
@@ -225,6 +280,7 @@ int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv)
 	printf("bad passwords: %u\n", u->password_failures);
 	printf("password wait: %s\n",
 	       (u->password_next_try > now) ? time_text(buf, sizeof(buf), u->password_next_try, false) : "-");
+	printf("last login:    %s\n", u->last_accept ? time_text(buf, sizeof(buf), u->last_accept, false) : "-");
 	return ADMIN_OK;
 }
 

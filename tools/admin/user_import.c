@@ -98,7 +98,9 @@ static int import_insert_row(admin_t *a, import_t const *im, import_row_t const 
 
 	rc = twofa_store_add_user(a->store, row->name, row->hash);
 	if ((rc == TWOFA_OK) && row->sealed) {
-		rc = twofa_store_totp_set_confirmed(a->store, row->name, row->sealed, row->sealed_len, &params);
+		rc = twofa_store_factor_set(a->store, row->name, &(twofa_factor_t) {
+			.kind = TWOFA_FACTOR_TOTP, .confirmed = true, .sealed = row->sealed,
+			.sealed_len = row->sealed_len, .totp = params });
 	}
 	switch (rc) {
 	case TWOFA_OK:
