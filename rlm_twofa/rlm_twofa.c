@@ -79,7 +79,8 @@ typedef struct {
 	uint32_t		challenge_timeout;	//!< seconds a challenge may be answered in
 	uint32_t		attempts;		//!< codes a user may try in one login
 	uint32_t		window;			//!< TOTP steps either side of now
-	uint32_t		busy_timeout;		//!< ms to wait for a locked store
+	uint32_t		busy_timeout;		//!< sqlite { busy_timeout }: ms to wait for a locked store
+	uint32_t		old_busy_timeout;	//!< busy_timeout at the top, deprecated
 	twofa_lockout_t		lockout;		//!< consecutive failed codes across logins
 	twofa_password_throttle_t throttle;		//!< consecutive failed first factors
 	uint32_t		backup_codes_low;	//!< at most this many left: the Accept says so
@@ -118,10 +119,18 @@ static const CONF_PARSER backup_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+/* Settings of the SQLite backend only (store = sqlite:PATH, or a path). */
+static const CONF_PARSER sqlite_config[] = {
+	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, busy_timeout), "1000" },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER module_config[] = {
 	{ "store", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, store_path), "/var/lib/freeradius/twofa/twofa.db" },
 	{ "key_file", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, key_file), "/var/lib/freeradius/twofa/twofa.key" },
-	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, busy_timeout), "1000" },
+	/* Deprecated, no default: parse_busy_timeout() looks for the pair itself. */
+	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, old_busy_timeout), NULL },
+	{ "sqlite", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sqlite_config },
 	{ "password_source", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, password_source_name), "local" },
 	{ "enforce", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, enforce_name), "required" },
 	/* Deprecated, no default: parse_enforce() looks for the pair itself. */
@@ -992,6 +1001,23 @@ static bool written_in_file(CONF_PAIR const *cp)
  *	(no default: its pair is there only if the admin wrote it).  Both
  *	at once is refused: which one wins would be a guess.
  */
+/* busy_timeout moved into sqlite { }, where the backend's own settings are; the old place still works. */
+static int parse_busy_timeout(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	CONF_PAIR	*old = cf_pair_find(conf, "busy_timeout");
+	CONF_SECTION	*sqlite = cf_section_sub_find(conf, "sqlite");
+
+	if (!old) return 0;
+	if (sqlite && written_in_file(cf_pair_find(sqlite, "busy_timeout"))) {
+		cf_log_err_cp(old, "\"busy_timeout\" is deprecated, and sqlite { busy_timeout } is set too: remove this one");
+		return -1;
+	}
+	WARN("%s[%d]: \"busy_timeout\" is deprecated: write it in a \"sqlite { }\" section instead",
+	     cf_pair_filename(old), cf_pair_lineno(old));
+	inst->busy_timeout = inst->old_busy_timeout;
+	return 0;
+}
+
 static int parse_enforce(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
 	CONF_PAIR *require = cf_pair_find(conf, "require");
@@ -1067,6 +1093,7 @@ static int check_enrol_message(rlm_twofa_t const *inst, CONF_SECTION *conf)
 static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
 	if (parse_enforce(conf, inst) < 0) return -1;
+	if (parse_busy_timeout(conf, inst) < 0) return -1;
 	if (!inst->optional_reminder) inst->optional_reminder = "";
 
 	if (strcmp(inst->password_source_name, "local") == 0) {
@@ -1084,7 +1111,7 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("attempts", inst->attempts, <=, 10);
 	FR_INTEGER_BOUND_CHECK("challenge_timeout", inst->challenge_timeout, >=, 10);
 	FR_INTEGER_BOUND_CHECK("challenge_timeout", inst->challenge_timeout, <=, 600);
-	FR_INTEGER_BOUND_CHECK("busy_timeout", inst->busy_timeout, <=, 30000);
+	FR_INTEGER_BOUND_CHECK("sqlite.busy_timeout", inst->busy_timeout, <=, 30000);
 	/* NIST SP 800-63B 5.2.2: at most 100 consecutive failed attempts. */
 	FR_INTEGER_BOUND_CHECK("lockout.max_failures", inst->lockout.max_failures, >=, 1);
 	FR_INTEGER_BOUND_CHECK("lockout.max_failures", inst->lockout.max_failures, <=, 100);
@@ -1176,9 +1203,9 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 		return -1;
 	}
 
-	store_config.path = inst->store_path;
-	store_config.busy_timeout_ms = inst->busy_timeout;
-	store_config.background_checkpoint = true;
+	store_config.url = inst->store_path;
+	store_config.sqlite.busy_timeout_ms = inst->busy_timeout;
+	store_config.sqlite.background_checkpoint = true;
 	store_config.login_keep_days = inst->audit_days;
 	rc = twofa_store_open(inst, &store_config, &inst->store);
 	if ((rc == TWOFA_ERR_NOT_FOUND) && inst->store) {

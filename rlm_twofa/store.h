@@ -2,16 +2,18 @@
  * store.h	The one store API: users, enrolments, used time steps, lockout
  *		counters, the audit log and the login log.
  *
- *		The module and tools/twofa-admin both use it.  store_sqlite.c,
- *		the one backend so far, is the only file that includes sqlite3.h,
- *		so a PostgreSQL backend shared by several radiusd can sit beside it
- *		(twofa_store_open() refuses "scheme://" paths until then) without
- *		touching the login flow.
+ *		The module and tools/twofa-admin both use it.  The backend is
+ *		picked by the store's URL (store.c): "sqlite:PATH" or a bare
+ *		path is store_sqlite.c, the only file that includes sqlite3.h;
+ *		a PostgreSQL backend shared by several radiusd goes beside it
+ *		(store_backend.h: the table of operations) without touching the
+ *		login flow.  Backend-only settings are in the config's own
+ *		sub-struct.
  *
  *		Thread safety: one twofa_store_t may be used from many threads at
  *		once.  Each call holds the store for that one call only, never
  *		across a login or network I/O; statements are prepared once.
- *		begin/commit/rollback are for single-threaded bulk work.
+ *		A bulk transaction (begin) holds it for its thread until it ends.
  */
 #ifndef TWOFA_STORE_H
 #define TWOFA_STORE_H
@@ -94,14 +96,17 @@ typedef struct {
 } twofa_password_throttle_t;
 
 typedef struct {
-	char const		*path;			//!< SQLite file ("sqlite:" prefix optional)
-	unsigned int		busy_timeout_ms;	//!< how long to wait for a lock before TWOFA_ERR_BUSY
-	bool			create;			//!< create the file (twofa-admin init); else it must exist
-	bool			background_checkpoint;	//!< checkpoint in a thread of the store's own (radiusd)
+	char const		*url;			//!< "sqlite:PATH", or a bare PATH (an SQLite file)
+	bool			create;			//!< create the store (twofa-admin init); else it must exist
 	unsigned int		login_keep_days;	//!< the login log keeps this many days; 0: never pruned
+
+	struct {					//!< read by the SQLite backend only
+		unsigned int	busy_timeout_ms;	//!< how long to wait for a lock before TWOFA_ERR_BUSY
+		bool		background_checkpoint;	//!< checkpoint in a thread of the store's own (radiusd)
+	} sqlite;
 } twofa_store_config_t;
 
-/** Open the store and bring its schema up to date (PRAGMA user_version migrations).
+/** Open the store its URL names and bring its schema up to date (migrations).
  *  The handle is a talloc child of ctx; freeing it closes every thread's connection.
  *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND (no file and !create), TWOFA_ERR_STORE, TWOFA_ERR_BUSY.
  *  On failure *out is still set when possible so twofa_store_errmsg() can say why; free it.
@@ -260,9 +265,14 @@ twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, cha
 
 /*
  *	Bulk work (twofa-admin user import): one transaction around many calls.
+ *	The handle holds the backend's connection for the thread that began it:
+ *	that thread's store calls run in the transaction until commit or
+ *	rollback, other threads' calls wait for it.  Both end the handle and
+ *	set *txn to NULL; a rollback of NULL does nothing.
  */
-twofa_rcode_t twofa_store_begin(twofa_store_t *store);
-twofa_rcode_t twofa_store_commit(twofa_store_t *store);
-twofa_rcode_t twofa_store_rollback(twofa_store_t *store);
+typedef struct twofa_store_txn twofa_store_txn_t;
+twofa_rcode_t twofa_store_begin(twofa_store_t *store, twofa_store_txn_t **txn);
+twofa_rcode_t twofa_store_commit(twofa_store_txn_t **txn);
+twofa_rcode_t twofa_store_rollback(twofa_store_txn_t **txn);
 
 #endif

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store_backend.h"
 #include "totp.h"
 
 #define SCHEMA_VERSION	7
@@ -366,20 +366,34 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_ROLLBACK]		= "ROLLBACK",
 };
 
+typedef struct sqlite_store sqlite_store_t;
+
 /** The store's connection. */
 typedef struct conn {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[STMT_COUNT];
-	twofa_store_t		*store;
+	sqlite_store_t		*store;
 	dev_t			dev;		//!< the file it opened, to notice a replaced one
 	ino_t			ino;
 	bool			broken;		//!< corrupt or I/O error: closed at release, reopened later
 } conn_t;
 
 typedef struct call call_t;
+
+/* In each operation of the table: the backend's handle behind store.c's. */
+#define SQLITE_STORE(_h)	sqlite_store_t *store = (sqlite_store_t *) (_h)
+
+/*
+ *	The store whose bulk transaction the calling thread holds (begin), if
+ *	any: that thread's calls use the connection it holds, without taking
+ *	it again; every other thread waits for the connection as usual.
+ */
+static __thread sqlite_store_t *txn_of_thread;
+
 typedef struct checkpointer checkpointer_t;
 
-struct twofa_store {
+struct sqlite_store {
+	twofa_store_t		handle;		//!< first: what store.c sees (store_backend.h)
 	char			*path;
 	unsigned int		busy_timeout_ms;
 	pthread_mutex_t		use;		//!< held for one store call, or one batch of them
@@ -454,7 +468,7 @@ static int conn_exec(conn_t *c, char const *sql)
 }
 
 /* Open the connection. */
-static twofa_rcode_t conn_open(twofa_store_t *store, bool create, conn_t **out)
+static twofa_rcode_t conn_open(sqlite_store_t *store, bool create, conn_t **out)
 {
 	conn_t	*c;
 	int	rc, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
@@ -558,7 +572,7 @@ static void checkpointer_free(checkpointer_t *ck)
 	free(ck);
 }
 
-static void checkpointer_stop(twofa_store_t *store)
+static void checkpointer_stop(sqlite_store_t *store)
 {
 	checkpointer_t *ck = store->checkpointer;
 
@@ -574,7 +588,7 @@ static void checkpointer_stop(twofa_store_t *store)
 
 /* Start the checkpointer for the store's connection c, if asked and possible;
  * otherwise SQLite's automatic checkpoint stays on. */
-static void checkpointer_start(twofa_store_t *store, conn_t *c)
+static void checkpointer_start(sqlite_store_t *store, conn_t *c)
 {
 	checkpointer_t *ck;
 
@@ -601,10 +615,10 @@ static void checkpointer_start(twofa_store_t *store, conn_t *c)
 	sqlite3_wal_hook(c->db, wal_grown, ck);		/* replaces SQLite's automatic checkpoint */
 }
 
-static twofa_rcode_t store_connect(twofa_store_t *store, bool create, conn_t **out);
+static twofa_rcode_t store_connect(sqlite_store_t *store, bool create, conn_t **out);
 
 /* Close the store's connection (and its checkpointer's); the next call opens the file again. */
-static void store_disconnect(twofa_store_t *store)
+static void store_disconnect(sqlite_store_t *store)
 {
 	checkpointer_stop(store);
 	if (store->conn) conn_close(store->conn);
@@ -617,7 +631,7 @@ static void store_disconnect(twofa_store_t *store)
  *	on serving the old, unlinked file, deleted users and all.  One
  *	stat() per call (about a microsecond), so the next login sees it.
  */
-static bool store_file_replaced(twofa_store_t *store, conn_t const *c)
+static bool store_file_replaced(sqlite_store_t *store, conn_t const *c)
 {
 	struct stat st;
 
@@ -638,12 +652,13 @@ static void forget_wal(conn_t *c)
 }
 
 /* Take the store's connection, opening it if need be; NULL (unlocked) if it cannot be. */
-static conn_t *conn_acquire(twofa_store_t *store)
+static conn_t *conn_acquire(sqlite_store_t *store)
 {
 	time_t	now;
 	conn_t	*c;
 
 	thread_errmsg[0] = '\0';
+	if (txn_of_thread == store) return store->conn;		/* held since begin */
 	pthread_mutex_lock(&store->use);
 	if (store->conn) {
 		/* Not inside a bulk transaction (begin/commit): its writes would be lost. */
@@ -680,10 +695,11 @@ fail:
  */
 static void conn_release(conn_t **c)
 {
-	twofa_store_t *store;
+	sqlite_store_t *store;
 
 	if (!*c) return;
 	store = (*c)->store;
+	if (txn_of_thread == store) return;				/* held until commit or rollback */
 	if ((*c)->broken && sqlite3_get_autocommit((*c)->db)) {
 		snprintf(store->errmsg, sizeof(store->errmsg), "store %.100s: %.200s", store->path, thread_errmsg);
 		store_disconnect(store);
@@ -751,7 +767,7 @@ error:
 	}
 }
 
-static int _store_free(twofa_store_t *store)
+static int _store_free(sqlite_store_t *store)
 {
 	store_disconnect(store);
 	pthread_mutex_destroy(&store->use);
@@ -765,7 +781,7 @@ static int _store_free(twofa_store_t *store)
  *	missing, replaced or broken.  On failure thread_errmsg says why,
  *	with the path.
  */
-static twofa_rcode_t store_connect(twofa_store_t *store, bool create, conn_t **out)
+static twofa_rcode_t store_connect(sqlite_store_t *store, bool create, conn_t **out)
 {
 	conn_t		*c;
 	struct stat	st;
@@ -798,34 +814,29 @@ static twofa_rcode_t store_connect(twofa_store_t *store, bool create, conn_t **o
 	return TWOFA_OK;
 }
 
-twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *config, twofa_store_t **out)
+static twofa_rcode_t sqlite_open(TALLOC_CTX *ctx, char const *path, twofa_store_config_t const *config,
+				 twofa_store_t **out)
 {
-	twofa_store_t	*store;
+	sqlite_store_t	*store;
 	conn_t		*c;
-	char const	*path = config->path;
 	twofa_rcode_t	rc;
 
 	*out = NULL;
 	thread_errmsg[0] = '\0';
-	if (strncmp(path, "sqlite:", 7) == 0) path += 7;
 
-	store = talloc_zero(ctx, twofa_store_t);
+	store = talloc_zero(ctx, sqlite_store_t);
 	if (!store) return TWOFA_ERR_NO_MEMORY;
+	store->handle.ops = &twofa_store_sqlite_ops;
 	store->path = talloc_strdup(store, path);
-	store->busy_timeout_ms = config->busy_timeout_ms;
-	store->background_checkpoint = config->background_checkpoint;
+	store->busy_timeout_ms = config->sqlite.busy_timeout_ms;
+	store->background_checkpoint = config->sqlite.background_checkpoint;
 	store->login_keep_days = config->login_keep_days;
 	store->sweep_user = store->sweep_step = INT64_MIN;
 	pthread_mutex_init(&store->use, NULL);
 	pthread_mutex_init(&store->queue_lock, NULL);
 	store->queue_tail = &store->queue;
 	talloc_set_destructor(store, _store_free);
-	*out = store;
-
-	if (strstr(config->path, "://")) {
-		snprintf(store->errmsg, sizeof(store->errmsg), "%s: backend not supported yet", config->path);
-		return TWOFA_ERR_STORE;
-	}
+	*out = &store->handle;
 
 	rc = store_connect(store, config->create, &c);
 	if (rc != TWOFA_OK) {
@@ -839,15 +850,18 @@ twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *conf
 	return TWOFA_OK;
 }
 
-char const *twofa_store_errmsg(twofa_store_t *store)
+static char const *sqlite_errmsg(twofa_store_t *handle)
 {
+	SQLITE_STORE(handle);
+
 	if (thread_errmsg[0]) return thread_errmsg;
 	if (store && store->errmsg[0]) return store->errmsg;
 	return "no detail";
 }
 
-int twofa_store_schema_version(twofa_store_t *store)
+static int sqlite_schema_version(twofa_store_t *handle)
 {
+	SQLITE_STORE(handle);
 	return store->schema_version;
 }
 
@@ -996,7 +1010,7 @@ one_by_one:
  *	outside the lock, so that none of them wakes only to wait for it; a
  *	call is gone once posted, so its next pointer is read first.
  */
-static void combine(twofa_store_t *store, call_t *own)
+static void combine(sqlite_store_t *store, call_t *own)
 {
 	call_t	*batch = store->queue, *call, *next, *lead;
 	conn_t	*c;
@@ -1030,11 +1044,16 @@ static void combine(twofa_store_t *store, call_t *own)
 }
 
 /* A login-path call: run it, or have it run with others (see above). */
-static twofa_rcode_t store_call(twofa_store_t *store, bool writes, twofa_rcode_t (*run)(conn_t *c, void *arg),
+static twofa_rcode_t store_call(sqlite_store_t *store, bool writes, twofa_rcode_t (*run)(conn_t *c, void *arg),
 				void *arg)
 {
 	call_t call = { .run = run, .arg = arg, .writes = writes };
 
+	/* Inside this thread's bulk transaction: its own, never batched with other threads' calls. */
+	if (txn_of_thread == store) {
+		thread_errmsg[0] = '\0';
+		return run(store->conn, arg);
+	}
 	sem_init(&call.done, 0, 0);
 	pthread_mutex_lock(&store->queue_lock);
 	*store->queue_tail = &call;
@@ -1172,16 +1191,18 @@ static twofa_rcode_t get_user_run(conn_t *c, void *arg)
 	return ret;
 }
 
-twofa_rcode_t twofa_store_get_user(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, twofa_user_t **out)
+static twofa_rcode_t sqlite_get_user(twofa_store_t *handle, TALLOC_CTX *ctx, char const *name, twofa_user_t **out)
 {
+	SQLITE_STORE(handle);
 	get_user_args_t a = { .name = name, .ctx = ctx, .out = out };
 
 	*out = NULL;
 	return store_call(store, false, get_user_run, &a);
 }
 
-twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char const *password_hash)
+static twofa_rcode_t sqlite_add_user(twofa_store_t *handle, char const *name, char const *password_hash)
 {
+	SQLITE_STORE(handle);
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 
@@ -1199,7 +1220,7 @@ twofa_rcode_t twofa_store_add_user(twofa_store_t *store, char const *name, char 
 }
 
 /* A statement keyed by user name that must change one row. */
-static twofa_rcode_t run_by_name(twofa_store_t *store, stmt_t which, char const *what, char const *name,
+static twofa_rcode_t run_by_name(sqlite_store_t *store, stmt_t which, char const *what, char const *name,
 				 char const *text2, int64_t const *int2, twofa_rcode_t none)
 {
 	CONN_USE(c);
@@ -1217,30 +1238,34 @@ static twofa_rcode_t run_by_name(twofa_store_t *store, stmt_t which, char const 
 	return rc;
 }
 
-twofa_rcode_t twofa_store_set_password(twofa_store_t *store, char const *name, char const *password_hash)
+static twofa_rcode_t sqlite_set_password(twofa_store_t *handle, char const *name, char const *password_hash)
 {
+	SQLITE_STORE(handle);
 	return run_by_name(store, STMT_SET_PASSWORD, "set password", name, password_hash, NULL, TWOFA_ERR_NOT_FOUND);
 }
 
-twofa_rcode_t twofa_store_delete_user(twofa_store_t *store, char const *name)
+static twofa_rcode_t sqlite_delete_user(twofa_store_t *handle, char const *name)
 {
+	SQLITE_STORE(handle);
 	return run_by_name(store, STMT_DELETE_USER, "delete user", name, NULL, NULL, TWOFA_ERR_NOT_FOUND);
 }
 
-twofa_rcode_t twofa_store_unlock(twofa_store_t *store, char const *name)
+static twofa_rcode_t sqlite_unlock(twofa_store_t *handle, char const *name)
 {
+	SQLITE_STORE(handle);
 	return run_by_name(store, STMT_UNLOCK, "unlock", name, NULL, NULL, TWOFA_ERR_NOT_FOUND);
 }
 
-twofa_rcode_t twofa_store_set_exempt(twofa_store_t *store, char const *name, bool exempt)
+static twofa_rcode_t sqlite_set_exempt(twofa_store_t *handle, char const *name, bool exempt)
 {
+	SQLITE_STORE(handle);
 	int64_t value = exempt ? 1 : 0;
 
 	return run_by_name(store, STMT_SET_EXEMPT, "set exempt", name, NULL, &value, TWOFA_ERR_NOT_FOUND);
 }
 
 /* A statement keyed by user name (?1) and factor kind (?2), with ?3 if given. */
-static twofa_rcode_t run_by_kind(twofa_store_t *store, stmt_t which, char const *what, char const *name,
+static twofa_rcode_t run_by_kind(sqlite_store_t *store, stmt_t which, char const *what, char const *name,
 				 twofa_factor_kind_t kind, int64_t const *int3)
 {
 	CONN_USE(c);
@@ -1258,14 +1283,16 @@ static twofa_rcode_t run_by_kind(twofa_store_t *store, stmt_t which, char const 
 	return rc;
 }
 
-twofa_rcode_t twofa_store_factor_remove(twofa_store_t *store, char const *name, twofa_factor_kind_t kind)
+static twofa_rcode_t sqlite_factor_remove(twofa_store_t *handle, char const *name, twofa_factor_kind_t kind)
 {
+	SQLITE_STORE(handle);
 	return run_by_kind(store, STMT_FACTOR_REMOVE, "remove factor", name, kind, NULL);
 }
 
-twofa_rcode_t twofa_store_factor_confirm(twofa_store_t *store, char const *name, twofa_factor_kind_t kind,
+static twofa_rcode_t sqlite_factor_confirm(twofa_store_t *handle, char const *name, twofa_factor_kind_t kind,
 					 int64_t step)
 {
+	SQLITE_STORE(handle);
 	return run_by_kind(store, STMT_FACTOR_CONFIRM, "confirm factor", name, kind, &step);
 }
 
@@ -1291,8 +1318,9 @@ static twofa_rcode_t last_accepts(conn_t *c, twofa_user_t **list, size_t count)
 	return (rc == SQLITE_DONE) ? TWOFA_OK : conn_error(c, "list users", rc);
 }
 
-twofa_rcode_t twofa_store_list_users(twofa_store_t *store, TALLOC_CTX *ctx, twofa_user_t ***out, size_t *count)
+static twofa_rcode_t sqlite_list_users(twofa_store_t *handle, TALLOC_CTX *ctx, twofa_user_t ***out, size_t *count)
 {
+	SQLITE_STORE(handle);
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	twofa_user_t	**list = NULL;
@@ -1326,8 +1354,9 @@ static void bind_factor(sqlite3_stmt *stmt, int first, twofa_factor_t const *f)
 	}
 }
 
-twofa_rcode_t twofa_store_factor_set(twofa_store_t *store, char const *name, twofa_factor_t const *factor)
+static twofa_rcode_t sqlite_factor_set(twofa_store_t *handle, char const *name, twofa_factor_t const *factor)
 {
+	SQLITE_STORE(handle);
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	int		changes = 0;
@@ -1393,7 +1422,7 @@ typedef struct {
 /* Every SWEEP_EVERY consumes: delete the expired among the next SWEEP_ROWS used steps. */
 static twofa_rcode_t sweep_used_steps(conn_t *c, time_t now)
 {
-	twofa_store_t	*store = c->store;
+	sqlite_store_t	*store = c->store;
 	sqlite3_stmt	*stmt;
 	int64_t		end_user = INT64_MAX, end_step = INT64_MAX;	/* past the last record */
 	int		rc;
@@ -1454,9 +1483,10 @@ static twofa_rcode_t consume_run(conn_t *c, void *arg)
 	return why_not_consumed(c, a->user_id, a->factor_id, a->step, a->now);
 }
 
-twofa_rcode_t twofa_store_factor_consume_step(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+static twofa_rcode_t sqlite_factor_consume_step(twofa_store_t *handle, int64_t user_id, int64_t factor_id,
 					      int64_t step, time_t now, twofa_login_t const *login)
 {
+	SQLITE_STORE(handle);
 	consume_args_t a = { .user_id = user_id, .factor_id = factor_id, .step = step, .now = now, .login = login };
 
 	return store_call(store, true, consume_run, &a);
@@ -1491,9 +1521,10 @@ static twofa_rcode_t enrol_run(conn_t *c, void *arg)
 	return a->login ? log_login_in(c, a->login) : TWOFA_OK;
 }
 
-twofa_rcode_t twofa_store_factor_enrol(twofa_store_t *store, int64_t user_id, twofa_factor_t const *factor,
+static twofa_rcode_t sqlite_factor_enrol(twofa_store_t *handle, int64_t user_id, twofa_factor_t const *factor,
 				       int64_t step, time_t now, twofa_login_t const *login)
 {
+	SQLITE_STORE(handle);
 	enrol_args_t a = { .user_id = user_id, .factor = factor, .step = step, .now = now, .login = login };
 
 	if (!factor->sealed || !factor->sealed_len || (factor->sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
@@ -1535,7 +1566,7 @@ static twofa_rcode_t counter_run(conn_t *c, void *arg)
 }
 
 /* Run a counter; *until (may be NULL) gets its lock or wait end, 0 on failure or none. */
-static twofa_rcode_t count_failure(twofa_store_t *store, counter_args_t *a, time_t *until)
+static twofa_rcode_t count_failure(sqlite_store_t *store, counter_args_t *a, time_t *until)
 {
 	twofa_rcode_t rc = store_call(store, true, counter_run, a);
 
@@ -1543,9 +1574,10 @@ static twofa_rcode_t count_failure(twofa_store_t *store, counter_args_t *a, time
 	return rc;
 }
 
-twofa_rcode_t twofa_store_record_failure(twofa_store_t *store, int64_t user_id, twofa_lockout_t const *policy,
+static twofa_rcode_t sqlite_record_failure(twofa_store_t *handle, int64_t user_id, twofa_lockout_t const *policy,
 					 time_t now, time_t *locked_until)
 {
+	SQLITE_STORE(handle);
 	counter_args_t a = { .which = STMT_RECORD_FAILURE, .what = "record failure", .user_id = user_id,
 			     .failures = policy->max_failures, .now = now, .first_wait = policy->lock_seconds,
 			     .longest_wait = policy->max_lock_seconds };
@@ -1569,16 +1601,18 @@ static twofa_rcode_t by_id_run(conn_t *c, void *arg)
 	return stmt_run(c, stmt, a->what, NULL);
 }
 
-twofa_rcode_t twofa_store_record_success(twofa_store_t *store, int64_t user_id)
+static twofa_rcode_t sqlite_record_success(twofa_store_t *handle, int64_t user_id)
 {
+	SQLITE_STORE(handle);
 	by_id_args_t a = { .which = STMT_RECORD_SUCCESS, .what = "record success", .user_id = user_id };
 
 	return store_call(store, true, by_id_run, &a);
 }
 
-twofa_rcode_t twofa_store_record_password_failure(twofa_store_t *store, int64_t user_id,
+static twofa_rcode_t sqlite_record_password_failure(twofa_store_t *handle, int64_t user_id,
 						  twofa_password_throttle_t const *policy, time_t now, time_t *next_try)
 {
+	SQLITE_STORE(handle);
 	counter_args_t a = { .which = STMT_PASSWORD_FAILURE, .what = "record password failure", .user_id = user_id,
 			     .failures = policy->free_failures, .now = now, .first_wait = policy->delay_seconds,
 			     .longest_wait = policy->max_delay_seconds };
@@ -1586,16 +1620,18 @@ twofa_rcode_t twofa_store_record_password_failure(twofa_store_t *store, int64_t 
 	return count_failure(store, &a, next_try);
 }
 
-twofa_rcode_t twofa_store_record_password_success(twofa_store_t *store, int64_t user_id)
+static twofa_rcode_t sqlite_record_password_success(twofa_store_t *handle, int64_t user_id)
 {
+	SQLITE_STORE(handle);
 	by_id_args_t a = { .which = STMT_PASSWORD_SUCCESS, .what = "record password success", .user_id = user_id };
 
 	return store_call(store, true, by_id_run, &a);
 }
 
-twofa_rcode_t twofa_store_audit(twofa_store_t *store, char const *actor, char const *action,
+static twofa_rcode_t sqlite_audit(twofa_store_t *handle, char const *actor, char const *action,
 				char const *user, char const *detail)
 {
+	SQLITE_STORE(handle);
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 
@@ -1660,14 +1696,16 @@ static twofa_rcode_t log_login_run(conn_t *c, void *arg)
 	return log_login_in(c, arg);
 }
 
-twofa_rcode_t twofa_store_log_login(twofa_store_t *store, twofa_login_t const *login)
+static twofa_rcode_t sqlite_log_login(twofa_store_t *handle, twofa_login_t const *login)
 {
+	SQLITE_STORE(handle);
 	return store_call(store, true, log_login_run, (void *) login);
 }
 
-twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, char const *user, time_t since,
+static twofa_rcode_t sqlite_list_logins(twofa_store_t *handle, TALLOC_CTX *ctx, char const *user, time_t since,
 				      twofa_login_t **out, size_t *count)
 {
+	SQLITE_STORE(handle);
 	CONN_USE(c);
 	sqlite3_stmt	*stmt;
 	twofa_login_t	*list;
@@ -1712,27 +1750,60 @@ twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, cha
 	return TWOFA_OK;
 }
 
-static twofa_rcode_t run_plain(twofa_store_t *store, stmt_t which, char const *what)
+/*
+ *	Bulk transactions.  The handle keeps the connection (and its mutex)
+ *	for the thread that began it, until commit or rollback.
+ */
+static twofa_rcode_t sqlite_begin(twofa_store_t *handle, twofa_store_txn_t **txn)
 {
-	CONN_USE(c);
+	SQLITE_STORE(handle);
+	twofa_store_txn_t	*t;
+	conn_t			*c;
+	twofa_rcode_t		rc;
 
-	CONN_OR_FAIL(c, store);
-	return stmt_run_plain(c, which, what);
+	if (txn_of_thread == store) return TWOFA_ERR_EXISTS;	/* one at a time */
+	t = talloc_zero(store, twofa_store_txn_t);
+	if (!t) return TWOFA_ERR_NO_MEMORY;
+	t->store = handle;
+	if (!(c = conn_acquire(store))) {
+		talloc_free(t);
+		return TWOFA_ERR_STORE;
+	}
+	rc = stmt_run_plain(c, STMT_BEGIN, "begin");
+	if (rc != TWOFA_OK) {
+		conn_release(&c);
+		talloc_free(t);
+		return rc;
+	}
+	txn_of_thread = store;
+	*txn = t;
+	return TWOFA_OK;
 }
 
-twofa_rcode_t twofa_store_begin(twofa_store_t *store)
+/* COMMIT or ROLLBACK, then let the connection go; a failed commit is rolled back. */
+static twofa_rcode_t txn_end(twofa_store_txn_t *txn, stmt_t which, char const *what)
 {
-	return run_plain(store, STMT_BEGIN, "begin");
+	sqlite_store_t	*store = (sqlite_store_t *) txn->store;
+	conn_t		*c = store->conn;
+	twofa_rcode_t	rc;
+
+	if (txn_of_thread != store) return TWOFA_ERR_STORE;	/* another thread's, or ended */
+	rc = stmt_run_plain(c, which, what);
+	if (!sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
+	txn_of_thread = NULL;
+	conn_release(&c);
+	talloc_free(txn);
+	return rc;
 }
 
-twofa_rcode_t twofa_store_commit(twofa_store_t *store)
+static twofa_rcode_t sqlite_commit(twofa_store_txn_t *txn)
 {
-	return run_plain(store, STMT_COMMIT, "commit");
+	return txn_end(txn, STMT_COMMIT, "commit");
 }
 
-twofa_rcode_t twofa_store_rollback(twofa_store_t *store)
+static twofa_rcode_t sqlite_rollback(twofa_store_txn_t *txn)
 {
-	return run_plain(store, STMT_ROLLBACK, "rollback");
+	return txn_end(txn, STMT_ROLLBACK, "rollback");
 }
 
 /*
@@ -1792,9 +1863,10 @@ static twofa_rcode_t backup_replace(conn_t *c, char const *name, twofa_backup_ha
 	return TWOFA_OK;
 }
 
-twofa_rcode_t twofa_store_backup_set(twofa_store_t *store, char const *name, twofa_backup_hash_t const *codes,
+static twofa_rcode_t sqlite_backup_set(twofa_store_t *handle, char const *name, twofa_backup_hash_t const *codes,
 				     unsigned int count, unsigned int *voided)
 {
+	SQLITE_STORE(handle);
 	CONN_USE(c);
 	bool		own_transaction;
 	twofa_rcode_t	rc;
@@ -1881,10 +1953,11 @@ static twofa_rcode_t backup_consume_run(conn_t *c, void *arg)
 	return id ? TWOFA_ERR_REPLAYED : TWOFA_ERR_BAD_CODE;
 }
 
-twofa_rcode_t twofa_store_backup_consume(twofa_store_t *store, int64_t user_id,
+static twofa_rcode_t sqlite_backup_consume(twofa_store_t *handle, int64_t user_id,
 					 uint8_t const bkey[TWOFA_BACKUP_KEY_LEN], char const *code,
 					 time_t now, unsigned int *left, twofa_login_t const *login)
 {
+	SQLITE_STORE(handle);
 	backup_consume_args_t	a = { .user_id = user_id, .bkey = bkey, .code = code, .now = now, .login = login };
 	twofa_rcode_t		rc;
 
@@ -1932,9 +2005,10 @@ static twofa_rcode_t reset_user(conn_t *c, char const *name, unsigned int *facto
 	return stmt_run(c, stmt, "reset counters", NULL);
 }
 
-twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, unsigned int *factors_removed,
+static twofa_rcode_t sqlite_reset_user(twofa_store_t *handle, char const *name, unsigned int *factors_removed,
 				     unsigned int *codes_voided)
 {
+	SQLITE_STORE(handle);
 	CONN_USE(c);
 	bool		own_transaction;
 	unsigned int	removed = 0, voided = 0;
@@ -1957,3 +2031,35 @@ twofa_rcode_t twofa_store_reset_user(twofa_store_t *store, char const *name, uns
 	if (codes_voided) *codes_voided = voided;
 	return TWOFA_OK;
 }
+
+twofa_store_ops_t const twofa_store_sqlite_ops = {
+	.scheme			= "sqlite",
+	.open			= sqlite_open,
+	.errmsg			= sqlite_errmsg,
+	.schema_version		= sqlite_schema_version,
+	.get_user		= sqlite_get_user,
+	.add_user		= sqlite_add_user,
+	.set_password		= sqlite_set_password,
+	.delete_user		= sqlite_delete_user,
+	.set_exempt		= sqlite_set_exempt,
+	.reset_user		= sqlite_reset_user,
+	.list_users		= sqlite_list_users,
+	.factor_set		= sqlite_factor_set,
+	.factor_confirm		= sqlite_factor_confirm,
+	.factor_remove		= sqlite_factor_remove,
+	.factor_enrol		= sqlite_factor_enrol,
+	.factor_consume_step	= sqlite_factor_consume_step,
+	.backup_set		= sqlite_backup_set,
+	.backup_consume		= sqlite_backup_consume,
+	.record_failure		= sqlite_record_failure,
+	.record_success		= sqlite_record_success,
+	.record_password_failure = sqlite_record_password_failure,
+	.record_password_success = sqlite_record_password_success,
+	.unlock			= sqlite_unlock,
+	.audit			= sqlite_audit,
+	.log_login		= sqlite_log_login,
+	.list_logins		= sqlite_list_logins,
+	.begin			= sqlite_begin,
+	.commit			= sqlite_commit,
+	.rollback		= sqlite_rollback,
+};

@@ -28,16 +28,17 @@ MODCONF() { printf '%s\n' "$DIR/server/raddb/mods-available/twofa"; }
 logged() { grep -qE -- "$1" "$(LOG)" && echo yes || echo no; }
 
 # restart_with LINES: radiusd again, its module config's own enforce,
-# require, optional_reminder and password_source lines removed, LINES at
+# require, optional_reminder, password_source and busy_timeout lines removed, LINES at
 # the top of the twofa section instead.
 # Returns radiusd's start-up status.
 restart_with() {
 	tf_server_stop
+	# Always from the config as set up, so that no earlier call's lines stay.
+	[ -f "$(MODCONF).orig" ] || cp -p "$(MODCONF)" "$(MODCONF).orig"
 	awk -v extra="$1" '
-		/^[ \t]*(enforce|require|optional_reminder|password_source)[ \t]*=/ { next }
+		/^[ \t]*(enforce|require|optional_reminder|password_source|busy_timeout)[ \t]*=/ { next }
 		!done && /^twofa \{/ { print; print extra; done = 1; next }
-		{ print }' "$(MODCONF)" > "$(MODCONF).new"
-	cat "$(MODCONF).new" > "$(MODCONF)" && rm -f "$(MODCONF).new"
+		{ print }' "$(MODCONF).orig" > "$(MODCONF)"
 	twofa_start_radiusd "$DIR/server" 2>/dev/null
 }
 
@@ -211,6 +212,30 @@ unknown_enforce_value_refuses_to_start() {
 	tf_expect "names the file and line" "$(logged 'twofa\[[0-9]+\]: enforce must')" yes
 }
 
+# --- the store's URL and the SQLite backend's own settings ---------------
+
+store_url_names_the_backend() {
+	restart_with "store = sqlite:$STORE
+	enforce = optional" || { tf_expect "sqlite:PATH starts" no yes; return; }
+	tf_round1 nora "$PW"
+	tf_expect "sqlite:PATH: the same store" "$R_CODE" "Access-Accept"
+	refuses_to_start "postgresql:// (no backend yet)" "store = postgresql://db.example.org/twofa" || return
+	tf_expect "says why" "$(logged 'postgresql://db.example.org/twofa: no backend for this URL')" yes
+}
+
+deprecated_busy_timeout_still_works() {
+	restart_with "busy_timeout = 500
+	enforce = optional" || { tf_expect "radiusd starts" no yes; return; }
+	tf_expect "deprecation warning" "$(logged 'busy_timeout.*deprecated.*sqlite')" yes
+	tf_round1 nora "$PW"
+	tf_expect "logins work" "$R_CODE" "Access-Accept"
+	refuses_to_start "both busy_timeouts" "busy_timeout = 500
+	sqlite {
+		busy_timeout = 700
+	}" || return
+	tf_expect "says why" "$(logged 'busy_timeout.*deprecated.*sqlite.*set too')" yes
+}
+
 tf_server_setup enforce "enforce = optional
 	optional_reminder = \"$REMINDER\""
 trap tf_server_stop EXIT
@@ -225,3 +250,5 @@ tf_run deprecated_require_yes_behaves_as_required
 tf_run default_site_keeps_the_reminder
 tf_run require_and_enforce_together_refuse_to_start
 tf_run unknown_enforce_value_refuses_to_start
+tf_run store_url_names_the_backend
+tf_run deprecated_busy_timeout_still_works

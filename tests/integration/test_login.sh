@@ -308,7 +308,7 @@ debug_log_hides_code_and_sealed_secret() {
 	twofa_start_radiusd "$DIR/server" || die "radiusd failed to restart"
 }
 
-tf_server_setup login "busy_timeout = 200"
+tf_server_setup login "sqlite { busy_timeout = 200 }"
 trap tf_server_stop EXIT
 tf_run right_password_then_right_code_is_accepted
 tf_run wrong_password_is_rejected_in_round_one

@@ -34,7 +34,7 @@ static char *new_path(TALLOC_CTX *ctx)
 
 static twofa_store_t *open_path(TALLOC_CTX *ctx, char const *path, bool create, unsigned int busy_ms)
 {
-	twofa_store_config_t	config = { .path = path, .busy_timeout_ms = busy_ms, .create = create };
+	twofa_store_config_t	config = { .url = path, .sqlite.busy_timeout_ms = busy_ms, .create = create };
 	twofa_store_t		*store = NULL;
 
 	if (twofa_store_open(ctx, &config, &store) != TWOFA_OK) {
@@ -273,22 +273,98 @@ done:
 static void missing_store_without_create_is_not_found(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
-	twofa_store_config_t	config = { .path = new_path(ctx), .busy_timeout_ms = 100, .create = false };
+	twofa_store_config_t	config = { .url = new_path(ctx), .sqlite.busy_timeout_ms = 100, .create = false };
 	twofa_store_t		*store = NULL;
 
 	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_NOT_FOUND);
-	CHECK(access(config.path, F_OK) != 0);
+	CHECK(access(config.url, F_OK) != 0);
 	talloc_free(ctx);
 }
 
 static void other_backends_are_refused_clearly(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
-	twofa_store_config_t	config = { .path = "postgresql://db/twofa", .busy_timeout_ms = 100 };
+	twofa_store_config_t	config = { .url = "postgresql://db/twofa", .sqlite.busy_timeout_ms = 100 };
 	twofa_store_t		*store = NULL;
 
 	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_STORE);
-	CHECK(store && strstr(twofa_store_errmsg(store), "not supported") != NULL);
+	CHECK(store && strstr(twofa_store_errmsg(store), "no backend for this URL") != NULL);
+	talloc_free(ctx);
+}
+
+/* "sqlite:PATH" and a bare PATH name the same SQLite file. */
+static void sqlite_url_and_bare_path_are_one_store(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path = new_path(ctx);
+	twofa_store_config_t	config = { .url = talloc_asprintf(ctx, "sqlite:%s", path), .create = true,
+					   .sqlite.busy_timeout_ms = 100 };
+	twofa_store_t		*store = NULL, *bare;
+	twofa_user_t		*u = NULL;
+
+	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_OK);
+	CHECK(store && twofa_store_add_user(store, "alice", NULL) == TWOFA_OK);
+	bare = open_path(ctx, path, false, 100);
+	CHECK(bare && twofa_store_get_user(bare, ctx, "alice", &u) == TWOFA_OK);
+	talloc_free(ctx);
+}
+
+typedef struct {
+	twofa_store_t		*store;
+	pthread_barrier_t	*barrier;
+	twofa_rcode_t		rc;
+	bool			found;		//!< saw bob, who is added inside the other thread's transaction
+} txn_reader_t;
+
+static void *read_bob(void *arg)
+{
+	txn_reader_t	*r = arg;
+	twofa_user_t	*u = NULL;
+
+	pthread_barrier_wait(r->barrier);	/* the transaction is open */
+	r->rc = twofa_store_get_user(r->store, NULL, "bob", &u);
+	r->found = (r->rc == TWOFA_OK);
+	talloc_free(u);
+	return NULL;
+}
+
+/*
+ *	A bulk transaction: the thread holding the handle writes into it;
+ *	a rollback keeps nothing, a commit everything; another thread's call
+ *	waits until it ends, and then sees the committed rows.
+ */
+static void bulk_transaction_through_a_handle(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path;
+	twofa_store_t		*store = store_with_alice(ctx, &path);
+	twofa_store_txn_t	*txn = NULL, *second = NULL;
+	pthread_barrier_t	barrier;
+	pthread_t		thread;
+	txn_reader_t		reader = { .store = store, .barrier = &barrier };
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_begin(store, &txn) == TWOFA_OK && txn);
+	CHECK(twofa_store_begin(store, &second) == TWOFA_ERR_EXISTS && !second);
+	CHECK(twofa_store_add_user(store, "carol", NULL) == TWOFA_OK);
+	CHECK(twofa_store_rollback(&txn) == TWOFA_OK && !txn);
+	CHECK(sql_value(path, "SELECT count(*) FROM users WHERE name = 'carol'") == 0);
+	CHECK(twofa_store_rollback(&txn) == TWOFA_OK);		/* NULL: nothing to do */
+
+	pthread_barrier_init(&barrier, NULL, 2);
+	CHECK(twofa_store_begin(store, &txn) == TWOFA_OK);
+	pthread_create(&thread, NULL, read_bob, &reader);
+	pthread_barrier_wait(&barrier);
+	CHECK(twofa_store_add_user(store, "bob", NULL) == TWOFA_OK);
+	CHECK(set_totp(store, "bob", sealed, sizeof(sealed), &params, true) == TWOFA_OK);
+	usleep(100000);			/* the reader, if it did not wait, has read by now */
+	CHECK(twofa_store_commit(&txn) == TWOFA_OK && !txn);
+	pthread_join(thread, NULL);
+	pthread_barrier_destroy(&barrier);
+	CHECK(reader.rc == TWOFA_OK && reader.found);
+	CHECK(sql_value(path, "SELECT count(*) FROM users WHERE name = 'bob'") == 1);
+	CHECK(twofa_store_commit(&txn) == TWOFA_ERR_STORE);	/* ended */
+done:
 	talloc_free(ctx);
 }
 
@@ -649,8 +725,8 @@ static void background_checkpoint_copies_the_wal(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
 	char			*path = new_path(ctx);
-	twofa_store_config_t	config = { .path = path, .busy_timeout_ms = 100, .create = true,
-					   .background_checkpoint = true };
+	twofa_store_config_t	config = { .url = path, .sqlite.busy_timeout_ms = 100, .create = true,
+					   .sqlite.background_checkpoint = true };
 	twofa_store_t		*store = NULL;
 	off_t			before;
 	int			i;
@@ -758,7 +834,7 @@ static void newer_schema_is_refused(void)
 	talloc_free(store);
 	CHECK(sql_exec(path, "PRAGMA user_version = 99"));
 	{
-		twofa_store_config_t config = { .path = path, .busy_timeout_ms = 100 };
+		twofa_store_config_t config = { .url = path, .sqlite.busy_timeout_ms = 100 };
 
 		store = NULL;
 		CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_STORE);
@@ -883,7 +959,7 @@ static void corrupt_store_fails_cleanly_then_recovers(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
 	char			*path = new_path(ctx), *good_path = new_path(ctx);
-	twofa_store_config_t	config = { .path = path, .busy_timeout_ms = 100 };
+	twofa_store_config_t	config = { .url = path, .sqlite.busy_timeout_ms = 100 };
 	twofa_store_t		*store = NULL, *good = open_path(ctx, good_path, true, 100);
 	twofa_user_t		*u = NULL;
 	FILE			*fp = fopen(path, "w");
@@ -1756,7 +1832,7 @@ static void old_logins_are_pruned_young_kept(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
 	char			*path = new_path(ctx);
-	twofa_store_config_t	config = { .path = path, .busy_timeout_ms = 100, .create = true,
+	twofa_store_config_t	config = { .url = path, .sqlite.busy_timeout_ms = 100, .create = true,
 					   .login_keep_days = 90 };
 	twofa_store_t		*store = open_path(ctx, path, true, 100);
 	time_t			old = NOW - 91 * 86400;
@@ -1874,6 +1950,8 @@ int main(void)
 	RUN(schema_6_store_is_migrated);
 	RUN(replaced_factor_gets_a_new_id);
 	RUN(consume_writes_the_login_and_list_shows_last_accept);
+	RUN(sqlite_url_and_bare_path_are_one_store);
+	RUN(bulk_transaction_through_a_handle);
 	{
 		char cmd[64];
 

@@ -239,7 +239,7 @@ int drop_to_store_owner(admin_t *a)
 int open_store(admin_t *a, bool create)
 {
 	twofa_store_config_t	config = {
-		.path = a->store_path, .busy_timeout_ms = BUSY_TIMEOUT_MS, .create = create
+		.url = a->store_path, .create = create, .sqlite.busy_timeout_ms = BUSY_TIMEOUT_MS
 	};
 	twofa_rcode_t		rc;
 	int			ret;

@@ -118,11 +118,14 @@ static int import_insert_row(admin_t *a, import_t const *im, import_row_t const 
 /** Insert the batch in one transaction and commit it.  On an error nothing of it stays. */
 static int import_commit_batch(admin_t *a, import_t *im)
 {
-	size_t	i, imported = 0, with_password = 0, with_totp = 0, skipped = 0;
-	int	ret = ADMIN_OK;
+	twofa_store_txn_t	*txn = NULL;
+	size_t			i, imported = 0, with_password = 0, with_totp = 0, skipped = 0;
+	int			ret = ADMIN_OK;
 
 	if (!im->in_batch) return ADMIN_OK;
-	if (twofa_store_begin(a->store) != TWOFA_OK) return say(ADMIN_ERROR, "store: %s", twofa_store_errmsg(a->store));
+	if (twofa_store_begin(a->store, &txn) != TWOFA_OK) {
+		return say(ADMIN_ERROR, "store: %s", twofa_store_errmsg(a->store));
+	}
 	for (i = 0; (i < im->in_batch) && (ret != ADMIN_ERROR); i++) {
 		ret = import_insert_row(a, im, &im->rows[i]);
 		if (ret == ADMIN_REFUSED) {
@@ -135,11 +138,10 @@ static int import_commit_batch(admin_t *a, import_t *im)
 		if (im->rows[i].sealed) with_totp++;
 	}
 	if (ret == ADMIN_ERROR) {
-		twofa_store_rollback(a->store);
+		twofa_store_rollback(&txn);
 		return ret;
 	}
-	if (twofa_store_commit(a->store) != TWOFA_OK) {
-		twofa_store_rollback(a->store);
+	if (twofa_store_commit(&txn) != TWOFA_OK) {
 		return say(ADMIN_ERROR, "store: %s (the last %zu rows were not imported)",
 			   twofa_store_errmsg(a->store), im->in_batch);
 	}
