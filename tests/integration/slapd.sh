@@ -111,6 +111,9 @@ access to attrs=userPassword
 	by self =x
 	by anonymous auth
 	by * none
+access to dn.subtree="$SLAPD_GROUPS"
+	by users read
+	by * none
 access to *
 	by self read
 	by dn.exact="$SLAPD_READER_DN" read
