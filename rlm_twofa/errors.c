@@ -23,6 +23,8 @@ char const *twofa_strerror(twofa_rcode_t rc)
 	case TWOFA_ERR_IO:		return "i/o error";
 	case TWOFA_ERR_NO_MEMORY:	return "out of memory";
 	case TWOFA_ERR_THROTTLED:	return "throttled";
+	case TWOFA_ERR_DENIED:		return "denied";
+	case TWOFA_ERR_UNAVAILABLE:	return "directory unavailable";
 	}
 	return "unknown error";
 }

@@ -47,10 +47,12 @@ RCSID("$Id$")
 #include "store.h"
 #include "pending.h"
 #include "method.h"
+#include "ldap.h"
 
 typedef enum {
 	PASSWORD_SOURCE_LOCAL = 0,	//!< crypt(3) hash in our store
 	PASSWORD_SOURCE_NONE,		//!< an earlier module (pap, ldap, mschap) checked it
+	PASSWORD_SOURCE_LDAP,		//!< a bind to the directory as the user (ldap.c, the ldap { } section)
 } password_source_t;
 
 typedef enum {
@@ -67,7 +69,7 @@ typedef struct {
 	char const		*name;			//!< instance name, also the Auth-Type value
 	char const		*store_path;		//!< SQLite file
 	char const		*key_file;		//!< AES-256 key for TOTP secrets at rest
-	char const		*password_source_name;	//!< "local" or "none"
+	char const		*password_source_name;	//!< "local", "none" or "ldap"
 	password_source_t	password_source;
 	char const		*enforce_name;		//!< "required" or "optional"
 	enforce_t		enforce;
@@ -93,6 +95,13 @@ typedef struct {
 	char			*dummy_hash;		//!< checked for unknown users, so they cost the same
 
 	DICT_ATTR const		*da_pending;		//!< session-state: the pending challenge (pending_t)
+
+	/* password_source = ldap: the ldap { } section (ldap.h), and the pool made from it. */
+	twofa_ldap_config_t	ldap_config;
+	char const		*ldap_server;		//!< the first "server"; parse_ldap_config() reads them all
+	uint32_t		ldap_net_timeout;	//!< seconds
+	uint32_t		ldap_timeout;		//!< seconds
+	twofa_ldap_t		*ldap;			//!< shared by all worker threads; freed in detach
 } rlm_twofa_t;
 
 static const CONF_PARSER totp_config[] = {
@@ -125,6 +134,36 @@ static const CONF_PARSER sqlite_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+/* password_source = ldap: raddb/mods-available/twofa says what each one does. */
+static const CONF_PARSER ldap_groups_config[] = {
+	{ "membership_attribute", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.membership_attribute), "memberOf" },
+	{ "member_attribute", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.member_attribute), "member" },
+	{ "allow", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.allow_group), "" },
+	{ "require_2fa", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.require_2fa_group), "" },
+	{ "skip_2fa", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.skip_2fa_group), "" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER ldap_config[] = {
+	{ "server", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_twofa_t, ldap_server), NULL },
+	{ "start_tls", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_twofa_t, ldap_config.start_tls), "yes" },
+	{ "ca_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.ca_file), "" },
+	{ "require_cert", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.require_cert), "demand" },
+	{ "dn_template", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.dn_template), "" },
+	{ "base_dn", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.base_dn), "" },
+	{ "filter", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.filter), "" },
+	{ "bind_dn", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.bind_dn), "" },
+	{ "bind_password", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_SECRET, rlm_twofa_t, ldap_config.bind_password), "" },
+	{ "net_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, ldap_net_timeout), "3" },
+	{ "timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, ldap_timeout), "3" },
+	{ "pool_size", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, ldap_config.pool_size), "8" },
+	{ "mobile_attribute", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.mobile_attribute), "mobile" },
+	{ "mail_attribute", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.mail_attribute), "mail" },
+	{ "mail2_attribute", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, ldap_config.mail2_attribute), "" },
+	{ "groups", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) ldap_groups_config },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER module_config[] = {
 	{ "store", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, store_path), "/var/lib/freeradius/twofa/twofa.db" },
 	{ "key_file", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, key_file), "/var/lib/freeradius/twofa/twofa.key" },
@@ -153,6 +192,7 @@ static const CONF_PARSER module_config[] = {
 	{ "lockout", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) lockout_config },
 	{ "password_throttle", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) throttle_config },
 	{ "backup", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) backup_config },
+	{ "ldap", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) ldap_config },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -172,12 +212,14 @@ static rlm_rcode_t rcode_map(twofa_rcode_t rc)
 	case TWOFA_ERR_REPLAYED:
 	case TWOFA_ERR_EXPIRED:
 	case TWOFA_ERR_THROTTLED:
+	case TWOFA_ERR_DENIED:
 	case TWOFA_ERR_EXISTS:		return RLM_MODULE_REJECT;
 	case TWOFA_ERR_LOCKED:		return RLM_MODULE_USERLOCK;
 	case TWOFA_ERR_STORE:
 	case TWOFA_ERR_BUSY:
 	case TWOFA_ERR_CRYPTO:
 	case TWOFA_ERR_IO:
+	case TWOFA_ERR_UNAVAILABLE:
 	case TWOFA_ERR_NO_MEMORY:	return RLM_MODULE_FAIL;
 	}
 	return RLM_MODULE_FAIL;
@@ -255,6 +297,8 @@ static char const *login_reason(char const *stage, twofa_rcode_t rc)
 	case TWOFA_ERR_EXPIRED:		return "expired";
 	case TWOFA_ERR_THROTTLED:	return "throttled";
 	case TWOFA_ERR_CRYPTO:		return "crypto_error";
+	case TWOFA_ERR_DENIED:		return "denied";
+	case TWOFA_ERR_UNAVAILABLE:	return "directory_unavailable";
 	case TWOFA_ERR_EXISTS:
 	case TWOFA_ERR_STORE:
 	case TWOFA_ERR_BUSY:
@@ -600,6 +644,105 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 	return send_challenge(inst, request, &pending, inst->challenge_message);
 }
 
+/*
+ *	password_source = ldap: the first factor is a bind to the directory
+ *	as the user (ldap.c).  A user needs no row in the store for it: with
+ *	none they hold no second factor, and enforce decides.  A row's
+ *	password throttle still applies (no bind while it waits).
+ */
+typedef struct {
+	rlm_twofa_t const	*inst;
+	REQUEST			*request;	//!< NULL at start-up
+} ldap_log_ctx_t;
+
+/** ldap.c's messages: failures to radiusd's log (the directory is down), details to the request's debug. */
+static void ldap_log(void *uctx, twofa_ldap_log_level_t level, char const *msg)
+{
+	ldap_log_ctx_t const	*lc = uctx;
+	REQUEST			*request = lc->request;
+
+	switch (level) {
+	case TWOFA_LDAP_LOG_DEBUG:
+		if (request) RDEBUG2("%s", msg);
+		break;
+	case TWOFA_LDAP_LOG_WARN:
+		WARN("rlm_twofa (%s): %s", lc->inst->name, msg);
+		break;
+	case TWOFA_LDAP_LOG_ERROR:
+		ERROR("rlm_twofa (%s): %s", lc->inst->name, msg);
+		break;
+	}
+}
+
+/*
+ *	What the directory said of the user in round one (phone, mail, group
+ *	rule), as request data under this key: the SMS and email methods to
+ *	come read it there (request_data_reference) when they start.
+ */
+#define DIRECTORY_ENTRY	100
+
+/** The directory's group rules, then the second factor as for any user. */
+static rlm_rcode_t ldap_second_factor(rlm_twofa_t const *inst, REQUEST *request, char const *name,
+				      twofa_user_t *user, twofa_ldap_user_t const *entry)
+{
+	bool required = (entry->second_factor == TWOFA_LDAP_2FA_REQUIRED);
+
+	if (user && is_locked(user, time(NULL))) return reject(inst, request, "password", TWOFA_ERR_LOCKED);
+	if (entry->second_factor == TWOFA_LDAP_2FA_SKIP) {
+		RDEBUG2("User \"%s\": member of ldap.groups.skip_2fa, first factor is enough", name);
+		decided(inst, request, DECIDED_NOT_NEEDED);
+		return RLM_MODULE_OK;
+	}
+	if (!user) {
+		if (required || (inst->enforce == ENFORCE_REQUIRED)) {
+			RDEBUG2("User \"%s\": no second factor on file (no row in the store), %s", name,
+				required ? "member of ldap.groups.require_2fa" : "enforce = required");
+			return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
+		}
+		RDEBUG2("User \"%s\": no second factor on file and enforce = optional, first factor is enough", name);
+		decided(inst, request, DECIDED_NOT_NEEDED);
+		add_optional_reminder(inst, request);
+		return RLM_MODULE_OK;
+	}
+	if (required) {
+		/* The group outranks enforce = optional and a per-user exemption: fail closed. */
+		user->exempt = false;
+		if (!twofa_method_for_user(user) && !inst->enrol_at_login) {
+			RDEBUG2("User \"%s\": member of ldap.groups.require_2fa, no second factor on file", name);
+			return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
+		}
+	}
+	return second_factor_or_not(inst, request, user);
+}
+
+static rlm_rcode_t CC_HINT(nonnull) round_one_ldap(rlm_twofa_t const *inst, REQUEST *request)
+{
+	char const		*name = user_name(request);
+	VALUE_PAIR		*password = user_password(request);
+	ldap_log_ctx_t		lc = { .inst = inst, .request = request };
+	twofa_user_t		*user = NULL;
+	twofa_ldap_user_t	*entry = NULL;
+	twofa_rcode_t		rc;
+
+	if (!name) {
+		RDEBUG2("User-Name missing, too long or not printable UTF-8");
+		return reject(inst, request, "password", TWOFA_ERR_NOT_FOUND);
+	}
+	rc = load_user(inst, request, name, &user);
+	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) return reject(inst, request, "password", rc);
+	if (user && (user->password_next_try > time(NULL))) return reject(inst, request, "password", TWOFA_ERR_THROTTLED);
+
+	/* No password (or one with a NUL): ldap.c refuses it without a bind. */
+	rc = twofa_ldap_authenticate(inst->ldap, request, name, password ? password->vp_strvalue : "",
+				     password ? password->vp_length : 0, ldap_log, &lc, &entry);
+	if (user && (rc == TWOFA_ERR_BAD_PASSWORD)) count_password_failure(inst, request, user);
+	if (rc != TWOFA_OK) return reject(inst, request, "password", rc);
+	if (user) count_password_success(inst, request, user);
+	request_data_add(request, (void *) inst, DIRECTORY_ENTRY, entry, false);	/* entry is the request's child */
+
+	return ldap_second_factor(inst, request, name, user, entry);
+}
+
 /** Round one with password_source = local: the password, then the challenge. */
 static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *request)
 {
@@ -617,6 +760,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *
 			"the challenge comes from post-auth (see sites-available/twofa)");
 		return reject(inst, request, "password", TWOFA_ERR_BAD_PASSWORD);
 	}
+	if (inst->password_source == PASSWORD_SOURCE_LDAP) return round_one_ldap(inst, request);
 
 	rc = load_user(inst, request, name, &user);
 	prc = check_local_password(inst, request, user);
@@ -1090,6 +1234,49 @@ static int check_enrol_message(rlm_twofa_t const *inst, CONF_SECTION *conf)
 	return -1;
 }
 
+/*
+ *	password_source = ldap: the ldap { } section into ldap.c's config.
+ *	Every "server" line, in order (failover); timeouts in ms.
+ */
+static int parse_ldap_config(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	CONF_SECTION		*cs = cf_section_sub_find(conf, "ldap");
+	twofa_ldap_config_t	*config = &inst->ldap_config;
+	CONF_PAIR		*cp;
+	char			err[256];
+	size_t			i;
+
+	for (cp = cs ? cf_pair_find(cs, "server") : NULL; cp; cp = cf_pair_find_next(cs, cp, "server")) {
+		config->servers = talloc_realloc(inst, config->servers, char const *, config->num_servers + 1);
+		if (!config->servers) return -1;
+		config->servers[config->num_servers++] = cf_pair_value(cp);
+	}
+	FR_INTEGER_BOUND_CHECK("ldap.net_timeout", inst->ldap_net_timeout, >=, 1);
+	FR_INTEGER_BOUND_CHECK("ldap.net_timeout", inst->ldap_net_timeout, <=, 60);
+	FR_INTEGER_BOUND_CHECK("ldap.timeout", inst->ldap_timeout, >=, 1);
+	FR_INTEGER_BOUND_CHECK("ldap.timeout", inst->ldap_timeout, <=, 60);
+	FR_INTEGER_BOUND_CHECK("ldap.pool_size", config->pool_size, >=, 1);
+	FR_INTEGER_BOUND_CHECK("ldap.pool_size", config->pool_size, <=, 1024);
+	config->net_timeout_ms = inst->ldap_net_timeout * 1000;
+	config->timeout_ms = inst->ldap_timeout * 1000;
+	if (!config->require_cert) config->require_cert = "";
+
+	if (!twofa_ldap_config_valid(config, err, sizeof(err))) {
+		cf_log_err_cs(cs ? cs : conf, "ldap: %s", err);
+		return -1;
+	}
+	for (i = 0; i < config->num_servers; i++) {
+		if (!config->start_tls && (strncasecmp(config->servers[i], "ldap:", 5) == 0)) {
+			WARN("rlm_twofa (%s): ldap server %s without start_tls: passwords cross the network in clear",
+			     inst->name, config->servers[i]);
+		}
+	}
+	if (strcmp(config->require_cert, "never") == 0) {
+		WARN("rlm_twofa (%s): ldap require_cert = never: any server may pose as the directory", inst->name);
+	}
+	return 0;
+}
+
 static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
 	if (parse_enforce(conf, inst) < 0) return -1;
@@ -1100,8 +1287,11 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 		inst->password_source = PASSWORD_SOURCE_LOCAL;
 	} else if (strcmp(inst->password_source_name, "none") == 0) {
 		inst->password_source = PASSWORD_SOURCE_NONE;
+	} else if (strcmp(inst->password_source_name, "ldap") == 0) {
+		inst->password_source = PASSWORD_SOURCE_LDAP;
+		if (parse_ldap_config(conf, inst) < 0) return -1;
 	} else {
-		cf_log_err_cs(conf, "password_source must be \"local\" or \"none\", not \"%s\"",
+		cf_log_err_cs(conf, "password_source must be \"local\", \"none\" or \"ldap\", not \"%s\"",
 			      inst->password_source_name);
 		return -1;
 	}
@@ -1181,6 +1371,7 @@ static int check_wiring(rlm_twofa_t const *inst, CONF_SECTION *conf)
 		INFO("rlm_twofa (%s): virtual server %s: first factor by %s, second factor enforced in post-auth",
 		     inst->name, cf_section_name2(server),
 		     (inst->password_source == PASSWORD_SOURCE_LOCAL) ? "this module (local)" :
+		     (inst->password_source == PASSWORD_SOURCE_LDAP) ? "this module (ldap)" :
 		     "the site's modules, challenge from post-auth (none)");
 		servers++;
 	}
@@ -1234,6 +1425,20 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 		return -1;
 	}
 
+	if (inst->password_source == PASSWORD_SOURCE_LDAP) {
+		ldap_log_ctx_t lc = { .inst = inst, .request = NULL };
+
+		if (twofa_ldap_open(inst, &inst->ldap_config, &inst->ldap) != TWOFA_OK) {
+			cf_log_err_cs(conf, "Cannot make the LDAP connection pool");
+			return -1;
+		}
+		/* Not fatal: logins are rejected until the directory answers, then work without a restart. */
+		if (twofa_ldap_probe(inst->ldap, ldap_log, &lc) != TWOFA_OK) {
+			WARN("rlm_twofa (%s): no LDAP server answers yet: rejecting LDAP logins until one does",
+			     inst->name);
+		}
+	}
+
 	INFO("rlm_twofa (%s): store %s (schema %d), password_source %s, enforce %s",
 	     inst->name, inst->store_path, twofa_store_schema_version(inst->store),
 	     inst->password_source_name, enforce_names[inst->enforce]);
@@ -1247,6 +1452,7 @@ static int mod_detach(void *instance)
 
 	OPENSSL_cleanse(inst->key, sizeof(inst->key));
 	TALLOC_FREE(inst->store);
+	TALLOC_FREE(inst->ldap);	/* unbinds every pooled connection */
 
 	return 0;
 }

@@ -29,6 +29,8 @@ typedef enum {
 	TWOFA_ERR_IO		= -13,	//!< a file (key file, PNG) could not be read or written
 	TWOFA_ERR_NO_MEMORY	= -14,
 	TWOFA_ERR_THROTTLED	= -15,	//!< too many failed first factors: not checked until later
+	TWOFA_ERR_DENIED	= -16,	//!< first factor right, but a rule refuses the user (LDAP allow_group)
+	TWOFA_ERR_UNAVAILABLE	= -17,	//!< a server we need (the directory) did not answer in time
 } twofa_rcode_t;
 
 /** Short lower-case phrase for a return code, e.g. "replayed", for log lines. */

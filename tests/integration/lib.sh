@@ -172,3 +172,6 @@ tf_stop_sinks() {
 	for pid in "${TF_SINK_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
 	TF_SINK_PIDS=()
 }
+
+# A real slapd (tf_slapd_setup and the rest): tests/integration/slapd.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/slapd.sh"

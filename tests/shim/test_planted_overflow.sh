@@ -23,9 +23,9 @@ build_planted_module() {
 	# shellcheck disable=SC2086
 	$TWOFA_SANITIZE_CC $TWOFA_SANITIZE_CFLAGS -fPIC -c "$TOP/tests/shim/plant_overflow.c" -o "$PLANTED/plant_overflow.o" &&
 	$TWOFA_SANITIZE_CC -shared $TWOFA_SANITIZE_CFLAGS -o "$PLANTED/rlm_twofa.so" "$TOP"/rlm_twofa/.libs/la-rlm_twofa.o \
-		-Wl,--whole-archive "$TOP/.libs/libtwofa.a" -Wl,--no-whole-archive \
+		-Wl,--whole-archive "$TOP/.libs/libtwofa_ldap.a" "$TOP/.libs/libtwofa.a" -Wl,--no-whole-archive \
 		"$PLANTED/plant_overflow.o" -Wl,--wrap=twofa_user_name_valid \
-		$(pkg-config --libs libcrypto sqlite3 talloc libxcrypt) -lpthread
+		$(pkg-config --libs libcrypto sqlite3 talloc libxcrypt) -lldap -llber -lpthread
 }
 
 # reports_with WORD: the sanitizer reports that mention WORD.

@@ -43,6 +43,8 @@ int exit_status(twofa_rcode_t rc)
 	case TWOFA_ERR_CRYPTO:
 	case TWOFA_ERR_IO:
 	case TWOFA_ERR_NO_MEMORY:
+	case TWOFA_ERR_DENIED:		/* the directory's, not the store's */
+	case TWOFA_ERR_UNAVAILABLE:
 		return ADMIN_ERROR;
 	}
 	return ADMIN_ERROR;

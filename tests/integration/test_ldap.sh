@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+#
+# password_source = ldap through a real radiusd and a real slapd
+# (slapd.sh): the directory's password then the store's TOTP code; wrong
+# passwords, unknown users and injected names rejected alike; no bind for
+# an empty password; TLS that must check; failover to the second server;
+# a directory stopped, hung and started again under a running radiusd;
+# the group rules; a UTF-8 name and password; the attributes read.
+#
+set -u
+source "$(dirname "$0")/lib.sh"
+
+tf_slapd_setup "$TF_WORK/slapd"
+trap 'tf_server_stop; tf_slapd_stop' EXIT
+
+PEOPLE="ou=people,$SLAPD_BASE"
+LDAP_GROUPS="ou=groups,$SLAPD_BASE"
+CHALLENGE="Enter the 6-digit code from your authenticator app"
+# Nothing listens there: the first server of the list is down.
+CLOSED_URI="ldap://127.0.0.1:$(tf_free_tcp_port)"
+
+# alice and dave hold a TOTP factor in the store (no password there: the
+# directory has it); the other directory users have no row at all.
+ALICE_SECRET=$(tf_secret)
+DAVE_SECRET=$(tf_secret)
+USERS_CSV="alice,,$ALICE_SECRET
+dave,,$DAVE_SECRET"
+
+LOG() { printf '%s\n' "$DIR/server/log/radius.log"; }
+MODCONF() { printf '%s\n' "$DIR/server/raddb/mods-available/twofa"; }
+logged() { grep -qF -- "$1" "$(LOG)" && echo yes || echo no; }
+
+# ldap_config ENFORCE LDAP-SECTION-LINES: the module's password_source,
+# enforce and ldap { } section replaced.
+ldap_config() {
+	awk -v enforce="$1" -v section="$2" '
+		/^\tldap \{$/ { skip = 1; next }
+		skip && /^\t\}$/ { skip = 0; next }
+		skip { next }
+		/^[ \t]*password_source[ \t]*=/ { print "\tpassword_source = ldap"; next }
+		/^[ \t]*enforce[ \t]*=/ { print "\tenforce = " enforce; next }
+		/^\}$/ { print "\tldap {"; n = split(section, lines, "\n"); for (i = 1; i <= n; i++) print "\t" lines[i]; print "\t}" }
+		{ print }' "$(MODCONF)" > "$(MODCONF).new"
+	cat "$(MODCONF).new" > "$(MODCONF)" && rm -f "$(MODCONF).new"
+}
+
+# The search way, as a service account; the first server down.
+SEARCH_SECTION="
+	server = \"$CLOSED_URI\"
+	server = \"$SLAPD_URI\"
+	start_tls = yes
+	ca_file = \"$SLAPD_CA\"
+	base_dn = \"$PEOPLE\"
+	filter = \"(uid={user})\"
+	bind_dn = \"$SLAPD_READER_DN\"
+	bind_password = \"$(cat "$SLAPD_READER_PW_FILE")\"
+	net_timeout = 1
+	timeout = 1
+	pool_size = 2
+	mail2_attribute = otherMailbox
+	groups {
+		allow = \"cn=vpn,$LDAP_GROUPS\"
+		require_2fa = \"cn=2fa-required,$LDAP_GROUPS\"
+		skip_2fa = \"cn=2fa-exempt,$LDAP_GROUPS\"
+	}"
+
+# The template way, over ldaps://; groups asked of the group (compare).
+TEMPLATE_SECTION="
+	server = \"$SLAPD_LDAPS_URI\"
+	ca_file = \"$SLAPD_CA\"
+	dn_template = \"uid={user},$PEOPLE\"
+	timeout = 1
+	net_timeout = 1
+	groups {
+		membership_attribute = \"\"
+		allow = \"cn=vpn,$LDAP_GROUPS\"
+	}"
+
+# start_radiusd ENFORCE SECTION: radiusd again with that config, -xx so
+# that the debug lines (never a value) reach the log.
+start_radiusd() {
+	tf_server_stop
+	ldap_config "$1" "$2"
+	twofa_start_radiusd "$DIR/server" -xx
+}
+
+setup() {
+	DIR=$TF_WORK/ldap
+	rm -rf "$DIR"; mkdir -p "$DIR"
+	STORE=$DIR/store/twofa.db
+	KEY=$DIR/store/twofa.key
+	twofa_init_store "$DIR/store"
+	printf '%s\n' "$USERS_CSV" | tf_admin user import - >/dev/null || die "user import failed"
+	PORT=$(twofa_free_port)
+	twofa_make_raddb "$DIR/server" "$PORT" "$STORE" "$KEY"
+	# radiusd -xx prints User-Password; this shows the module's own lines never do.
+	sed -i -E 's/^#[[:space:]]*suppress_secrets = no/\tsuppress_secrets = yes/' "$DIR/server/raddb/radiusd.conf"
+	start_radiusd optional "$SEARCH_SECTION" || die "radiusd failed to start with password_source = ldap"
+}
+
+# --- the search way (the first server down throughout) -------------------
+
+ldap_password_then_totp_is_accepted() {
+	local binds
+	binds=$(tf_slapd_binds "uid=alice,$PEOPLE")
+	tf_round1 alice alice-ldap-pw
+	tf_expect "round 1" "$R_CODE" "Access-Challenge"
+	tf_expect "prompt" "$R_MSG" "$CHALLENGE"
+	tf_expect "alice bound" "$(tf_slapd_binds "uid=alice,$PEOPLE")" "$((binds + 1))"
+	tf_wait_fresh_step
+	tf_round1 alice alice-ldap-pw
+	tf_round2 alice "$(tf_code "$ALICE_SECRET")" "$R_STATE"
+	tf_expect "round 2" "$R_CODE" "Access-Accept"
+	tf_round1 alice alice-ldap-pw
+	tf_round2 alice 000000 "$R_STATE"
+	tf_expect "a wrong code" "$R_CODE" "Access-Challenge"
+}
+
+first_server_down_the_second_is_used() {
+	tf_expect "failover logged" "$(logged "LDAP: using server $SLAPD_URI")" yes
+	tf_expect "first one tried" "$(logged "LDAP server $CLOSED_URI: cannot connect: Can't contact LDAP server")" yes
+}
+
+wrong_ldap_password_is_rejected() {
+	tf_round1 alice wrong-pw
+	tf_expect_reject "wrong password"
+	tf_round1 alice ALICE-LDAP-PW
+	tf_expect_reject "password in another case"
+	tf_expect "counted in the store" "$(tf_password_failures)" "alice 2"
+	tf_round1 alice alice-ldap-pw
+	tf_expect "right again" "$R_CODE" "Access-Challenge"
+	tf_expect "count cleared" "$(tf_password_failures)" ""
+}
+
+unknown_user_is_rejected_with_the_same_message() {
+	tf_round1 nobody alice-ldap-pw
+	tf_expect_reject "unknown user"
+	tf_expect "said why" "$(logged 'LDAP: no entry matches (uid=nobody)')" yes
+}
+
+# Each would match admin (whose password is sent, and who needs no second
+# factor under enforce = optional) if the name reached the filter as is.
+filter_injection_names_match_nobody() {
+	local name
+	for name in '*' '*)(uid=*' 'admin)(|(uid=*' 'ad*' 'admin)(uid=admin' '*)(objectClass=*'; do
+		tf_round1 "$name" admin-ldap-pw
+		tf_expect_reject "name $name"
+	done
+	tf_expect "escaped on the wire" "$(grep -cF 'filter="(uid=admin\29\28|\28uid=\2A)"' "$SLAPD_LOG")" 1
+	tf_expect "admin never bound" "$(tf_slapd_binds "uid=admin,$PEOPLE")" 0
+	tf_round1 admin admin-ldap-pw
+	tf_expect "admin itself" "$R_CODE" "Access-Accept"
+}
+
+empty_password_is_rejected_without_a_bind() {
+	local binds searches
+	binds=$(tf_slapd_binds "uid=alice,$PEOPLE")
+	searches=$(grep -c 'filter="(uid=alice)"' "$SLAPD_LOG")
+	tf_send 'User-Name = "alice"
+User-Password = ""'
+	tf_expect_reject "empty password"
+	tf_send 'User-Name = "alice"'
+	tf_expect_reject "no password at all"
+	tf_expect "binds as alice" "$(tf_slapd_binds "uid=alice,$PEOPLE")" "$binds"
+	tf_expect "searches for alice" "$(grep -c 'filter="(uid=alice)"' "$SLAPD_LOG")" "$searches"
+	tf_expect "said why" "$(logged 'LDAP: empty password, no bind sent')" yes
+}
+
+group_rules_hold() {
+	tf_round1 bob bob-ldap-pw
+	tf_expect "skip_2fa member, no factor" "$R_CODE" "Access-Accept"
+	tf_round1 dave dave-ldap-pw
+	tf_expect "require_2fa member with a factor" "$R_CODE" "Access-Challenge"
+	tf_admin user reset dave >/dev/null
+	tf_round1 dave dave-ldap-pw
+	tf_expect_reject "require_2fa member without a factor, enforce = optional"
+	tf_round1 carol carol-ldap-pw
+	tf_expect_reject "not in allow"
+	tf_expect "carol bound all the same" "$(tf_slapd_binds "uid=carol,$PEOPLE")" 1
+	tf_round1 carol wrong
+	tf_expect_reject "not in allow, wrong password"
+}
+
+utf8_name_and_password_bind() {
+	tf_round1 "jürgen" "pässwörd-€-ü"
+	tf_expect "no factor, enforce = optional" "$R_CODE" "Access-Accept"
+	tf_expect "bound as jürgen" "$(tf_slapd_binds "uid=jürgen,$PEOPLE")" 1
+	tf_round1 "jürgen" "passwort"
+	tf_expect_reject "wrong UTF-8 password"
+}
+
+attributes_are_read_never_logged() {
+	tf_expect "alice's" "$(logged "LDAP: uid=alice,$PEOPLE: phone found, mail found, second mail found, in allow_group, second factor as enforce says")" yes
+	tf_expect "bob's" "$(logged "LDAP: uid=bob,$PEOPLE: phone found, mail found, in allow_group, second factor skipped by group")" yes
+	tf_expect "a phone number in the log" "$(grep -cE '\+1555010|example\.(org|net)>' "$(LOG)")" 0
+	tf_expect "a password in the log" "$(grep -cE 'alice-ldap-pw|bob-ldap-pw' "$(LOG)")" 0
+}
+
+# --- the directory stopped, hung, started again ---------------------------
+
+directory_stopped_gives_a_clean_reject() {
+	tf_slapd_stop
+	tf_round1 alice alice-ldap-pw
+	tf_expect_reject "directory down"
+	tf_expect "logged" "$(logged 'LDAP: no server answered (2 tried)')" yes
+	tf_expect "radiusd still there" "$(kill -0 "$RADIUSD_PID" 2>/dev/null && echo yes)" yes
+}
+
+directory_started_again_works_without_restart() {
+	tf_slapd_start || { tf_expect "slapd restarts" no yes; return; }
+	tf_round1 alice alice-ldap-pw
+	tf_expect "after the restart" "$R_CODE" "Access-Challenge"
+}
+
+# Takes connections, never answers: the pooled connections time out.
+hung_directory_gives_a_clean_reject() {
+	tf_round1 bob bob-ldap-pw	# a pooled connection to this slapd first
+	tf_slapd_pause
+	tf_round1 bob bob-ldap-pw
+	tf_expect_reject "directory hung"
+	tf_round1 alice alice-ldap-pw
+	tf_expect_reject "directory still hung"
+	tf_slapd_resume
+	tf_expect "timeout logged" "$(logged 'LDAP: search failed: Timed out')" yes
+	tf_round1 bob bob-ldap-pw
+	tf_expect "answering again" "$R_CODE" "Access-Accept"
+}
+
+# --- the template way, ldaps://, enforce = required -----------------------
+
+template_over_ldaps() {
+	start_radiusd required "$TEMPLATE_SECTION" || { tf_expect "radiusd starts" no yes; return; }
+	# The next step's code (window = 1): this step's may be used already.
+	tf_wait_fresh_step
+	tf_round1 alice alice-ldap-pw
+	tf_round2 alice "$(tf_code "$ALICE_SECRET" 30)" "$R_STATE"
+	tf_expect "alice" "$R_CODE" "Access-Accept"
+	tf_round1 alice wrong-pw
+	tf_expect_reject "wrong password"
+	tf_round1 nobody nobody-pw
+	tf_expect_reject "unknown user"
+	tf_round1 bob bob-ldap-pw
+	tf_expect_reject "no factor on file, enforce = required"
+	tf_expect "why" "$(logged 'no second factor on file (no row in the store), enforce = required')" yes
+	tf_round1 carol carol-ldap-pw
+	tf_expect_reject "not in allow (a compare on the group)"
+}
+
+# (Names with spaces never get here: the site's filter_username refuses them.)
+dn_injection_names_are_escaped() {
+	local name
+	for name in 'admin,ou=people' 'admin+cn=admin' 'uid=admin' '#admin' 'x\,y' 'a"b<c>d;e'; do
+		tf_round1 "$name" admin-ldap-pw
+		tf_expect_reject "name $name"
+	done
+	# slapd logs the DN in its own spelling: hex escapes in upper case.
+	tf_expect "bind DN escaped" \
+		"$(grep -cF "BIND dn=\"uid=admin\\2Cou\\3Dpeople,$PEOPLE\" method=128" "$SLAPD_LOG")" 1
+	tf_expect "multi-valued RDN escaped" \
+		"$(grep -cF "BIND dn=\"uid=admin\\2Bcn\\3Dadmin,$PEOPLE\" method=128" "$SLAPD_LOG")" 1
+	tf_expect "admin never bound" "$(tf_slapd_binds "uid=admin,$PEOPLE")" 1	# the one of the search way
+}
+
+starttls_with_an_untrusted_ca_is_refused() {
+	local binds
+	start_radiusd optional "$(printf '%s\n' "$SEARCH_SECTION" | sed "s#$SLAPD_CA#${SLAPD_CA%/*}/other-ca.pem#")" 2>/dev/null ||
+		{ tf_expect "radiusd starts" no yes; return; }
+	binds=$(tf_slapd_binds "$SLAPD_READER_DN")
+	tf_round1 bob bob-ldap-pw
+	tf_expect_reject "untrusted server certificate"
+	tf_expect "StartTLS refused" "$(logged "LDAP server $SLAPD_URI: StartTLS failed")" yes
+	tf_expect "nothing bound" "$(tf_slapd_binds "$SLAPD_READER_DN")" "$binds"
+}
+
+radiusd_refuses_an_ldap_section_that_cannot_work() {
+	if start_radiusd optional "server = \"$SLAPD_URI\"" 2>/dev/null; then
+		tf_expect "no DN template or filter" started refused
+	fi
+	tf_expect "says why" "$(logged 'set either dn_template, or base_dn and filter')" yes
+	RADIUSD_PID=
+}
+
+setup
+tf_run ldap_password_then_totp_is_accepted
+tf_run first_server_down_the_second_is_used
+tf_run wrong_ldap_password_is_rejected
+tf_run unknown_user_is_rejected_with_the_same_message
+tf_run filter_injection_names_match_nobody
+tf_run empty_password_is_rejected_without_a_bind
+tf_run group_rules_hold
+tf_run utf8_name_and_password_bind
+tf_run attributes_are_read_never_logged
+tf_run directory_stopped_gives_a_clean_reject
+tf_run directory_started_again_works_without_restart
+tf_run hung_directory_gives_a_clean_reject
+tf_run template_over_ldaps
+tf_run dn_injection_names_are_escaped
+tf_run starttls_with_an_untrusted_ca_is_refused
+tf_run radiusd_refuses_an_ldap_section_that_cannot_work
