@@ -86,6 +86,12 @@ typedef struct {
 	twofa_lockout_t		lockout;		//!< consecutive failed codes across logins
 	twofa_password_throttle_t throttle;		//!< consecutive failed first factors
 	uint32_t		backup_codes_low;	//!< at most this many left: the Accept says so
+	char const		*backup_challenge;	//!< backup { challenge_message }
+	char const		*backup_retry;		//!< backup { retry_message }
+	struct {
+		char const	*challenge;		//!< the first prompt of a challenge for this method
+		char const	*retry;			//!< after a wrong answer ({attempts})
+	} prompts[TWOFA_METHOD_LAST + 1];		//!< by method id (pending.h), filled at instantiate
 	uint32_t		audit_days;		//!< days the login log keeps, 0 for ever
 	bool			enrol_at_login;		//!< no factor held: the password alone enrols a TOTP secret
 	char const		*enrol_message;		//!< Reply-Message showing the new secret ({secret})
@@ -125,6 +131,10 @@ static const CONF_PARSER throttle_config[] = {
 
 static const CONF_PARSER backup_config[] = {
 	{ "backup_codes_low", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, backup_codes_low), "2" },
+	{ "challenge_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, backup_challenge),
+	  "Enter one of your backup codes" },
+	{ "retry_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, backup_retry),
+	  "Wrong code. Enter one of your backup codes (attempts left: {attempts})" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -641,7 +651,7 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
 	}
 
-	return send_challenge(inst, request, &pending, inst->challenge_message);
+	return send_challenge(inst, request, &pending, inst->prompts[pending.method].challenge);
 }
 
 /*
@@ -885,7 +895,7 @@ static rlm_rcode_t wrong_answer(rlm_twofa_t const *inst, REQUEST *request, twofa
 	pending->attempts_left--;
 	pending->had_failures = true;
 	/* Not the first prompt again: the user sees that the code was wrong.  No xlat, no format. */
-	twofa_message_expand(message, sizeof(message), inst->retry_message, pending->attempts_left);
+	twofa_message_expand(message, sizeof(message), inst->prompts[pending->method].retry, pending->attempts_left);
 	return send_challenge(inst, request, pending, message);
 }
 
@@ -1212,6 +1222,24 @@ static void check_messages(rlm_twofa_t const *inst)
 	}
 	check_message_length(inst, "retry_message (expanded)",
 			     twofa_message_expand(buffer, sizeof(buffer), inst->retry_message, inst->attempts));
+	check_message_length(inst, "backup.challenge_message", strlen(inst->backup_challenge));
+	check_message_length(inst, "backup.retry_message (expanded)",
+			     twofa_message_expand(buffer, sizeof(buffer), inst->backup_retry, inst->attempts));
+}
+
+/*
+ *	Each method's prompts, by its id: the flow picks them by the pending
+ *	method, without knowing which is which.  An enrolment's first text is
+ *	enrol_message (with the secret), its retry the TOTP one.
+ */
+static void set_prompts(rlm_twofa_t *inst)
+{
+	inst->prompts[TWOFA_METHOD_TOTP].challenge = inst->challenge_message;
+	inst->prompts[TWOFA_METHOD_TOTP].retry = inst->retry_message;
+	inst->prompts[TWOFA_METHOD_BACKUP].challenge = inst->backup_challenge;
+	inst->prompts[TWOFA_METHOD_BACKUP].retry = inst->backup_retry;
+	inst->prompts[TWOFA_METHOD_ENROL].challenge = inst->enrol_message;
+	inst->prompts[TWOFA_METHOD_ENROL].retry = inst->retry_message;
 }
 
 /*
@@ -1314,6 +1342,7 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, <=, 86400);
 	FR_INTEGER_BOUND_CHECK("backup.backup_codes_low", inst->backup_codes_low, <=, TWOFA_BACKUP_COUNT_MAX);
 	check_messages(inst);
+	set_prompts(inst);
 	if (check_enrol_message(inst, conf) < 0) return -1;
 
 	return 0;

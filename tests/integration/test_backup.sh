@@ -94,11 +94,14 @@ user_with_only_backup_codes_is_challenged_for_one() {
 	tf_round1 carol "$PW"
 	tf_expect_reject "no second factor yet"
 	new_codes carol 2
-	# The next login sees them, no restart.
-	login_with carol "${CODES[1]}"
+	# The next login sees them, no restart; the prompt asks for a backup code, not an app's.
+	tf_round1 carol "$PW"
+	tf_expect "backup prompt" "$R_CODE/$R_MSG" "Access-Challenge/Enter one of your backup codes"
+	tf_round2 carol "${CODES[1]}" "$R_STATE"
 	tf_expect "backup code alone" "$R_CODE" "Access-Accept"
 	login_with carol "000000"
-	tf_expect "a TOTP-shaped answer" "$R_CODE" "Access-Challenge"
+	tf_expect "a TOTP-shaped answer" "$R_CODE/$R_MSG" \
+		"Access-Challenge/Wrong code. Enter one of your backup codes (attempts left: 2)"
 	tf_round2 carol "${CODES[0]}" "$R_STATE"
 	tf_expect "last code" "$R_CODE" "Access-Accept"
 	tf_round1 carol "$PW"
