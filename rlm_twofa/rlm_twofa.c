@@ -1428,6 +1428,10 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	store_config.sqlite.background_checkpoint = true;
 	store_config.login_keep_days = inst->audit_days;
 	rc = twofa_store_open(inst, &store_config, &inst->store);
+	if (rc == TWOFA_ERR_MALFORMED) {		/* a URL of no backend: the config is wrong, not the store */
+		cf_log_err_cs(conf, "%s", twofa_store_errmsg(inst->store));
+		return -1;
+	}
 	if ((rc == TWOFA_ERR_NOT_FOUND) && inst->store) {
 		/*
 		 *	Not fatal: every login is rejected until the store

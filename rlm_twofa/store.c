@@ -14,7 +14,7 @@ static twofa_store_ops_t const *const backends[] = {
 	&twofa_store_sqlite_ops,
 };
 
-/* A store that is no store: it only says why (an unknown scheme). */
+/* A store that is no store: it only says why (an unknown scheme); no other call may be made on it. */
 typedef struct {
 	twofa_store_t	handle;
 	char		errmsg[320];
@@ -36,7 +36,7 @@ static twofa_rcode_t open_failed(TALLOC_CTX *ctx, twofa_store_t **out, char cons
 	snprintf(store->errmsg, sizeof(store->errmsg), "store %.200s: no backend for this URL in this build "
 		 "(sqlite:PATH, or a path)", url);
 	*out = &store->handle;
-	return TWOFA_ERR_STORE;
+	return TWOFA_ERR_MALFORMED;
 }
 
 twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *config, twofa_store_t **out)

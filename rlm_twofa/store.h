@@ -108,7 +108,8 @@ typedef struct {
 
 /** Open the store its URL names and bring its schema up to date (migrations).
  *  The handle is a talloc child of ctx; freeing it closes every thread's connection.
- *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND (no file and !create), TWOFA_ERR_STORE, TWOFA_ERR_BUSY.
+ *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND (no file and !create), TWOFA_ERR_STORE, TWOFA_ERR_BUSY,
+ *  TWOFA_ERR_MALFORMED (a URL no backend of this build takes: only errmsg may be asked then).
  *  On failure *out is still set when possible so twofa_store_errmsg() can say why; free it.
  */
 twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *config, twofa_store_t **out);

@@ -221,6 +221,7 @@ store_url_names_the_backend() {
 	tf_expect "sqlite:PATH: the same store" "$R_CODE" "Access-Accept"
 	refuses_to_start "postgresql:// (no backend yet)" "store = postgresql://db.example.org/twofa" || return
 	tf_expect "says why" "$(logged 'postgresql://db.example.org/twofa: no backend for this URL')" yes
+	tf_expect "a clean refusal" "$(logged 'Instantiation failed for module "twofa"')" yes
 }
 
 deprecated_busy_timeout_still_works() {

@@ -49,14 +49,15 @@ static twofa_store_t *open_path(TALLOC_CTX *ctx, char const *path, bool create, 
  *	The tests name a TOTP factor by the secret it was set with (`sealed`,
  *	`resealed`), as the store once did; the store names it by its id, a
  *	new one each time a factor is set.  This table remembers which id
- *	each user got with which secret, for consume() and consume_with().
+ *	a user id last got with which secret, for consume() and
+ *	consume_with().  Not by store handle: a test may reopen its file
+ *	(a new handle), and each test sets the factors it consumes.
  */
 static struct {
-	twofa_store_t	*store;
 	int64_t		user_id;
 	uint8_t const	*blob;
 	int64_t		factor_id;
-} factor_ids[256];
+} factor_ids[1024];
 static size_t num_factor_ids;
 
 /* The user's TOTP factor as stored now: its id and last step (-1, -2 if none). */
@@ -82,10 +83,15 @@ static void remember_factor(twofa_store_t *store, char const *name, uint8_t cons
 {
 	int64_t user_id, factor_id, last_step;
 
+	size_t	i;
+
 	totp_read(store, name, &user_id, &factor_id, &last_step);
-	if (num_factor_ids < sizeof(factor_ids) / sizeof(factor_ids[0])) {
-		factor_ids[num_factor_ids++] = (typeof(factor_ids[0])) { store, user_id, blob, factor_id };
+	for (i = 0; i < num_factor_ids; i++) {
+		if ((factor_ids[i].user_id == user_id) && (factor_ids[i].blob == blob)) break;
 	}
+	if (i == sizeof(factor_ids) / sizeof(factor_ids[0])) i = num_factor_ids = 0;	/* full: start over */
+	if (i == num_factor_ids) num_factor_ids++;
+	factor_ids[i] = (typeof(factor_ids[0])) { user_id, blob, factor_id };
 }
 
 /* The id user_id's TOTP factor got when it was last set with blob, or 0. */
@@ -93,9 +99,8 @@ static int64_t factor_of(twofa_store_t *store, int64_t user_id, uint8_t const *b
 {
 	size_t i;
 
-	for (i = num_factor_ids; i > 0; i--) {
-		if ((factor_ids[i - 1].store == store) && (factor_ids[i - 1].user_id == user_id) &&
-		    (factor_ids[i - 1].blob == blob)) return factor_ids[i - 1].factor_id;
+	for (i = 0; i < num_factor_ids; i++) {
+		if ((factor_ids[i].user_id == user_id) && (factor_ids[i].blob == blob)) return factor_ids[i].factor_id;
 	}
 	return 0;
 }
@@ -287,7 +292,7 @@ static void other_backends_are_refused_clearly(void)
 	twofa_store_config_t	config = { .url = "postgresql://db/twofa", .sqlite.busy_timeout_ms = 100 };
 	twofa_store_t		*store = NULL;
 
-	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_STORE);
+	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_MALFORMED);
 	CHECK(store && strstr(twofa_store_errmsg(store), "no backend for this URL") != NULL);
 	talloc_free(ctx);
 }
