@@ -14,7 +14,8 @@
  * method.h (second-factor methods: method_totp.c), crypto.c (secrets at
  * rest, password hashes), store.h (users, used time steps, lockout),
  * policy.c (input checks), pending.c (the challenge's context in
- * session-state).  No method-specific code here.
+ * session-state), netpolicy.c (per-NAS rules: policy_file, applied once
+ * the first factor passed).  No method-specific code here.
  *
  * Round one (no State): check the first factor, the lock and the enrolment,
  * keep the pending context in session-state, send an Access-Challenge.
