@@ -175,13 +175,15 @@ user alice: challenge (totp)"
 
 # --- HUP ------------------------------------------------------------------
 
-# hup: SIGHUP, then wait for radiusd to say it re-read the module (or not).
+# hup: SIGHUP, then wait for radiusd to say how the module's reload went
+# (a line more than before of: reloaded, failed, or nothing changed).
+HUP_DONE='Reloaded module "twofa"|HUP failed for module "twofa"|HUP - No files changed'
 hup() {
 	local before i
-	before=$(grep -c 'HUP' "$(LOG)")
+	before=$(grep -cE "$HUP_DONE" "$(LOG)")
 	kill -HUP "$RADIUSD_PID"
-	for i in $(seq 1 50); do
-		[ "$(grep -c 'HUP' "$(LOG)")" -gt "$before" ] && grep -qE 'Reloaded module "twofa"|HUP failed for module "twofa"|HUP - No files changed' "$(LOG)" && sleep 0.3 && return 0
+	for i in $(seq 1 100); do
+		[ "$(grep -cE "$HUP_DONE" "$(LOG)")" -gt "$before" ] && return 0
 		sleep 0.1
 	done
 	return 1
