@@ -14,7 +14,8 @@
  * method.h (second-factor methods: method_totp.c), crypto.c (secrets at
  * rest, password hashes), store.h (users, used time steps, lockout),
  * policy.c (input checks), pending.c (the challenge's context in
- * session-state).  No method-specific code here.
+ * session-state), netpolicy.c (per-NAS rules: policy_file, applied once
+ * the first factor passed).  No method-specific code here.
  *
  * Round one (no State): check the first factor, the lock and the enrolment,
  * keep the pending context in session-state, send an Access-Challenge.
@@ -48,6 +49,7 @@ RCSID("$Id$")
 #include "pending.h"
 #include "method.h"
 #include "ldap.h"
+#include "netpolicy.h"
 
 typedef enum {
 	PASSWORD_SOURCE_LOCAL = 0,	//!< crypt(3) hash in our store
@@ -95,6 +97,7 @@ typedef struct {
 	uint32_t		audit_days;		//!< days the login log keeps, 0 for ever
 	bool			enrol_at_login;		//!< no factor held: the password alone enrols a TOTP secret
 	char const		*enrol_message;		//!< Reply-Message showing the new secret ({secret})
+	char const		*policy_file;		//!< per-NAS rules (netpolicy.h), NULL for none
 
 	twofa_store_t		*store;			//!< shared by all worker threads
 	uint8_t			key[TWOFA_KEY_LEN];	//!< wiped in detach
@@ -108,6 +111,9 @@ typedef struct {
 	uint32_t		ldap_net_timeout;	//!< seconds
 	uint32_t		ldap_timeout;		//!< seconds
 	twofa_ldap_t		*ldap;			//!< shared by all worker threads; freed in detach
+
+	twofa_netpolicy_t	*policy;		//!< policy_file's rules, read at instantiate (and so on HUP)
+	void const		*decision_key;		//!< request data key, the same across HUPs (decision_key())
 } rlm_twofa_t;
 
 static const CONF_PARSER totp_config[] = {
@@ -198,6 +204,8 @@ static const CONF_PARSER module_config[] = {
 	{ "challenge_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, challenge_timeout), "60" },
 	{ "attempts", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, attempts), "3" },
 	{ "audit_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, audit_days), "90" },
+	/* FILE_INPUT: radiusd notes its mtime, and a HUP after a change re-instantiates the module. */
+	{ "policy_file", FR_CONF_OFFSET(PW_TYPE_FILE_INPUT, rlm_twofa_t, policy_file), NULL },
 	{ "totp", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) totp_config },
 	{ "lockout", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) lockout_config },
 	{ "password_throttle", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) throttle_config },
@@ -243,16 +251,45 @@ enum {
 	DECIDED_SECOND_FACTOR = 1,	//!< a second factor was verified in this request
 	DECIDED_NOT_NEEDED,		//!< the first alone will do: exempt, or no factor on file under enforce = optional
 	DECIDED_REJECT,			//!< this module rejected: not a first-factor failure of another module
+	DECIDED_BYPASS,			//!< with DECIDED_NOT_NEEDED: a policy_file rule said skip (data: the rule)
 };
 
 static void decided(rlm_twofa_t const *inst, REQUEST *request, int what)
 {
-	request_data_add(request, (void *) inst, what, (void *) inst, false);
+	request_data_add(request, (void *) inst->decision_key, what, (void *) inst, false);
 }
 
 static bool was_decided(rlm_twofa_t const *inst, REQUEST *request, int what)
 {
-	return request_data_reference(request, (void *) inst, what) != NULL;
+	return request_data_reference(request, (void *) inst->decision_key, what) != NULL;
+}
+
+/*
+ *	Request data is keyed by a pointer that outlives a HUP: the new
+ *	instance of a name gets the old one's key, so a request that
+ *	straddles a reload (authenticate by the old instance, post-auth by
+ *	the new) finds what was decided.  Instantiate runs in the main
+ *	thread only; the keys live as long as the process.
+ */
+typedef struct decision_key {
+	struct decision_key	*next;
+	char			name[];
+} decision_key_t;
+
+static void const *decision_key(char const *name)
+{
+	static decision_key_t	*keys;
+	decision_key_t		*key;
+
+	for (key = keys; key; key = key->next) {
+		if (strcmp(key->name, name) == 0) return key;
+	}
+	key = malloc(sizeof(*key) + strlen(name) + 1);
+	if (!key) return NULL;
+	strcpy(key->name, name);
+	key->next = keys;
+	keys = key;
+	return key;
 }
 
 /*
@@ -363,6 +400,15 @@ static void log_login(rlm_twofa_t const *inst, REQUEST *request, char const *met
 	}
 }
 
+/** The reply of every reject of this module: reject_message, nothing else. */
+static void reject_reply(rlm_twofa_t const *inst, REQUEST *request)
+{
+	decided(inst, request, DECIDED_REJECT);
+	fr_pair_list_free(&request->reply->vps);
+	add_reply_message(request, inst->reject_message, T_OP_SET);
+	add_message_authenticator(request);
+}
+
 /** The one Access-Reject of this module: the same Reply-Message whatever failed.
  *
  * One REDEBUG per failed login: it becomes the Module-Failure-Message that
@@ -374,10 +420,7 @@ static rlm_rcode_t reject(rlm_twofa_t const *inst, REQUEST *request, char const 
 	if (!was_decided(inst, request, DECIDED_REJECT)) {
 		log_login(inst, request, login_method(stage), "reject", login_reason(stage, rc));
 	}
-	decided(inst, request, DECIDED_REJECT);
-	fr_pair_list_free(&request->reply->vps);
-	add_reply_message(request, inst->reject_message, T_OP_SET);
-	add_message_authenticator(request);
+	reject_reply(inst, request);
 
 	return (rc == TWOFA_OK) ? RLM_MODULE_REJECT : rcode_map(rc);
 }
@@ -616,18 +659,117 @@ static rlm_rcode_t offer_enrolment(rlm_twofa_t const *inst, REQUEST *request, tw
 }
 
 /*
+ *	policy_file: what the request says of where it comes from.  The NAS
+ *	by the packet's source address and the client's shortname (both
+ *	vouched for by the client's secret), and by NAS-IP-Address and
+ *	NAS-IPv6-Address (only claimed: nas_ip= rules); the user by
+ *	Calling-Station-Id when it holds an address, else Framed-IP-Address.
+ */
+static twofa_netpolicy_rule_t const *nas_rule(rlm_twofa_t const *inst, REQUEST *request)
+{
+	twofa_ip_t		src = { 0 }, ip4 = { 0 }, ip6 = { 0 }, from = { 0 };
+	twofa_netpolicy_query_t	q = { .src = &src };
+	fr_ipaddr_t const	*a = &request->packet->src_ipaddr;
+	VALUE_PAIR		*vp;
+
+	if (!inst->policy || !inst->policy->count) return NULL;
+	src.af = (a->af == AF_INET) ? 4 : (a->af == AF_INET6) ? 6 : 0;
+	if (src.af == 4) memcpy(src.addr, &a->ipaddr.ip4addr, 4);
+	if (src.af == 6) memcpy(src.addr, &a->ipaddr.ip6addr, 16);
+	if (request->client) q.shortname = request->client->shortname;
+	if ((vp = fr_pair_find_by_num(request->packet->vps, PW_NAS_IP_ADDRESS, 0, TAG_ANY))) {
+		ip4.af = 4;
+		memcpy(ip4.addr, &vp->vp_ipaddr, 4);
+		q.nas_ip4 = &ip4;
+	}
+	if ((vp = fr_pair_find_by_num(request->packet->vps, PW_NAS_IPV6_ADDRESS, 0, TAG_ANY))) {
+		ip6.af = 6;
+		memcpy(ip6.addr, &vp->vp_ipv6addr, 16);
+		q.nas_ip6 = &ip6;
+	}
+	vp = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
+	if (vp && (vp->da->type == PW_TYPE_STRING) && (strlen(vp->vp_strvalue) == vp->vp_length) &&
+	    twofa_ip_parse(vp->vp_strvalue, &from)) {
+		q.from = &from;
+	} else if ((vp = fr_pair_find_by_num(request->packet->vps, PW_FRAMED_IP_ADDRESS, 0, TAG_ANY))) {
+		from.af = 4;
+		memcpy(from.addr, &vp->vp_ipaddr, 4);
+		q.from = &from;
+	}
+	return twofa_netpolicy_match(inst->policy, &q);
+}
+
+/*
+ *	The first factor passed: a policy_file rule may decide now.  skip
+ *	lets the first factor alone in (logged as "bypass:RULE"), reject is
+ *	the one reject (logged as "policy:RULE"); require is the caller's
+ *	(*rule: the challenge whatever enforce says, with the rule's text).
+ *	Auth-Type Accept checked no first factor: skip then counts as
+ *	require (the first factor is always checked).
+ */
+static bool nas_rule_decides(rlm_twofa_t const *inst, REQUEST *request, char const *who, bool first_factor_checked,
+			     twofa_netpolicy_rule_t const **rule, rlm_rcode_t *rcode)
+{
+	char reason[TWOFA_NETPOLICY_NAME_MAX + 8];
+
+	*rule = nas_rule(inst, request);
+	if (!*rule) return false;
+	RDEBUG2("User \"%s\": NAS rule %s (%s:%u): %s", who, (*rule)->name, (*rule)->file, (*rule)->line,
+		twofa_netpolicy_action_name((*rule)->action));
+	switch ((*rule)->action) {
+	case TWOFA_NETPOLICY_SKIP:
+		if (!first_factor_checked) {
+			RDEBUG2("Auth-Type Accept checked no first factor: the rule cannot skip the second");
+			return false;
+		}
+		request_data_add(request, (void *) inst->decision_key, DECIDED_BYPASS, (void *) *rule, false);
+		decided(inst, request, DECIDED_NOT_NEEDED);
+		*rcode = RLM_MODULE_OK;
+		return true;
+
+	case TWOFA_NETPOLICY_REJECT:
+		REDEBUG("NAS rule %s refuses the login", (*rule)->name);
+		snprintf(reason, sizeof(reason), "policy:%s", (*rule)->name);
+		log_login(inst, request, "none", "reject", reason);
+		reject_reply(inst, request);
+		*rcode = RLM_MODULE_REJECT;
+		return true;
+
+	case TWOFA_NETPOLICY_REQUIRE:
+		break;
+	}
+	return false;
+}
+
+/** The reason word of an accept without a second factor: "bypass:RULE", or "not_needed". */
+static char const *accept_reason(rlm_twofa_t const *inst, REQUEST *request)
+{
+	twofa_netpolicy_rule_t const *rule = request_data_reference(request, (void *) inst->decision_key,
+								    DECIDED_BYPASS);
+	char const *reason;
+
+	if (!rule) return "not_needed";
+	reason = talloc_asprintf(request, "bypass:%s", rule->name);
+	return reason ? reason : "bypass";
+}
+
+/*
  *	The first factor has passed: challenge for the second, or let the
  *	first alone do if the user is exempt, or holds none and enforcement
- *	allows it.
+ *	allows it; a policy_file rule first.
  *	From round one (password_source = local) and from post-auth (an
  *	Access-Accept of another module).
  */
 static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
 {
 	twofa_method_t const	*method = twofa_method_for_user(user);
+	twofa_netpolicy_rule_t const *rule;
 	twofa_pending_t		pending;
+	rlm_rcode_t		rcode;
 
 	if (is_locked(user, time(NULL))) return reject(inst, request, "password", TWOFA_ERR_LOCKED);
+	/* skip or reject decide here; require (rule set) outranks enforce = optional, not an exemption. */
+	if (nas_rule_decides(inst, request, user->name, true, &rule, &rcode)) return rcode;
 
 	/* An administrator's exemption (twofa-admin user 2fa NAME off) outranks enforce. */
 	if (user->exempt) {
@@ -638,7 +780,9 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 
 	if (!method && inst->enrol_at_login) return offer_enrolment(inst, request, user);
 	if (!method) {
-		if (inst->enforce == ENFORCE_REQUIRED) return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
+		if ((inst->enforce == ENFORCE_REQUIRED) || rule) {
+			return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
+		}
 
 		RDEBUG2("User \"%s\": no second factor on file and enforce = optional, first factor is enough",
 			user->name);
@@ -651,7 +795,8 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
 	}
 
-	return send_challenge(inst, request, &pending, inst->prompts[pending.method].challenge);
+	return send_challenge(inst, request, &pending,
+			      (rule && rule->message) ? rule->message : inst->prompts[pending.method].challenge);
 }
 
 /*
@@ -695,10 +840,16 @@ static void ldap_log(void *uctx, twofa_ldap_log_level_t level, char const *msg)
 static rlm_rcode_t ldap_second_factor(rlm_twofa_t const *inst, REQUEST *request, char const *name,
 				      twofa_user_t *user, twofa_ldap_user_t const *entry)
 {
-	bool required = (entry->second_factor == TWOFA_LDAP_2FA_REQUIRED);
+	bool				required = (entry->second_factor == TWOFA_LDAP_2FA_REQUIRED);
+	twofa_netpolicy_rule_t const	*rule = NULL;
+	rlm_rcode_t			rcode;
 
 	if (user && is_locked(user, time(NULL))) return reject(inst, request, "password", TWOFA_ERR_LOCKED);
-	if (entry->second_factor == TWOFA_LDAP_2FA_SKIP) {
+	/* A NAS rule outranks the groups (a user with a row meets it in second_factor_or_not). */
+	if ((!user || (entry->second_factor == TWOFA_LDAP_2FA_SKIP)) &&
+	    nas_rule_decides(inst, request, name, true, &rule, &rcode)) return rcode;
+	if (rule) required = true;		/* require, for a user with no row: no factor, so a reject */
+	if (entry->second_factor == TWOFA_LDAP_2FA_SKIP && !rule) {
 		RDEBUG2("User \"%s\": member of ldap.groups.skip_2fa, first factor is enough", name);
 		decided(inst, request, DECIDED_NOT_NEEDED);
 		return RLM_MODULE_OK;
@@ -748,7 +899,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_one_ldap(rlm_twofa_t const *inst, REQU
 	if (user && (rc == TWOFA_ERR_BAD_PASSWORD)) count_password_failure(inst, request, user);
 	if (rc != TWOFA_OK) return reject(inst, request, "password", rc);
 	if (user) count_password_success(inst, request, user);
-	request_data_add(request, (void *) inst, DIRECTORY_ENTRY, entry, false);	/* entry is the request's child */
+	request_data_add(request, (void *) inst->decision_key, DIRECTORY_ENTRY, entry, false);	/* entry is the request's child */
 
 	return ldap_second_factor(inst, request, name, user, entry);
 }
@@ -1034,6 +1185,8 @@ static rlm_rcode_t post_auth_accept(rlm_twofa_t const *inst, REQUEST *request)
 	VALUE_PAIR	*auth_type = fr_pair_find_by_num(request->config, PW_AUTH_TYPE, 0, TAG_ANY);
 	char const	*by = auth_type ? dict_valnamebyattr(PW_AUTH_TYPE, 0, auth_type->vp_integer) : NULL;
 	twofa_user_t	*user = NULL;
+	twofa_netpolicy_rule_t const *rule;
+	rlm_rcode_t	rcode;
 	twofa_rcode_t	rc;
 
 	if (fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
@@ -1045,7 +1198,10 @@ static rlm_rcode_t post_auth_accept(rlm_twofa_t const *inst, REQUEST *request)
 	rc = load_user(inst, request, user_name(request), &user);
 	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) return reject(inst, request, "post-auth", rc);
 	if (!user) {
-		if (inst->enforce == ENFORCE_REQUIRED) {
+		bool checked = !auth_type || (auth_type->vp_integer != PW_AUTH_TYPE_ACCEPT);
+
+		if (nas_rule_decides(inst, request, "(not in the store)", checked, &rule, &rcode)) return rcode;
+		if ((inst->enforce == ENFORCE_REQUIRED) || rule) {
 			RDEBUG2("Access-Accept by %s for a user with no second factor on file, enforce = required",
 				by ? by : "another module");
 			return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
@@ -1086,7 +1242,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 			return RLM_MODULE_OK;
 		}
 		if (was_decided(inst, request, DECIDED_NOT_NEEDED)) {
-			log_login(inst, request, "none", "accept", "not_needed");
+			log_login(inst, request, "none", "accept", accept_reason(inst, request));
 			add_message_authenticator(request);
 			return RLM_MODULE_OK;
 		}
@@ -1094,7 +1250,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 		if (was_decided(inst, request, DECIDED_REJECT)) return RLM_MODULE_REJECT;	/* whatever the reason's rcode */
 		if (rcode == RLM_MODULE_HANDLED) return RLM_MODULE_UPDATED;	/* a challenge: FreeRADIUS saves session-state */
 		/* The first factor alone will do: exempt, or nothing on file under enforce = optional. */
-		log_login(inst, request, "none", "accept", "not_needed");
+		log_login(inst, request, "none", "accept", accept_reason(inst, request));
 		add_message_authenticator(request);
 		return rcode;
 
@@ -1115,8 +1271,10 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
  */
 static DICT_ATTR const *session_attr(char const *name, PW_TYPE type)
 {
-	ATTR_FLAGS flags;
+	DICT_ATTR const	*da = dict_attrbyname(name);
+	ATTR_FLAGS	flags;
 
+	if (da) return da;	/* a HUP's new instance: registered at start, the dictionary is not written again */
 	memset(&flags, 0, sizeof(flags));
 	flags.secret = 1;
 	if (dict_addattr(name, -1, 0, type, flags) < 0) {
@@ -1127,16 +1285,45 @@ static DICT_ATTR const *session_attr(char const *name, PW_TYPE type)
 	return dict_attrbyname(name);
 }
 
-static int mod_bootstrap(CONF_SECTION *conf, void *instance)
+/*
+ *	No bootstrap method: FreeRADIUS 3.2 re-instantiates on HUP only a
+ *	HUP-safe module without one (module_hup_module()).  What bootstrap
+ *	did (the name, Twofa-Pending) is instantiate's first step.
+ */
+static int mod_name_and_attrs(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
-	rlm_twofa_t *inst = instance;
-
 	inst->name = cf_section_name2(conf);
 	if (!inst->name) inst->name = cf_section_name1(conf);
+	inst->decision_key = decision_key(inst->name);
+	if (!inst->decision_key) return -1;
 
 	inst->da_pending = session_attr("Twofa-Pending", PW_TYPE_OCTETS);
 	if (!inst->da_pending) return -1;
 
+	return 0;
+}
+
+/*
+ *	policy_file: read whole at instantiate, so at start and on each HUP
+ *	that re-instantiates the module (the file changed, or the
+ *	configuration did, or "radmin hup twofa").  A bad file stops radiusd
+ *	at start, and on HUP keeps the instance (and rules) already running.
+ *	The rules are a child of the instance: a request in flight keeps the
+ *	instance it started with, which FreeRADIUS frees no sooner than 60 s
+ *	after it is replaced.
+ */
+static int load_policy(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	char err[512];
+
+	if (!inst->policy_file) return 0;
+	if (twofa_netpolicy_load(inst, inst->policy_file, &inst->policy, err, sizeof(err)) < 0) {
+		cf_log_err_cs(conf, "policy_file: %s", err);
+		return -1;
+	}
+	INFO("rlm_twofa (%s): policy_file %s: %u rule%s, %zu address%s and name%s", inst->name, inst->policy_file,
+	     inst->policy->count, (inst->policy->count == 1) ? "" : "s", inst->policy->entries,
+	     (inst->policy->entries == 1) ? "" : "es", (inst->policy->entries == 1) ? "" : "s");
 	return 0;
 }
 
@@ -1415,8 +1602,10 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	char			err[256];
 	twofa_rcode_t		rc;
 
+	if (mod_name_and_attrs(conf, inst) < 0) return -1;
 	if (parse_config(conf, inst) < 0) return -1;
 	if (check_wiring(inst, conf) < 0) return -1;
+	if (load_policy(conf, inst) < 0) return -1;
 
 	if (twofa_crypto_load_key(inst->key_file, inst->key, err, sizeof(err)) != TWOFA_OK) {
 		cf_log_err_cs(conf, "Cannot use key_file: %s", err);
@@ -1494,10 +1683,9 @@ extern module_t rlm_twofa;
 module_t rlm_twofa = {
 	.magic		= RLM_MODULE_INIT,
 	.name		= "twofa",
-	.type		= RLM_TYPE_THREAD_SAFE,
+	.type		= RLM_TYPE_THREAD_SAFE | RLM_TYPE_HUP_SAFE,
 	.inst_size	= sizeof(rlm_twofa_t),
 	.config		= module_config,
-	.bootstrap	= mod_bootstrap,
 	.instantiate	= mod_instantiate,
 	.detach		= mod_detach,
 	.methods = {

@@ -5,7 +5,7 @@
  *		key, the audit log, passwords from the terminal).
  *
  *		main.c has the command table; one file per command group
- *		(init.c, user.c, user_import.c, totp.c, backup.c, log.c);
+ *		(init.c, user.c, user_import.c, totp.c, backup.c, log.c, policy.c);
  *		common.c the helpers.
  */
 #ifndef TWOFA_ADMIN_H
@@ -131,5 +131,8 @@ int cmd_backup_generate(admin_t *a, command_t const *cmd, int argc, char **argv)
 int cmd_backup_remove(admin_t *a, command_t const *cmd, int argc, char **argv);
 
 int cmd_log(admin_t *a, command_t const *cmd, int argc, char **argv);		/* log.c */
+
+int cmd_policy_test(admin_t *a, command_t const *cmd, int argc, char **argv);	/* policy.c */
+int cmd_policy_check(admin_t *a, command_t const *cmd, int argc, char **argv);
 
 #endif

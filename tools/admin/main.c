@@ -42,6 +42,10 @@ static command_t const commands[] = {
 	{ "backup", "generate", cmd_backup_generate, "NAME [--count 1..20]",
 	  "new one-time backup codes (10 by default), shown once; the old ones stop working" },
 	{ "backup", "remove", cmd_backup_remove, "NAME", "void a user's backup codes" },
+	{ "policy", "test", cmd_policy_test, "--nas IP|SHORTNAME [--nas-ip IP] [--from IP] [--user NAME] "
+	  "[--policy-file FILE] [--json]", "which per-NAS rule a request matches, and what would happen (to NAME)" },
+	{ "policy", "check", cmd_policy_check, "[--policy-file FILE]",
+	  "read the per-NAS rule file as radiusd would: errors with file, line and why (exit 1)" },
 	{ "log", NULL, cmd_log, "[NAME] [--since TIME] [--json]",
 	  "logins, oldest first: time, user, result, reason, method, NAS address, Calling-Station-Id" },
 };

@@ -124,6 +124,8 @@ twofa_make_raddb() {
 	rm -f "$raddb"/sites-enabled/* "$raddb"/mods-enabled/eap
 	cp "$TOP/raddb/mods-available/twofa" "$raddb/mods-available/twofa"
 	cp "$TOP/raddb/sites-available/twofa" "$raddb/sites-available/twofa"
+	mkdir -p "$raddb/mods-config/twofa"
+	cp "$TOP/raddb/mods-config/twofa/policy" "$raddb/mods-config/twofa/policy"
 	# -f: the system raddb may have the module enabled already.
 	ln -sf ../mods-available/twofa "$raddb/mods-enabled/twofa"
 	ln -sf ../sites-available/twofa "$raddb/sites-enabled/twofa"
