@@ -9,6 +9,7 @@
 
 #include "crypto.h"
 #include "oob.h"
+#include "policy.h"
 
 /* Distinct from every other use of the key file's key; a new format gets a new label. */
 #define KEY_LABEL	"rlm_twofa out-of-band codes v1"
@@ -26,12 +27,8 @@ twofa_rcode_t twofa_oob_code_generate(unsigned int digits, char out[TWOFA_OOB_DI
 
 bool twofa_oob_code_well_formed(char const *in, size_t len, unsigned int digits)
 {
-	size_t i;
-
-	if (!in || (len < TWOFA_OOB_DIGITS_MIN) || (len > TWOFA_OOB_DIGITS_MAX)) return false;
-	if (digits && (len != digits)) return false;
-	for (i = 0; i < len; i++) if ((in[i] < '0') || (in[i] > '9')) return false;
-	return true;
+	if ((len < TWOFA_OOB_DIGITS_MIN) || (len > TWOFA_OOB_DIGITS_MAX)) return false;
+	return twofa_code_well_formed(in, len, digits ? digits : (unsigned int) len);
 }
 
 twofa_rcode_t twofa_oob_key_derive(uint8_t const key[32], uint8_t out[TWOFA_OOB_KEY_LEN])
