@@ -2,17 +2,13 @@
  * backup.c	Backup codes (backup.h): generate, normalise, hash.
  */
 #include <string.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "backup.h"
+#include "crypto.h"
 
 #define ALPHABET_LEN	(sizeof(TWOFA_BACKUP_ALPHABET) - 1)	/* 31 */
-/* The largest multiple of 31 a byte holds: bytes at or above it are drawn again. */
-#define UNBIASED_LIMIT	(256 - (256 % ALPHABET_LEN))
 
 /* Distinct from every other use of the key file's key; a new format gets a new label. */
 #define KEY_LABEL	"rlm_twofa backup codes v1"
@@ -28,27 +24,15 @@ static int alphabet_index(char c)
 
 twofa_rcode_t twofa_backup_code_generate(char out[TWOFA_BACKUP_SHOWN_LEN + 1])
 {
-	uint8_t	pool[64];
-	size_t	used = sizeof(pool), n = 0, o = 0;
+	char		raw[TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_rcode_t	rc = twofa_crypto_random_chars(TWOFA_BACKUP_ALPHABET, TWOFA_BACKUP_CODE_LEN, raw);
 
-	while (n < TWOFA_BACKUP_CODE_LEN) {
-		if (used == sizeof(pool)) {
-			if (RAND_bytes(pool, sizeof(pool)) != 1) {
-				OPENSSL_cleanse(pool, sizeof(pool));
-				return TWOFA_ERR_CRYPTO;
-			}
-			used = 0;
-		}
-		if (pool[used] >= UNBIASED_LIMIT) {
-			used++;
-			continue;
-		}
-		if (n == TWOFA_BACKUP_GROUP_LEN) out[o++] = '-';
-		out[o++] = TWOFA_BACKUP_ALPHABET[pool[used++] % ALPHABET_LEN];
-		n++;
-	}
-	out[o] = '\0';
-	OPENSSL_cleanse(pool, sizeof(pool));
+	if (rc != TWOFA_OK) return rc;
+	memcpy(out, raw, TWOFA_BACKUP_GROUP_LEN);
+	out[TWOFA_BACKUP_GROUP_LEN] = '-';
+	memcpy(out + TWOFA_BACKUP_GROUP_LEN + 1, raw + TWOFA_BACKUP_GROUP_LEN, TWOFA_BACKUP_CODE_LEN - TWOFA_BACKUP_GROUP_LEN);
+	out[TWOFA_BACKUP_SHOWN_LEN] = '\0';
+	OPENSSL_cleanse(raw, sizeof(raw));
 	return TWOFA_OK;
 }
 
@@ -105,45 +89,13 @@ bool twofa_backup_code_from_number(int64_t n, char out[TWOFA_BACKUP_CODE_LEN + 1
 
 twofa_rcode_t twofa_backup_key_derive(uint8_t const key[32], uint8_t out[TWOFA_BACKUP_KEY_LEN])
 {
-	EVP_KDF		*kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX	*kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	OSSL_PARAM	params[4];
-	int		ok;
-
-	EVP_KDF_free(kdf);
-	if (!kctx) return TWOFA_ERR_CRYPTO;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *) "SHA256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *) key, 32);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *) KEY_LABEL, strlen(KEY_LABEL));
-	params[3] = OSSL_PARAM_construct_end();
-	ok = EVP_KDF_derive(kctx, out, TWOFA_BACKUP_KEY_LEN, params);
-	EVP_KDF_CTX_free(kctx);
-	if (ok == 1) return TWOFA_OK;
-	OPENSSL_cleanse(out, TWOFA_BACKUP_KEY_LEN);
-	return TWOFA_ERR_CRYPTO;
+	return twofa_crypto_derive_key(key, KEY_LABEL, out, TWOFA_BACKUP_KEY_LEN);
 }
 
 twofa_rcode_t twofa_backup_code_hash(uint8_t const bkey[TWOFA_BACKUP_KEY_LEN], uint8_t const *salt, size_t salt_len,
 				     char const *code, uint8_t out[TWOFA_BACKUP_HASH_LEN])
 {
-	EVP_MAC		*mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX	*mctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	OSSL_PARAM	params[2];
-	size_t		out_len = 0;
-	int		ok;
-
-	EVP_MAC_free(mac);
-	if (!mctx) return TWOFA_ERR_CRYPTO;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	ok = EVP_MAC_init(mctx, bkey, TWOFA_BACKUP_KEY_LEN, params) &&
-	     EVP_MAC_update(mctx, salt, salt_len) &&
-	     EVP_MAC_update(mctx, (uint8_t const *) code, strlen(code)) &&
-	     EVP_MAC_final(mctx, out, &out_len, TWOFA_BACKUP_HASH_LEN);
-	EVP_MAC_CTX_free(mctx);
-	if (ok && (out_len == TWOFA_BACKUP_HASH_LEN)) return TWOFA_OK;
-	OPENSSL_cleanse(out, TWOFA_BACKUP_HASH_LEN);
-	return TWOFA_ERR_CRYPTO;
+	return twofa_crypto_hmac(bkey, TWOFA_BACKUP_KEY_LEN, salt, salt_len, (uint8_t const *) code, strlen(code), out);
 }
 
 twofa_rcode_t twofa_backup_code_seal(uint8_t const bkey[TWOFA_BACKUP_KEY_LEN], char const *code,

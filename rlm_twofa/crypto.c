@@ -13,8 +13,10 @@
 #include <unistd.h>
 #include <crypt.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "crypto.h"
@@ -67,6 +69,77 @@ twofa_rcode_t twofa_crypto_random(uint8_t *buf, size_t len)
 {
 	if (len > INT_MAX) return TWOFA_ERR_CRYPTO;
 	return (RAND_bytes(buf, (int) len) == 1) ? TWOFA_OK : TWOFA_ERR_CRYPTO;
+}
+
+twofa_rcode_t twofa_crypto_random_chars(char const *alphabet, size_t n, char *out)
+{
+	size_t	radix = strlen(alphabet);
+	size_t	limit = 256 - (256 % radix);	/* bytes at or above it are drawn again */
+	uint8_t	pool[64];
+	size_t	used = sizeof(pool), o = 0;
+
+	if (!radix || (radix > 256)) return TWOFA_ERR_CRYPTO;
+	while (o < n) {
+		if (used == sizeof(pool)) {
+			if (RAND_bytes(pool, sizeof(pool)) != 1) {
+				OPENSSL_cleanse(pool, sizeof(pool));
+				OPENSSL_cleanse(out, n + 1);
+				return TWOFA_ERR_CRYPTO;
+			}
+			used = 0;
+		}
+		if (pool[used] >= limit) {
+			used++;
+			continue;
+		}
+		out[o++] = alphabet[pool[used++] % radix];
+	}
+	out[o] = '\0';
+	OPENSSL_cleanse(pool, sizeof(pool));
+	return TWOFA_OK;
+}
+
+twofa_rcode_t twofa_crypto_derive_key(uint8_t const key[TWOFA_KEY_LEN], char const *label, uint8_t *out, size_t out_len)
+{
+	EVP_KDF		*kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX	*kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM	params[4];
+	int		ok;
+
+	EVP_KDF_free(kdf);
+	if (!kctx) return TWOFA_ERR_CRYPTO;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *) "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *) key, TWOFA_KEY_LEN);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *) label, strlen(label));
+	params[3] = OSSL_PARAM_construct_end();
+	ok = EVP_KDF_derive(kctx, out, out_len, params);
+	EVP_KDF_CTX_free(kctx);
+	if (ok == 1) return TWOFA_OK;
+	OPENSSL_cleanse(out, out_len);
+	return TWOFA_ERR_CRYPTO;
+}
+
+twofa_rcode_t twofa_crypto_hmac(uint8_t const *key, size_t key_len, uint8_t const *salt, size_t salt_len,
+				uint8_t const *data, size_t data_len, uint8_t out[TWOFA_HMAC_LEN])
+{
+	EVP_MAC		*mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX	*mctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM	params[2];
+	size_t		out_len = 0;
+	int		ok;
+
+	EVP_MAC_free(mac);
+	if (!mctx) return TWOFA_ERR_CRYPTO;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	ok = EVP_MAC_init(mctx, key, key_len, params) &&
+	     EVP_MAC_update(mctx, salt, salt_len) &&
+	     EVP_MAC_update(mctx, data, data_len) &&
+	     EVP_MAC_final(mctx, out, &out_len, TWOFA_HMAC_LEN);
+	EVP_MAC_CTX_free(mctx);
+	if (ok && (out_len == TWOFA_HMAC_LEN)) return TWOFA_OK;
+	OPENSSL_cleanse(out, TWOFA_HMAC_LEN);
+	return TWOFA_ERR_CRYPTO;
 }
 
 twofa_rcode_t twofa_crypto_create_key_file(char const *path, char *err, size_t err_len)

@@ -34,6 +34,23 @@ twofa_secret_t *twofa_secret_alloc(TALLOC_CTX *ctx, size_t len);
 /** Fill buf with len bytes from RAND_bytes.  @return TWOFA_OK or TWOFA_ERR_CRYPTO. */
 twofa_rcode_t twofa_crypto_random(uint8_t *buf, size_t len);
 
+/** n characters drawn uniformly from alphabet (at most 256 distinct characters)
+ *  with RAND_bytes, by rejection sampling (no modulo bias), and a NUL: out holds
+ *  n + 1 bytes.  For backup codes and delivered codes.  @return TWOFA_OK or TWOFA_ERR_CRYPTO. */
+twofa_rcode_t twofa_crypto_random_chars(char const *alphabet, size_t n, char *out);
+
+/** A key of its own for one use of the key file's key: HKDF-SHA256 with label
+ *  as its info (never the key used raw; a new use or format gets a new label).
+ *  @return TWOFA_OK or TWOFA_ERR_CRYPTO (out wiped). */
+twofa_rcode_t twofa_crypto_derive_key(uint8_t const key[TWOFA_KEY_LEN], char const *label, uint8_t *out, size_t out_len);
+
+#define TWOFA_HMAC_LEN		32	//!< HMAC-SHA256
+
+/** HMAC-SHA256(key, salt || data): the keyed, salted hash of a stored code.
+ *  @return TWOFA_OK or TWOFA_ERR_CRYPTO (out wiped). */
+twofa_rcode_t twofa_crypto_hmac(uint8_t const *key, size_t key_len, uint8_t const *salt, size_t salt_len,
+				uint8_t const *data, size_t data_len, uint8_t out[TWOFA_HMAC_LEN]);
+
 /** Write a new random key to path: one line of base64 (32 bytes), mode 0600,
  *  created with O_EXCL so an existing key is never overwritten.
  *  @return TWOFA_OK, TWOFA_ERR_EXISTS, TWOFA_ERR_IO (err says why), TWOFA_ERR_CRYPTO.

@@ -19,6 +19,7 @@ struct twofa_send_job {
 	twofa_sender_t		*sender;
 	CURL			*easy;
 	TALLOC_CTX		*ctx;		//!< what easy points to: bodies, header lists
+	unsigned int		timeout_ms;	//!< the job's own limit, if shorter than the sender's
 	twofa_send_result_t	result;
 	size_t			body_len;
 	bool			done;		//!< result is final
@@ -103,11 +104,24 @@ TALLOC_CTX *twofa_send_job_ctx(twofa_send_job_t *job)
 	return job->ctx;
 }
 
+void twofa_send_job_free(twofa_send_job_t *job)
+{
+	talloc_free(job);		/* owners is 1: nobody else holds it */
+}
+
+void twofa_send_job_timeout(twofa_send_job_t *job, unsigned int timeout_ms)
+{
+	job->timeout_ms = timeout_ms;
+}
+
 /* What the sender sets on every transfer, whatever the caller did. */
 static void job_limits(twofa_sender_t const *sender, twofa_send_job_t *job)
 {
+	unsigned int timeout_ms = sender->config.timeout_ms;
+
+	if (job->timeout_ms && (job->timeout_ms < timeout_ms)) timeout_ms = job->timeout_ms;
 	curl_easy_setopt(job->easy, CURLOPT_NOSIGNAL, 1L);	/* threads: no SIGALRM for timeouts */
-	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, (long) sender->config.timeout_ms);
+	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
 	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) sender->config.connect_timeout_ms);
 	curl_easy_setopt(job->easy, CURLOPT_ERRORBUFFER, job->result.error);
 	curl_easy_setopt(job->easy, CURLOPT_WRITEFUNCTION, keep_body);

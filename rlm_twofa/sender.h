@@ -56,6 +56,13 @@ CURL *twofa_send_job_easy(twofa_send_job_t *job);
 /** The job's talloc context, for what the easy handle points to. */
 TALLOC_CTX *twofa_send_job_ctx(twofa_send_job_t *job);
 
+/** Drop a job that was never handed to twofa_sender_send (a set-up failed). */
+void twofa_send_job_free(twofa_send_job_t *job);
+
+/** A hard limit for this job's transfer shorter than the sender's timeout_ms
+ *  (a gateway's own timeout); 0, or anything longer, leaves the sender's. */
+void twofa_send_job_timeout(twofa_send_job_t *job, unsigned int timeout_ms);
+
 /** Hand job to the sender (the job is the sender's from now on, whatever the
  *  outcome) and wait at most wait_ms for its end.
  *  @return TWOFA_OK: it ended, *result says how (a gateway's refusal included);

@@ -7,7 +7,7 @@
  *	normalises to itself, and survives the trip through the number the
  *	method carries from check to consume; nothing is read past len.
  *
- * sources: rlm_twofa/backup.c
+ * sources: rlm_twofa/backup.c rlm_twofa/crypto.c
  * max_len: 64
  */
 #include <string.h>
