@@ -837,6 +837,26 @@ static void ldap_log(void *uctx, twofa_ldap_log_level_t level, char const *msg)
 #define DIRECTORY_ENTRY	100
 
 /** The directory's group rules, then the second factor as for any user. */
+/*
+ *	enrol_at_login for a directory user without a row: the enrolment's
+ *	factor needs one, so it is made now, empty (no password: the
+ *	directory has it), once the directory has vouched for the password.
+ *	Another login may make it at the same moment: then it is read.
+ */
+static twofa_user_t *directory_user_row(rlm_twofa_t const *inst, REQUEST *request, char const *name)
+{
+	twofa_user_t	*user = NULL;
+	twofa_rcode_t	rc = twofa_store_add_user(inst->store, name, NULL);
+
+	if ((rc == TWOFA_OK) || (rc == TWOFA_ERR_EXISTS)) rc = twofa_store_get_user(inst->store, request, name, &user);
+	if (rc != TWOFA_OK) {
+		log_store_error(inst, request, "add directory user", rc);
+		return NULL;
+	}
+	RDEBUG2("User \"%s\": directory user without a row, enrol_at_login = yes: row made to enrol", name);
+	return user;
+}
+
 static rlm_rcode_t ldap_second_factor(rlm_twofa_t const *inst, REQUEST *request, char const *name,
 				      twofa_user_t *user, twofa_ldap_user_t const *entry)
 {
@@ -849,6 +869,10 @@ static rlm_rcode_t ldap_second_factor(rlm_twofa_t const *inst, REQUEST *request,
 	if ((!user || (entry->second_factor == TWOFA_LDAP_2FA_SKIP)) &&
 	    nas_rule_decides(inst, request, name, true, &rule, &rcode)) return rcode;
 	if (rule) required = true;		/* require, for a user with no row: no factor, so a reject */
+	if (!user && inst->enrol_at_login && (entry->second_factor != TWOFA_LDAP_2FA_SKIP)) {
+		user = directory_user_row(inst, request, name);
+		if (!user) return reject(inst, request, "enrolment", TWOFA_ERR_STORE);
+	}
 	if (entry->second_factor == TWOFA_LDAP_2FA_SKIP && !rule) {
 		RDEBUG2("User \"%s\": member of ldap.groups.skip_2fa, first factor is enough", name);
 		decided(inst, request, DECIDED_NOT_NEEDED);

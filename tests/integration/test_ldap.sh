@@ -246,6 +246,25 @@ template_over_ldaps() {
 	tf_expect_reject "not in allow (a compare on the group)"
 }
 
+# enrol_at_login: a directory user with no row gets one, empty, and enrols.
+directory_user_without_a_row_enrols_at_login() {
+	local secret
+	sed -i -E 's/^([[:space:]]*)enrol_at_login = no$/\1enrol_at_login = yes/' "$(MODCONF)"
+	start_radiusd required "$TEMPLATE_SECTION" || { tf_expect "radiusd starts" no yes; return; }
+	tf_expect "no row before" "$(tf_admin user show admin >/dev/null 2>&1; echo $?)" 1
+	tf_round1 admin admin-ldap-pw
+	tf_expect "a new secret" "$R_CODE" "Access-Challenge"
+	secret=$(printf '%s\n' "$R_MSG" | sed -n 's/.* the key \([A-Z2-7 ]*\) then .*/\1/p' | tr -d ' ')
+	tf_expect "secret shown" "$([ ${#secret} -ge 16 ] && echo yes)" yes
+	tf_round2 admin "$(tf_code "$secret")" "$R_STATE"
+	tf_expect "enrolled" "$R_CODE" "Access-Accept"
+	tf_expect "a row, no password, TOTP" "$(tf_admin --json user show admin | grep -c '"password":false,.*"totp":"confirmed"')" 1
+	tf_round1 admin wrong-pw
+	tf_expect_reject "the directory still checks the password"
+	sed -i -E 's/^([[:space:]]*)enrol_at_login = yes$/\1enrol_at_login = no/' "$(MODCONF)"
+	start_radiusd required "$TEMPLATE_SECTION" || tf_expect "radiusd starts again" no yes
+}
+
 # (Names with spaces never get here: the site's filter_username refuses them.)
 dn_injection_names_are_escaped() {
 	local name
@@ -296,4 +315,5 @@ tf_run hung_directory_gives_a_clean_reject
 tf_run template_over_ldaps
 tf_run dn_injection_names_are_escaped
 tf_run starttls_with_an_untrusted_ca_is_refused
+tf_run directory_user_without_a_row_enrols_at_login	# after dn_injection: it counts admin's binds
 tf_run radiusd_refuses_an_ldap_section_that_cannot_work
