@@ -50,6 +50,7 @@ RCSID("$Id$")
 #include "method.h"
 #include "ldap.h"
 #include "netpolicy.h"
+#include "state.h"
 
 typedef enum {
 	PASSWORD_SOURCE_LOCAL = 0,	//!< crypt(3) hash in our store
@@ -101,6 +102,12 @@ typedef struct {
 
 	twofa_store_t		*store;			//!< shared by all worker threads
 	uint8_t			key[TWOFA_KEY_LEN];	//!< wiped in detach
+	char const		*state_name;		//!< state = sealed | session
+	bool			sealed_state;		//!< the State carries the pending challenge (state.h)
+	char const		*state_key_file;	//!< the State key's own file; "": derived from key_file
+	char const		*previous_key_file;	//!< its States still open (key rotation), "" if none
+	twofa_state_key_t	state_keys[2];		//!< [0] seals, every one opens; wiped in detach
+	size_t			num_state_keys;
 	char			*dummy_hash;		//!< checked for unknown users, so they cost the same
 
 	DICT_ATTR const		*da_pending;		//!< session-state: the pending challenge (pending_t)
@@ -183,6 +190,9 @@ static const CONF_PARSER ldap_config[] = {
 static const CONF_PARSER module_config[] = {
 	{ "store", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, store_path), "/var/lib/freeradius/twofa/twofa.db" },
 	{ "key_file", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, key_file), "/var/lib/freeradius/twofa/twofa.key" },
+	{ "state", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, state_name), "sealed" },
+	{ "state_key_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, state_key_file), "" },
+	{ "state_previous_key_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, previous_key_file), "" },
 	/* Deprecated, no default: parse_busy_timeout() looks for the pair itself. */
 	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, old_busy_timeout), NULL },
 	{ "sqlite", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sqlite_config },
@@ -545,11 +555,73 @@ static int pending_save(rlm_twofa_t const *inst, REQUEST *request, twofa_pending
 	return 0;
 }
 
-/** The pending challenge from session-state.  False if there is none or it is not ours. */
+/** The NAS a sealed State is bound to: the address the request came from. */
+static void state_nas(REQUEST *request, char *nas, size_t len)
+{
+	if (!ip_ntoh(&request->packet->src_ipaddr, nas, len)) strlcpy(nas, "unknown", len);
+}
+
+/* A sealed State opened (request data: once per request, from authorize on). */
+typedef struct {
+	twofa_pending_t	pending;
+	uint8_t		nonce[TWOFA_STATE_NONCE_LEN];
+} unsealed_t;
+#define UNSEALED_STATE	101
+
+/*
+ *	state = sealed: the pending challenge in the State the NAS sent back,
+ *	if it opens (not forged or changed, sent to this NAS, under one of our
+ *	keys); NULL otherwise.  Opened once per request: authorize asks
+ *	whether the request answers our challenge, round two uses it.
+ */
+static unsealed_t *state_unsealed(rlm_twofa_t const *inst, REQUEST *request)
+{
+	unsealed_t	*u;
+	VALUE_PAIR	*vp;
+	char		nas[INET6_ADDRSTRLEN];
+
+	if (!inst->sealed_state) return NULL;
+	u = request_data_reference(request, (void *) inst->decision_key, UNSEALED_STATE);
+	if (u) return u;
+	vp = fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY);
+	if (!vp || !(u = talloc_zero(request, unsealed_t))) return NULL;
+	state_nas(request, nas, sizeof(nas));
+	if (!twofa_state_open(inst->state_keys, inst->num_state_keys, vp->vp_octets, vp->vp_length, nas,
+			      &u->pending, u->nonce)) {
+		talloc_free(u);
+		return NULL;
+	}
+	request_data_add(request, (void *) inst->decision_key, UNSEALED_STATE, u, false);
+	return u;
+}
+
+/** Does the request answer a challenge of ours (session-state, or a sealed State that opens)? */
+static bool answers_our_challenge(rlm_twofa_t const *inst, REQUEST *request)
+{
+	return fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY) || state_unsealed(inst, request);
+}
+
+/** The pending challenge, from the sealed State or from session-state.  False if there is
+ *  none, it is not ours, or (sealed) it was answered before. */
 static bool pending_load(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending)
 {
-	VALUE_PAIR *vp = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY);
+	unsealed_t	*u = state_unsealed(inst, request);
+	VALUE_PAIR	*vp;
+	twofa_rcode_t	rc;
 
+	if (u) {
+		/* Recorded as answered in one store write: good for one answer, here or on another radiusd. */
+		rc = twofa_store_state_use(inst->store, u->nonce, sizeof(u->nonce), u->pending.expires, time(NULL));
+		if (rc == TWOFA_OK) {
+			*pending = u->pending;
+			return true;
+		}
+		if (rc == TWOFA_ERR_REPLAYED) REDEBUG2("State was answered before");
+		else log_store_error(inst, request, "use state", rc);
+		return false;			/* never twice, nor unrecorded */
+	}
+	/* Session-state: state = session, or a challenge whose context did not fit a State. */
+	vp = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY);
 	return vp && twofa_pending_unpack(vp->vp_octets, vp->vp_length, pending);
 }
 
@@ -575,6 +647,34 @@ static int add_state(REQUEST *request)
 }
 
 /** Send an Access-Challenge asking for a code, with its context in session-state. */
+/*
+ *	state = sealed: the State is the pending challenge, sealed (state.h);
+ *	FreeRADIUS then keeps nothing for it (no session-state entry is made
+ *	when the module leaves request->state empty).  -1: not sealed
+ *	(state = session, or a context too long for a State: a very long
+ *	name), so the caller keeps it in session-state.
+ */
+static int add_sealed_state(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending)
+{
+	uint8_t		state[TWOFA_STATE_MAX], nonce[TWOFA_STATE_NONCE_LEN];
+	char		nas[INET6_ADDRSTRLEN];
+	size_t		len;
+	VALUE_PAIR	*vp;
+
+	if (!inst->sealed_state) return -1;
+	state_nas(request, nas, sizeof(nas));
+	len = twofa_state_seal(&inst->state_keys[0], pending, nas, state, nonce);
+	if (!len) {
+		RDEBUG2("Pending challenge does not fit a sealed State: kept in session-state");
+		return -1;
+	}
+	vp = fr_pair_afrom_num(request->reply, PW_STATE, 0);
+	if (!vp) return -1;
+	fr_pair_value_memcpy(vp, state, len);
+	fr_pair_add(&request->reply->vps, vp);
+	return 0;
+}
+
 static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending,
 				  char const *message)
 {
@@ -582,10 +682,12 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, two
 
 	/* Set once, in round one: a wrong code asks again, but the login ends within challenge_timeout. */
 	if (!pending->expires) pending->expires = time(NULL) + inst->challenge_timeout;
-	if (pending_save(inst, request, pending) < 0) return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
 
 	fr_pair_list_free(&request->reply->vps);
-	if (add_state(request) < 0) return reject(inst, request, "challenge", TWOFA_ERR_CRYPTO);
+	if (add_sealed_state(inst, request, pending) < 0) {
+		if (pending_save(inst, request, pending) < 0) return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
+		if (add_state(request) < 0) return reject(inst, request, "challenge", TWOFA_ERR_CRYPTO);
+	}
 	add_reply_message(request, message, T_OP_SET);
 	vp = fr_pair_afrom_num(request->reply, PW_PROMPT, 0);
 	if (vp) {
@@ -1141,7 +1243,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *request)
 {
 	rlm_twofa_t const	*inst = instance;
-	bool			ours = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY) != NULL;
+	bool			ours = answers_our_challenge(inst, request);
 	VALUE_PAIR		*auth_type = fr_pair_find_by_num(request->config, PW_AUTH_TYPE, 0, TAG_ANY);
 
 	if (!ours && (inst->password_source == PASSWORD_SOURCE_NONE)) {
@@ -1213,8 +1315,7 @@ static rlm_rcode_t post_auth_accept(rlm_twofa_t const *inst, REQUEST *request)
 	rlm_rcode_t	rcode;
 	twofa_rcode_t	rc;
 
-	if (fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
-	    fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY)) {
+	if (fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) && answers_our_challenge(inst, request)) {
 		/* Our challenge's answer, accepted by someone else: the code was never checked. */
 		return reject(inst, request, "post-auth", TWOFA_ERR_NOT_ENROLLED);
 	}
@@ -1579,6 +1680,51 @@ static bool section_calls(CONF_SECTION const *cs, char const *name, bool top)
 }
 
 /*
+ *	state = sealed (the default) | session.  The State key is derived
+ *	(HKDF, a label of its own) from state_key_file, or from key_file if
+ *	that is empty: never the TOTP secrets' key used raw.  With
+ *	state_previous_key_file, States sealed under that key are still
+ *	opened until their deadline: the State key rotates without dropping
+ *	logins in flight.  Each file is checked as key_file is.
+ */
+static int state_key_from(CONF_SECTION *conf, char const *option, char const *file, twofa_state_key_t *out)
+{
+	uint8_t		key[TWOFA_KEY_LEN];
+	char		err[256];
+	twofa_rcode_t	rc;
+
+	if (twofa_crypto_load_key(file, key, err, sizeof(err)) != TWOFA_OK) {
+		cf_log_err_cs(conf, "Cannot use %s: %s", option, err);
+		return -1;
+	}
+	rc = twofa_state_key_derive(key, out);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc != TWOFA_OK) cf_log_err_cs(conf, "Cannot derive the State key from %s", option);
+	return (rc == TWOFA_OK) ? 0 : -1;
+}
+
+static int load_state_keys(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	if (strcmp(inst->state_name, "session") == 0) return 0;
+	if (strcmp(inst->state_name, "sealed") != 0) {
+		cf_log_err_cs(conf, "state must be \"sealed\" or \"session\", not \"%s\"", inst->state_name);
+		return -1;
+	}
+	inst->sealed_state = true;
+	if (inst->state_key_file && *inst->state_key_file) {
+		if (state_key_from(conf, "state_key_file", inst->state_key_file, &inst->state_keys[0]) < 0) return -1;
+	} else if (twofa_state_key_derive(inst->key, &inst->state_keys[0]) != TWOFA_OK) {
+		cf_log_err_cs(conf, "Cannot derive the State key from key_file");
+		return -1;
+	}
+	inst->num_state_keys = 1;
+	if (!inst->previous_key_file || !*inst->previous_key_file) return 0;
+	if (state_key_from(conf, "state_previous_key_file", inst->previous_key_file, &inst->state_keys[1]) < 0) return -1;
+	inst->num_state_keys = 2;
+	return 0;
+}
+
+/*
  *	Fail closed at start-up: every virtual server that calls this module
  *	in authorize or authenticate must list it at the top of post-auth
  *	(not only in Post-Auth-Type REJECT), where it stops an Access-Accept
@@ -1635,6 +1781,7 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 		cf_log_err_cs(conf, "Cannot use key_file: %s", err);
 		return -1;
 	}
+	if (load_state_keys(conf, inst) < 0) return -1;
 
 	store_config.url = inst->store_path;
 	store_config.sqlite.busy_timeout_ms = inst->busy_timeout;
@@ -1697,6 +1844,7 @@ static int mod_detach(void *instance)
 	rlm_twofa_t *inst = instance;
 
 	OPENSSL_cleanse(inst->key, sizeof(inst->key));
+	OPENSSL_cleanse(inst->state_keys, sizeof(inst->state_keys));
 	TALLOC_FREE(inst->store);
 	TALLOC_FREE(inst->ldap);	/* unbinds every pooled connection */
 

@@ -193,6 +193,13 @@ twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, cha
 	return store->ops->list_logins(store, ctx, user, since, out, count);
 }
 
+twofa_rcode_t twofa_store_state_use(twofa_store_t *store, uint8_t const *nonce, size_t len, time_t expires,
+				    time_t now)
+{
+	if (!nonce || !len || (len > 64)) return TWOFA_ERR_MALFORMED;
+	return store->ops->state_use(store, nonce, len, expires, now);
+}
+
 twofa_rcode_t twofa_store_begin(twofa_store_t *store, twofa_store_txn_t **txn)
 {
 	*txn = NULL;

@@ -265,6 +265,19 @@ twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, cha
 				      twofa_login_t **out, size_t *count);
 
 /*
+ *	Sealed States (state.h): each is answered once.
+ */
+/** Record a State's nonce as used, in one atomic statement, to be kept until
+ *  expires (the State's deadline), then forgotten: of several callers with the
+ *  same nonce, exactly one gets TWOFA_OK.  Every TWOFA_STATE_PRUNE_EVERY calls
+ *  also forget at most TWOFA_STATE_PRUNE_ROWS nonces expired at now.
+ *  @return TWOFA_OK, TWOFA_ERR_REPLAYED, TWOFA_ERR_MALFORMED, TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_state_use(twofa_store_t *store, uint8_t const *nonce, size_t len, time_t expires,
+				    time_t now);
+#define TWOFA_STATE_PRUNE_EVERY	64
+#define TWOFA_STATE_PRUNE_ROWS	256
+
+/*
  *	Bulk work (twofa-admin user import): one transaction around many calls.
  *	The handle holds the backend's connection for the thread that began it:
  *	that thread's store calls run in the transaction until commit or

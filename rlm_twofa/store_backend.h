@@ -76,6 +76,9 @@ struct twofa_store_ops {
 	twofa_rcode_t	(*begin)(twofa_store_t *store, twofa_store_txn_t **txn);
 	twofa_rcode_t	(*commit)(twofa_store_txn_t *txn);
 	twofa_rcode_t	(*rollback)(twofa_store_txn_t *txn);
+
+	twofa_rcode_t	(*state_use)(twofa_store_t *store, uint8_t const *nonce, size_t len, time_t expires,
+				     time_t now);
 };
 
 extern twofa_store_ops_t const twofa_store_sqlite_ops;

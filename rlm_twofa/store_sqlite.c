@@ -28,7 +28,7 @@
 #include "store_backend.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	7
+#define SCHEMA_VERSION	8
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -175,6 +175,15 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"DROP TABLE totp;"
 	"CREATE TRIGGER factor_removed AFTER DELETE ON factors BEGIN "
 	"	DELETE FROM factor_used WHERE factor_id = OLD.id; END;",
+	/*
+	 * 7 -> 8: the nonces of sealed States answered (state.h), each kept
+	 * until its State's deadline: a State is good for one answer, on
+	 * any radiusd sharing the store.  Pruned by expiry, through its index.
+	 */
+	"CREATE TABLE used_states ("
+	"	nonce BLOB PRIMARY KEY,"
+	"	expires INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX used_states_expires ON used_states (expires);",
 };
 
 typedef enum {
@@ -211,6 +220,8 @@ typedef enum {
 	STMT_PRUNE_LOGINS,
 	STMT_LIST_LOGINS,
 	STMT_LAST_ACCEPTS,
+	STMT_STATE_USE,
+	STMT_STATE_PRUNE,
 	STMT_BEGIN,
 	STMT_BEGIN_READ,
 	STMT_COMMIT,
@@ -360,6 +371,10 @@ static char const *statements[STMT_COUNT] = {
 	/* Each name's newest Accept: a scan of the log, for twofa-admin user list only. */
 	[STMT_LAST_ACCEPTS]	= "SELECT user, max(at) FROM logins WHERE result = 'accept' AND user IS NOT NULL "
 				  "GROUP BY user",
+	/* Of racing callers with one nonce, the primary key lets one insert. */
+	[STMT_STATE_USE]	= "INSERT OR IGNORE INTO used_states (nonce, expires) VALUES (?1, ?2)",
+	[STMT_STATE_PRUNE]	= "DELETE FROM used_states WHERE nonce IN "
+				  "(SELECT nonce FROM used_states WHERE expires < ?1 LIMIT ?2)",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
 	[STMT_COMMIT]		= "COMMIT",
@@ -408,6 +423,7 @@ struct sqlite_store {
 	unsigned int		consumes;	//!< counts consume calls, for the sweep
 	unsigned int		logins;		//!< counts logged logins, for the prune
 	unsigned int		login_keep_days;
+	unsigned int		state_uses;	//!< counts state_use calls, for the prune
 	int64_t			sweep_user;	//!< where the next sweep of used steps starts
 	int64_t			sweep_step;
 	int			schema_version;
@@ -1751,6 +1767,47 @@ static twofa_rcode_t sqlite_list_logins(twofa_store_t *handle, TALLOC_CTX *ctx, 
 }
 
 /*
+ *	Sealed States: a nonce used once.
+ */
+typedef struct {
+	uint8_t const	*nonce;
+	size_t		len;
+	time_t		expires;
+	time_t		now;
+} state_use_args_t;
+
+static twofa_rcode_t state_use_run(conn_t *c, void *arg)
+{
+	state_use_args_t const	*a = arg;
+	sqlite3_stmt		*stmt;
+	int			changes = 0;
+	twofa_rcode_t		rc;
+
+	if ((c->store->state_uses++ % TWOFA_STATE_PRUNE_EVERY) == 0) {
+		stmt = stmt_start(c, STMT_STATE_PRUNE);
+		sqlite3_bind_int64(stmt, 1, a->now);
+		sqlite3_bind_int(stmt, 2, TWOFA_STATE_PRUNE_ROWS);
+		rc = stmt_run(c, stmt, "prune states", NULL);
+		if (rc != TWOFA_OK) return rc;	/* SQLite may have ended the batch's transaction */
+	}
+	stmt = stmt_start(c, STMT_STATE_USE);
+	sqlite3_bind_blob(stmt, 1, a->nonce, (int) a->len, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, a->expires);
+	rc = stmt_run(c, stmt, "use state", &changes);
+	if (rc != TWOFA_OK) return rc;
+	return (changes == 1) ? TWOFA_OK : TWOFA_ERR_REPLAYED;
+}
+
+static twofa_rcode_t sqlite_state_use(twofa_store_t *handle, uint8_t const *nonce, size_t len, time_t expires,
+				      time_t now)
+{
+	SQLITE_STORE(handle);
+	state_use_args_t a = { .nonce = nonce, .len = len, .expires = expires, .now = now };
+
+	return store_call(store, true, state_use_run, &a);
+}
+
+/*
  *	Bulk transactions.  The handle keeps the connection (and its mutex)
  *	for the thread that began it, until commit or rollback.
  */
@@ -2062,4 +2119,5 @@ twofa_store_ops_t const twofa_store_sqlite_ops = {
 	.begin			= sqlite_begin,
 	.commit			= sqlite_commit,
 	.rollback		= sqlite_rollback,
+	.state_use		= sqlite_state_use,
 };

@@ -226,13 +226,13 @@ static int totp_state(twofa_user_t const *u)
 	return !f ? TOTP_NONE : f->confirmed ? TOTP_CONFIRMED : TOTP_PENDING;
 }
 
-static void store_creates_schema_version_7(void)
+static void store_creates_schema_version_8(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 7);
+	if (store) CHECK(twofa_store_schema_version(store) == 8);
 	talloc_free(ctx);
 }
 
@@ -263,7 +263,7 @@ static void schema_1_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 8);
 	if (!store) goto done;
 	id = user_id(store, "alice");
 	remember_factor(store, "alice", sealed);
@@ -1166,7 +1166,7 @@ static void schema_2_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 2);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 8);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1440,7 +1440,7 @@ static void schema_3_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 3);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 8);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1578,7 +1578,7 @@ done:
 	"INSERT INTO totp_used SELECT f.user_id, u.step, u.expires FROM factor_used u JOIN factors f ON f.id = u.factor_id;" \
 	"CREATE TRIGGER totp_enrolled AFTER INSERT ON totp BEGIN DELETE FROM totp_used WHERE user_id = NEW.user_id; END;" \
 	"CREATE TRIGGER totp_removed AFTER DELETE ON totp BEGIN DELETE FROM totp_used WHERE user_id = OLD.user_id; END;" \
-	"DROP TRIGGER factor_removed; DROP TABLE factor_used; DROP TABLE factors;"
+	"DROP TRIGGER factor_removed; DROP TABLE factor_used; DROP TABLE factors; DROP TABLE used_states;"
 
 /* A schema 6 store: its TOTP enrolments become factors with their used steps; a new id each. */
 static void schema_6_store_is_migrated(void)
@@ -1599,7 +1599,7 @@ static void schema_6_store_is_migrated(void)
 	CHECK(sql_value(path, "SELECT count(*) FROM totp_used") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 8);
 	if (!store) goto done;
 	CHECK(sql_value(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('totp', 'totp_used')") == 0);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1677,6 +1677,31 @@ done:
 	talloc_free(ctx);
 }
 
+/* A sealed State's nonce is taken once, by one of racing callers; expired ones are pruned. */
+static void state_nonce_is_used_once(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path = new_path(ctx);
+	twofa_store_t	*store = open_path(ctx, path, true, 100);
+	uint8_t		nonce[12] = { 1, 2, 3 }, other[12] = { 4, 5, 6 };
+	int		i;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_state_use(store, nonce, sizeof(nonce), NOW + 60, NOW) == TWOFA_OK);
+	CHECK(twofa_store_state_use(store, nonce, sizeof(nonce), NOW + 60, NOW + 1) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_state_use(store, other, sizeof(other), NOW + 60, NOW) == TWOFA_OK);
+	CHECK(twofa_store_state_use(store, NULL, 0, NOW + 60, NOW) == TWOFA_ERR_MALFORMED);
+	/* Kept until the deadline, then pruned a few at a time. */
+	for (i = 0; i < TWOFA_STATE_PRUNE_EVERY; i++) {
+		other[11] = (uint8_t) (i + 1);
+		CHECK(twofa_store_state_use(store, other, sizeof(other), NOW + 200, NOW + 100) == TWOFA_OK);
+	}
+	CHECK(sql_value(path, "SELECT count(*) FROM used_states WHERE expires = 1000060") == 0);
+	CHECK(sql_value(path, "SELECT count(*) FROM used_states") == TWOFA_STATE_PRUNE_EVERY);
+done:
+	talloc_free(ctx);
+}
+
 /* A schema 4 store (before the exemption) keeps every user, factor and count; nobody is exempt. */
 static void schema_4_store_is_migrated(void)
 {
@@ -1697,9 +1722,9 @@ static void schema_4_store_is_migrated(void)
 	CHECK(sql_value(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'exempt'") == 0);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 8);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 7);
+	CHECK(sql_value(path, "PRAGMA user_version") == 8);
 	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && !u->exempt && totp_state(u) == TOTP_CONFIRMED && u->backup_codes_left == 2);
@@ -1885,9 +1910,9 @@ static void schema_5_store_is_migrated(void)
 	CHECK(sql_exec(path, BACK_TO_SCHEMA_6 "DROP TABLE logins; PRAGMA user_version = 5"));
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 8);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 7);
+	CHECK(sql_value(path, "PRAGMA user_version") == 8);
 	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && u->exempt && totp_state(u) == TOTP_CONFIRMED);
@@ -1905,7 +1930,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_7);
+	RUN(store_creates_schema_version_8);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);
@@ -1957,6 +1982,7 @@ int main(void)
 	RUN(consume_writes_the_login_and_list_shows_last_accept);
 	RUN(sqlite_url_and_bare_path_are_one_store);
 	RUN(bulk_transaction_through_a_handle);
+	RUN(state_nonce_is_used_once);
 	{
 		char cmd[64];
 
