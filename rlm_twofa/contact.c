@@ -164,3 +164,94 @@ ssize_t twofa_email_mask(char const *addr, char *out, size_t out_len)
 	return written(snprintf(out, out_len, "%c%s%s%s%s", addr[0],
 				TWOFA_MASK_BULLET, TWOFA_MASK_BULLET, TWOFA_MASK_BULLET, at), out, out_len);
 }
+
+static char const *const email_to_names[] = {
+	[TWOFA_EMAIL_TO_FIRST] = "first", [TWOFA_EMAIL_TO_SECOND] = "second", [TWOFA_EMAIL_TO_BOTH] = "both",
+};
+
+bool twofa_email_to_from_name(char const *name, twofa_email_to_t *to)
+{
+	int i;
+
+	for (i = TWOFA_EMAIL_TO_FIRST; i <= TWOFA_EMAIL_TO_BOTH; i++) {
+		if (strcmp(name, email_to_names[i]) == 0) {
+			*to = (twofa_email_to_t) i;
+			return true;
+		}
+	}
+	return false;
+}
+
+char const *twofa_email_to_name(twofa_email_to_t to)
+{
+	return ((to >= TWOFA_EMAIL_TO_FIRST) && (to <= TWOFA_EMAIL_TO_BOTH)) ? email_to_names[to] : "first";
+}
+
+static bool list_valid(twofa_email_list_t const *l)
+{
+	if ((l->count < 1) || (l->count > 2)) return false;
+	if ((l->to != TWOFA_EMAIL_TO_FIRST) && (l->count < 2)) return false;
+	if ((l->to < TWOFA_EMAIL_TO_FIRST) || (l->to > TWOFA_EMAIL_TO_BOTH)) return false;
+	if (!twofa_email_valid(l->addr[0], strnlen(l->addr[0], TWOFA_EMAIL_MAX + 1))) return false;
+	return (l->count == 1) || twofa_email_valid(l->addr[1], strnlen(l->addr[1], TWOFA_EMAIL_MAX + 1));
+}
+
+bool twofa_email_list_parse(char const *stored, twofa_email_list_t *out)
+{
+	char const	*p = stored, *colon, *comma;
+	char		name[8];
+	size_t		len;
+
+	memset(out, 0, sizeof(*out));
+	if (!stored) return false;
+	colon = strchr(p, ':');
+	if (colon) {
+		len = (size_t) (colon - p);
+		if (len >= sizeof(name)) return false;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (!twofa_email_to_from_name(name, &out->to)) return false;
+		p = colon + 1;
+	}
+	comma = strchr(p, ',');
+	len = comma ? (size_t) (comma - p) : strlen(p);
+	if (len > TWOFA_EMAIL_MAX) return false;
+	memcpy(out->addr[0], p, len);
+	out->count = 1;
+	if (comma) {
+		p = comma + 1;
+		len = strlen(p);
+		if (len > TWOFA_EMAIL_MAX) return false;
+		memcpy(out->addr[1], p, len);
+		out->count = 2;
+	}
+	return list_valid(out);
+}
+
+bool twofa_email_list_format(twofa_email_list_t const *list, char *out, size_t out_len)
+{
+	int n;
+
+	if (!list_valid(list)) return false;
+	if (list->count == 1) n = snprintf(out, out_len, "%s", list->addr[0]);
+	else n = snprintf(out, out_len, "%s:%s,%s", twofa_email_to_name(list->to), list->addr[0], list->addr[1]);
+	return written(n, out, out_len) >= 0;
+}
+
+unsigned int twofa_email_list_recipients(twofa_email_list_t const *list, char const *to[2])
+{
+	to[0] = to[1] = NULL;
+	switch (list->to) {
+	case TWOFA_EMAIL_TO_SECOND:
+		to[0] = list->addr[1];
+		return 1;
+	case TWOFA_EMAIL_TO_BOTH:
+		to[0] = list->addr[0];
+		to[1] = list->addr[1];
+		return 2;
+	case TWOFA_EMAIL_TO_FIRST:
+	default:
+		to[0] = list->addr[0];
+		return 1;
+	}
+}

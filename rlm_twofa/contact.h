@@ -58,4 +58,40 @@ ssize_t twofa_phone_mask(char const *e164, char *out, size_t out_len);
  *  domain.  @return as twofa_phone_mask, -1 for an address twofa_email_valid refuses. */
 ssize_t twofa_email_mask(char const *addr, char *out, size_t out_len);
 
+/*
+ *	A user's email factor holds up to two addresses and which of them a
+ *	code goes to, all in the factor's address column, so every backend
+ *	stores it as text:  "ADDR", "ADDR1,ADDR2" (to the first),
+ *	"second:ADDR1,ADDR2" or "both:ADDR1,ADDR2" ("first:" may be written).
+ *	Neither ':' nor ',' can be in an address twofa_email_valid takes.
+ */
+typedef enum {
+	TWOFA_EMAIL_TO_FIRST = 0,
+	TWOFA_EMAIL_TO_SECOND,
+	TWOFA_EMAIL_TO_BOTH,
+} twofa_email_to_t;
+
+typedef struct {
+	char			addr[2][TWOFA_EMAIL_MAX + 1];	//!< addr[1] "" if only one
+	unsigned int		count;				//!< 1 or 2
+	twofa_email_to_t	to;
+} twofa_email_list_t;
+
+#define TWOFA_EMAIL_LIST_MAX	(7 + 2 * TWOFA_EMAIL_MAX + 1)	//!< "second:" A "," B
+
+/** "first", "second", "both" to the choice.  @return false for anything else. */
+bool twofa_email_to_from_name(char const *name, twofa_email_to_t *to);
+char const *twofa_email_to_name(twofa_email_to_t to);
+
+/** Parse a stored email factor address (above).  @return false if it is not
+ *  one: no address, more than two, one twofa_email_valid refuses, or a choice
+ *  of the second address when there is only one. */
+bool twofa_email_list_parse(char const *stored, twofa_email_list_t *out);
+
+/** The stored form of list (out: TWOFA_EMAIL_LIST_MAX + 1 bytes).  @return false if list is not valid. */
+bool twofa_email_list_format(twofa_email_list_t const *list, char *out, size_t out_len);
+
+/** The addresses a code goes to (1 or 2), in to[].  @return how many. */
+unsigned int twofa_email_list_recipients(twofa_email_list_t const *list, char const *to[2]);
+
 #endif

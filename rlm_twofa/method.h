@@ -24,6 +24,7 @@
 #include "store.h"
 #include "base32.h"
 #include "crypto.h"
+#include "delivery.h"
 
 /** What every method call may use: the key, the window, the store, the time. */
 typedef struct {
@@ -35,6 +36,9 @@ typedef struct {
 						//!< a successful consume; -1 if the factor is not counted
 	twofa_login_t const	*login;		//!< may be NULL: the login's row, which a successful
 						//!< consume writes in its own store call
+	twofa_delivery_t const	*delivery;	//!< SMS, email: how codes are sent; NULL: not configured
+	char const		*nas;		//!< SMS, email: the NAS, for the per-NAS send limit
+	twofa_delivery_report_t	*report;	//!< SMS, email: out (may be NULL): where start() sent the code
 } twofa_method_ctx_t;
 
 typedef struct twofa_method twofa_method_t;
@@ -47,8 +51,12 @@ struct twofa_method {
 	/** Does the user hold this method, ready to be used (confirmed)? */
 	bool		(*held)(twofa_user_t const *user);
 
-	/** Round one: put what round two needs into pending's factor part.
-	 *  @return TWOFA_OK, or TWOFA_ERR_CRYPTO if the stored factor is malformed. */
+	/** Round one: put what round two needs into pending's factor part.  SMS and
+	 *  email send a code here (waiting at most delivery->send_wait_ms).
+	 *  @return TWOFA_OK, or TWOFA_ERR_CRYPTO if the stored factor is malformed;
+	 *  SMS and email also TWOFA_ERR_THROTTLED (a send limit reached),
+	 *  TWOFA_ERR_IO (the gateway refused or failed, or the sender's queue is
+	 *  full: report->why), TWOFA_ERR_UNAVAILABLE (not configured), or a store error. */
 	twofa_rcode_t	(*start)(twofa_method_ctx_t const *mctx, twofa_user_t const *user,
 				 twofa_pending_t *pending);
 
@@ -76,6 +84,18 @@ twofa_method_t const *twofa_method_by_id(uint8_t id);
 /** The method the user is challenged with: the first they hold, in order of preference; NULL if none. */
 twofa_method_t const *twofa_method_for_user(twofa_user_t const *user);
 
+/** A bit per method id, for the methods this server can use (SMS without a gateway cannot). */
+#define TWOFA_METHOD_BIT(_id)	(1u << (_id))
+#define TWOFA_METHODS_ALL	0xffffffffu
+
+/** Round one's choice: the user's preferred method if held and usable, else
+ *  TOTP, SMS, email, backup codes, the first held whose bit is in usable and
+ *  not in skip (skip: methods already tried, for failmode).  NULL if none. */
+twofa_method_t const *twofa_method_pick(twofa_user_t const *user, uint32_t usable, uint32_t skip);
+
+/** The method of a factor kind (totp, sms, email), or NULL. */
+twofa_method_t const *twofa_method_of_kind(twofa_factor_kind_t kind);
+
 /** The method to try for an answer the pending method found malformed: the first
  *  other method whose looks_like() takes it; NULL if none. */
 twofa_method_t const *twofa_method_alternate(twofa_method_t const *pending_method, char const *answer, size_t len);
@@ -83,6 +103,37 @@ twofa_method_t const *twofa_method_alternate(twofa_method_t const *pending_metho
 extern twofa_method_t const twofa_method_totp;
 extern twofa_method_t const twofa_method_backup;
 extern twofa_method_t const twofa_method_enrol;	//!< never held: offered by the flow (enrol_at_login)
+extern twofa_method_t const twofa_method_sms;
+extern twofa_method_t const twofa_method_email;
+extern twofa_method_t const twofa_method_sms_number;	//!< never held: sms_ask_number, the flow offers it
+extern twofa_method_t const twofa_method_sms_new;	//!< never held: the code sent to the number typed
+
+/*
+ *	SMS and email (method_oob.c): the shared send, check and consume.
+ */
+/** Send a new code of kind to to[0] (and to[1], email), counted against the
+ *  send limits, its hash kept for factor_id (0: not in the store, in pending's
+ *  sealed part: a number typed at login).  Sets pending->totp.digits.
+ *  @return as start() in twofa_method_t. */
+twofa_rcode_t twofa_oob_send(twofa_method_ctx_t const *mctx, twofa_pending_t *pending, twofa_factor_kind_t kind,
+			     int64_t factor_id, char const *to[2], char const *user);
+
+/** The answer checked for shape (pending->totp.digits digits); the proof is its value. */
+twofa_rcode_t twofa_oob_check(TALLOC_CTX *ctx, twofa_method_ctx_t const *mctx, twofa_pending_t const *pending,
+			      char const *answer, size_t len, int64_t *proof);
+
+/** SMS and email's consume: the store takes the factor's code (proof) once. */
+twofa_rcode_t twofa_oob_consume(twofa_method_ctx_t const *mctx, twofa_pending_t const *pending, int64_t proof);
+
+/** sms_ask_number: the answer to the prompt for a number (as typed) checked as
+ *  E.164 and sent a code; pending becomes a TWOFA_METHOD_SMS_NEW challenge with
+ *  the code's hash and the number in its sealed part.
+ *  @return TWOFA_ERR_MALFORMED (not a number), else as twofa_oob_send. */
+twofa_rcode_t twofa_sms_new_start(twofa_method_ctx_t const *mctx, char const *answer, size_t len,
+				  twofa_pending_t *pending);
+
+/** The code of proof back as digits digits. */
+bool twofa_oob_code_from_proof(int64_t proof, unsigned int digits, char out[TWOFA_OOB_DIGITS_MAX + 1]);
 
 /*
  *	Enrolment at first login (method_enrol.c): the challenge shows the new

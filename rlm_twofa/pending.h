@@ -27,13 +27,19 @@
  *	any other version (a radiusd of another release answering a State
  *	this one issued, say) is refused, never misread.
  */
-#define TWOFA_PENDING_VERSION		2	//!< 2: the factor's id (its generation) added
+#define TWOFA_PENDING_VERSION		3	//!< 2: the factor's id (its generation) added;
+							//!< 3: codes sent so far (SMS, email; resend and switch words)
 
 /* Methods (method.h), as named in the pending context.  Append only. */
 #define TWOFA_METHOD_TOTP		1			//!< a TOTP code
 #define TWOFA_METHOD_BACKUP		2			//!< a backup code (no factor part)
 #define TWOFA_METHOD_ENROL		3			//!< a first TOTP code for a new secret (enrol_at_login)
-#define TWOFA_METHOD_LAST		TWOFA_METHOD_ENROL
+#define TWOFA_METHOD_SMS		4			//!< a code sent by SMS (digits in totp.digits)
+#define TWOFA_METHOD_EMAIL		5			//!< a code sent by email (digits in totp.digits)
+#define TWOFA_METHOD_SMS_NUMBER		6			//!< sms_ask_number: the answer is a phone number
+#define TWOFA_METHOD_SMS_NEW		7			//!< a code sent to a number typed at login: sealed holds
+								//!< the code's salt and hash, then the number
+#define TWOFA_METHOD_LAST		TWOFA_METHOD_SMS_NEW
 
 #define TWOFA_SEALED_MAX		(TWOFA_SEAL_OVERHEAD + TWOFA_SECRET_MAX)
 
@@ -41,6 +47,7 @@ typedef struct {
 	uint32_t		expires;			//!< time the challenge lapses
 	uint8_t			attempts_left;			//!< codes the user may still try
 	uint8_t			method;				//!< TWOFA_METHOD_*
+	uint8_t			sends;				//!< codes sent or methods switched to in this login
 	bool			had_failures;			//!< round one read failed codes to clear on success
 	int64_t			user_id;
 	int64_t			factor_id;			//!< the factor round one read; 0 for none (backup, enrolment)
@@ -55,7 +62,7 @@ typedef struct {
 } twofa_pending_t;
 
 /* Fixed part, then the sealed secret, then the name. */
-#define TWOFA_PENDING_HEADER_LEN	29
+#define TWOFA_PENDING_HEADER_LEN	30
 #define TWOFA_PENDING_MAX		(TWOFA_PENDING_HEADER_LEN + TWOFA_SEALED_MAX + TWOFA_USER_NAME_MAX)
 
 /** Pack into buf (TWOFA_PENDING_MAX bytes).  @return the length, or 0 if a field does not fit. */

@@ -51,12 +51,24 @@ RCSID("$Id$")
 #include "ldap.h"
 #include "netpolicy.h"
 #include "state.h"
+#include "delivery.h"
+#include "sender.h"
+#include "sms_http.h"
+#include "mail.h"
 
 typedef enum {
 	PASSWORD_SOURCE_LOCAL = 0,	//!< crypt(3) hash in our store
 	PASSWORD_SOURCE_NONE,		//!< an earlier module (pap, ldap, mschap) checked it
 	PASSWORD_SOURCE_LDAP,		//!< a bind to the directory as the user (ldap.c, the ldap { } section)
 } password_source_t;
+
+typedef enum {
+	FAILMODE_SECURE = 0,		//!< a code that cannot be sent: reject (a send limit: another method held)
+	FAILMODE_ANOTHER_METHOD,	//!< a code that cannot be sent: challenge with another method held
+} failmode_t;
+
+/* The words a user may type at the challenge prompt (words { }). */
+enum { WORD_SMS = 0, WORD_EMAIL, WORD_TOTP, WORD_RESEND, WORD_COUNT };
 
 typedef enum {
 	ENFORCE_REQUIRED = 0,		//!< no second factor on file: reject
@@ -118,6 +130,40 @@ typedef struct {
 	uint32_t		ldap_net_timeout;	//!< seconds
 	uint32_t		ldap_timeout;		//!< seconds
 	twofa_ldap_t		*ldap;			//!< shared by all worker threads; freed in detach
+
+	/*
+	 *	SMS and email codes (method_sms.c, method_email.c): sms { },
+	 *	email { } and the send settings.  The sender thread is made at
+	 *	instantiate and stopped in detach (a HUP makes a new one).
+	 */
+	twofa_sms_http_config_t	sms;			//!< sms { }, url NULL: no SMS
+	char const		*sms_header;		//!< the first "header"; setup_delivery() reads them all
+	uint32_t		sms_timeout;		//!< seconds
+	uint32_t		sms_digits;
+	uint32_t		sms_lifetime;
+	char const		*sms_challenge;		//!< {to}: the number, masked
+	char const		*sms_retry;		//!< {attempts}
+	bool			sms_ask_number;		//!< no method held: ask for a number, save it once its code checks
+	char const		*sms_ask_message;
+	char const		*sms_ask_retry;
+	twofa_mail_config_t	mail;			//!< email { }, url NULL: no email
+	bool			mail_require_starttls;
+	uint32_t		mail_timeout;		//!< seconds
+	uint32_t		mail_digits;
+	uint32_t		mail_lifetime;
+	char const		*mail_challenge;	//!< {to}: the address(es), masked
+	char const		*mail_retry;
+	struct timeval		send_wait;
+	uint32_t		queue_max;
+	uint32_t		per_user_hour;
+	uint32_t		per_nas_hour;
+	char const		*failmode_name;
+	failmode_t		failmode;
+	uint32_t		resend_limit;		//!< codes sent and switches in one login, after the first
+	char const		*words[WORD_COUNT];	//!< "" disables one
+	twofa_sender_t		*sender;		//!< NULL if neither sms nor email is configured
+	twofa_delivery_t	delivery;		//!< what the methods send with; okey wiped in detach
+	uint32_t		usable;			//!< TWOFA_METHOD_BIT of each method this server can use
 
 	twofa_netpolicy_t	*policy;		//!< policy_file's rules, read at instantiate (and so on HUP)
 	void const		*decision_key;		//!< request data key, the same across HUPs (decision_key())
@@ -187,6 +233,70 @@ static const CONF_PARSER ldap_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+/* SMS over HTTP(S): raddb/mods-available/twofa says what each one does. */
+static const CONF_PARSER sms_config[] = {
+	{ "url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.url), NULL },
+	{ "method", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.method), NULL },
+	{ "header", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_twofa_t, sms_header), NULL },
+	{ "body", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.body), NULL },
+	{ "content_type", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.content_type), NULL },
+	{ "message", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.message), "Your code is {code}" },
+	{ "username", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.username), NULL },
+	{ "password", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_SECRET, rlm_twofa_t, sms.password), NULL },
+	{ "bearer_token", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_SECRET, rlm_twofa_t, sms.bearer_token), NULL },
+	{ "aws_sigv4", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.aws_sigv4), NULL },
+	{ "success_status", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.success_status), NULL },
+	{ "success_body", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.success_body), NULL },
+	{ "ca_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, sms.ca_file), NULL },
+	{ "timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, sms_timeout), "10" },
+	{ "code_length", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, sms_digits), "6" },
+	{ "lifetime", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, sms_lifetime), "300" },
+	{ "challenge_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, sms_challenge),
+	  "Enter the code sent by SMS to {to}" },
+	{ "retry_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, sms_retry),
+	  "Wrong code. Enter the code sent to you by SMS (attempts left: {attempts})" },
+	{ "ask_number_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, sms_ask_message),
+	  "Enter your mobile number in international format (+44...) to get a code" },
+	{ "ask_number_retry_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, sms_ask_retry),
+	  "That is no number in international format. Enter it as +44... (attempts left: {attempts})" },
+	CONF_PARSER_TERMINATOR
+};
+
+/* Email over SMTP. */
+static const CONF_PARSER email_config[] = {
+	{ "url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, mail.url), NULL },
+	{ "require_starttls", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_twofa_t, mail_require_starttls), "yes" },
+	{ "username", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, mail.username), NULL },
+	{ "password", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_SECRET, rlm_twofa_t, mail.password), NULL },
+	{ "ca_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, mail.ca_file), NULL },
+	{ "from", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, mail.from), NULL },
+	{ "subject", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, mail.subject), "Your login code" },
+	{ "body", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, mail.body),
+	  "Hello {user},\n\nyour login code is {code}.\n" },
+	{ "timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, mail_timeout), "10" },
+	{ "code_length", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, mail_digits), "6" },
+	{ "lifetime", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, mail_lifetime), "300" },
+	{ "challenge_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, mail_challenge),
+	  "Enter the code sent by email to {to}" },
+	{ "retry_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, mail_retry),
+	  "Wrong code. Enter the code sent to you by email (attempts left: {attempts})" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER send_limits_config[] = {
+	{ "per_user", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, per_user_hour), "5" },
+	{ "per_nas", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, per_nas_hour), "200" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER words_config[] = {
+	{ "sms", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, words[WORD_SMS]), "sms" },
+	{ "email", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, words[WORD_EMAIL]), "email" },
+	{ "totp", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, words[WORD_TOTP]), "totp" },
+	{ "resend", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, words[WORD_RESEND]), "resend" },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER module_config[] = {
 	{ "store", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, store_path), "/var/lib/freeradius/twofa/twofa.db" },
 	{ "key_file", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, key_file), "/var/lib/freeradius/twofa/twofa.key" },
@@ -221,6 +331,15 @@ static const CONF_PARSER module_config[] = {
 	{ "password_throttle", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) throttle_config },
 	{ "backup", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) backup_config },
 	{ "ldap", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) ldap_config },
+	{ "sms", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sms_config },
+	{ "email", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) email_config },
+	{ "sms_ask_number", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_twofa_t, sms_ask_number), "no" },
+	{ "send_wait", FR_CONF_OFFSET(PW_TYPE_TIMEVAL, rlm_twofa_t, send_wait), "2" },
+	{ "queue_max", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, queue_max), "64" },
+	{ "send_limits", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) send_limits_config },
+	{ "failmode", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, failmode_name), "secure" },
+	{ "resend_limit", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, resend_limit), "3" },
+	{ "words", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) words_config },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -341,6 +460,12 @@ static char const *user_name(REQUEST *request);
 static char const *login_reason(char const *stage, twofa_rcode_t rc)
 {
 	if (strcmp(stage, "state") == 0) return "bad_state";
+	if (strcmp(stage, "send") == 0) {		/* an SMS or mail that could not go */
+		if (rc == TWOFA_ERR_THROTTLED) return "send_limit";
+		if (rc == TWOFA_ERR_UNAVAILABLE) return "send_unavailable";
+		if (rc == TWOFA_ERR_IO) return "send_failed";
+	}
+	if (strcmp(stage, "resend") == 0) return "resend_limit";
 
 	switch (rc) {
 	case TWOFA_OK:			return "rejected";
@@ -704,18 +829,35 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, two
 	return RLM_MODULE_HANDLED;
 }
 
-/** The method's context for this request: the key, the window, the store, now. */
+/** The method's context for this request: the key, the window, the store, now, how codes are sent. */
 static twofa_method_ctx_t method_ctx(rlm_twofa_t const *inst)
 {
 	return (twofa_method_ctx_t) { .key = inst->key, .window = inst->window, .store = inst->store,
-				      .now = time(NULL) };
+				      .now = time(NULL), .delivery = &inst->delivery };
 }
 
-/** What round two needs: who, how many attempts, and the method's own part. */
-static twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, twofa_method_t const *method,
-				       twofa_user_t const *user, twofa_pending_t *pending)
+/** The NAS as text (the packet's source address), for the per-NAS send limit. */
+typedef struct {
+	char		nas[INET6_ADDRSTRLEN];
+	twofa_delivery_report_t report;
+} send_info_t;
+
+static twofa_method_ctx_t method_ctx_send(rlm_twofa_t const *inst, REQUEST *request, send_info_t *info)
 {
 	twofa_method_ctx_t mctx = method_ctx(inst);
+
+	memset(info, 0, sizeof(*info));
+	if (!ip_ntoh(&request->packet->src_ipaddr, info->nas, sizeof(info->nas))) strcpy(info->nas, "unknown");
+	mctx.nas = info->nas;
+	mctx.report = &info->report;
+	return mctx;
+}
+
+/** What round two needs: who, how many attempts, and the method's own part (SMS, email: a code sent). */
+static twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
+				       twofa_user_t const *user, twofa_pending_t *pending, send_info_t *info)
+{
+	twofa_method_ctx_t mctx = method_ctx_send(inst, request, info);
 
 	memset(pending, 0, sizeof(*pending));
 	pending->attempts_left = inst->attempts;
@@ -749,7 +891,9 @@ static rlm_rcode_t offer_enrolment(rlm_twofa_t const *inst, REQUEST *request, tw
 	char		message[TWOFA_REPLY_MESSAGE_MAX + 1];
 	rlm_rcode_t	rcode;
 
-	if ((pending_from_user(inst, &twofa_method_enrol, user, &pending) != TWOFA_OK) ||
+	send_info_t	info;
+
+	if ((pending_from_user(inst, request, &twofa_method_enrol, user, &pending, &info) != TWOFA_OK) ||
 	    (twofa_enrol_message(request, inst->key, &pending, inst->enrol_message, message, sizeof(message)) != TWOFA_OK)) {
 		RERROR("User \"%s\": cannot make a TOTP secret to enrol", user->name);
 		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
@@ -856,6 +1000,221 @@ static char const *accept_reason(rlm_twofa_t const *inst, REQUEST *request)
 }
 
 /*
+ *	SMS and email: a challenge's text names where the code went
+ *	({to}: masked), a code's login lasts as long as the code.
+ */
+#define TWOFA_TO_TOKEN	"{to}"
+
+/** template with each "{to}" replaced by to; cut to a Reply-Message. */
+static void expand_to(char *out, size_t out_size, char const *template, char const *to)
+{
+	size_t		used = 0, n, token_len = strlen(TWOFA_TO_TOKEN);
+	char const	*p = template, *token;
+
+	out[0] = '\0';
+	while (used + 1 < out_size) {
+		token = strstr(p, TWOFA_TO_TOKEN);
+		n = token ? (size_t) (token - p) : strlen(p);
+		if (n > out_size - 1 - used) n = out_size - 1 - used;
+		memcpy(out + used, p, n);
+		used += n;
+		if (!token) break;
+		n = strlen(to);
+		if (n > out_size - 1 - used) break;		/* whole or not at all */
+		memcpy(out + used, to, n);
+		used += n;
+		p = token + token_len;
+	}
+	out[used] = '\0';
+}
+
+static bool sends_a_code(uint8_t id)
+{
+	return (id == TWOFA_METHOD_SMS) || (id == TWOFA_METHOD_EMAIL) || (id == TWOFA_METHOD_SMS_NEW);
+}
+
+/* A challenge with a sent code may be answered while the code lives, at least challenge_timeout. */
+static void set_code_expiry(rlm_twofa_t const *inst, twofa_pending_t *pending)
+{
+	uint32_t lifetime = (pending->method == TWOFA_METHOD_EMAIL) ? inst->mail_lifetime : inst->sms_lifetime;
+
+	pending->expires = time(NULL) + ((lifetime > inst->challenge_timeout) ? lifetime : inst->challenge_timeout);
+}
+
+/** Say, in radiusd's log, why a code was not sent: the gateway's status or curl's error, never the code. */
+static void log_send_failure(rlm_twofa_t const *inst, REQUEST *request, char const *name, twofa_method_t const *method,
+			     twofa_rcode_t rc, send_info_t const *info)
+{
+	switch (rc) {
+	case TWOFA_ERR_THROTTLED:
+		RWDEBUG("User \"%s\": %s send limit reached (send_limits), no code sent", name, method->name);
+		break;
+	case TWOFA_ERR_IO:
+		RERROR("User \"%s\": %s code to %s not sent: %s", name, method->name, info->report.to, info->report.why);
+		break;
+	default:
+		RERROR("User \"%s\": %s code not sent (%s)", name, method->name, twofa_strerror(rc));
+		break;
+	}
+}
+
+/*
+ *	Challenge user with method, or, if its code cannot be sent, with the
+ *	next method they hold when failmode (or a send limit) allows; else
+ *	the one reject.  carry (may be NULL): the challenge this one
+ *	replaces (a word at the prompt), whose attempts and sends go on.
+ */
+static rlm_rcode_t challenge_with(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
+				  twofa_method_t const *method, twofa_pending_t const *carry, char const *message)
+{
+	twofa_pending_t	pending;
+	send_info_t	info;
+	uint32_t	tried = 0;
+	char		text[TWOFA_REPLY_MESSAGE_MAX + 1];
+	twofa_rcode_t	rc;
+
+	for (;;) {
+		rc = pending_from_user(inst, request, method, user, &pending, &info);
+		if (rc == TWOFA_OK) break;
+		if (rc == TWOFA_ERR_CRYPTO) {
+			RERROR("User \"%s\": stored %s factor is malformed", user->name, method->name);
+			return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
+		}
+		log_send_failure(inst, request, user->name, method, rc, &info);
+		tried |= TWOFA_METHOD_BIT(method->id);
+		if ((rc == TWOFA_ERR_THROTTLED) || (inst->failmode == FAILMODE_ANOTHER_METHOD)) {
+			twofa_method_t const *next = twofa_method_pick(user, inst->usable, tried);
+
+			if (next) {
+				RDEBUG2("User \"%s\": challenging with %s instead", user->name, next->name);
+				method = next;
+				message = NULL;
+				continue;
+			}
+		}
+		return reject(inst, request, "send", rc);
+	}
+	if (carry) {
+		pending.attempts_left = carry->attempts_left;
+		pending.sends = carry->sends + 1;
+	}
+	if (sends_a_code(pending.method)) {
+		set_code_expiry(inst, &pending);
+		if (info.report.pending) {
+			RDEBUG2("User \"%s\": no word from the %s gateway within send_wait, the code may still arrive",
+				user->name, method->name);
+		}
+		expand_to(text, sizeof(text), message ? message : inst->prompts[pending.method].challenge, info.report.to);
+		return send_challenge(inst, request, &pending, text);
+	}
+	return send_challenge(inst, request, &pending, message ? message : inst->prompts[pending.method].challenge);
+}
+
+/*
+ *	sms_ask_number = yes and no method held: whoever has the password
+ *	registers a number, so it is off by default.  The user is asked
+ *	for one; round two sends it a code (answer_number), and the number
+ *	is saved only when that code checks (method_sms.c).
+ */
+static rlm_rcode_t ask_number(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
+{
+	twofa_pending_t	pending;
+	send_info_t	info;
+
+	if (pending_from_user(inst, request, &twofa_method_sms_number, user, &pending, &info) != TWOFA_OK) {
+		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
+	}
+	RDEBUG2("User \"%s\": no second factor on file, sms_ask_number = yes: asking for a mobile number", user->name);
+	return send_challenge(inst, request, &pending, inst->prompts[TWOFA_METHOD_SMS_NUMBER].challenge);
+}
+
+/** The answer to the prompt for a number: a code sent to it, or the prompt again. */
+static rlm_rcode_t answer_number(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending)
+{
+	VALUE_PAIR		*answer = user_password(request);
+	send_info_t		info;
+	twofa_method_ctx_t	mctx = method_ctx_send(inst, request, &info);
+	char			text[TWOFA_REPLY_MESSAGE_MAX + 1];
+	twofa_rcode_t		rc;
+
+	if (pending->sends >= inst->resend_limit + 1) return reject(inst, request, "resend", TWOFA_ERR_THROTTLED);
+	rc = answer ? twofa_sms_new_start(&mctx, answer->vp_strvalue, answer->vp_length, pending) : TWOFA_ERR_MALFORMED;
+	if (rc == TWOFA_ERR_MALFORMED) {
+		if (pending->attempts_left <= 1) return reject(inst, request, "sms", rc);
+		pending->attempts_left--;
+		twofa_message_expand(text, sizeof(text), inst->prompts[TWOFA_METHOD_SMS_NUMBER].retry,
+				     pending->attempts_left);
+		return send_challenge(inst, request, pending, text);
+	}
+	if (rc != TWOFA_OK) {
+		log_send_failure(inst, request, pending->name, &twofa_method_sms, rc, &info);
+		return reject(inst, request, "send", rc);
+	}
+	pending->sends++;
+	set_code_expiry(inst, pending);
+	expand_to(text, sizeof(text), inst->prompts[TWOFA_METHOD_SMS].challenge, info.report.to);
+	return send_challenge(inst, request, pending, text);
+}
+
+/** Which word (words { }) answer is, or -1. */
+static int prompt_word(rlm_twofa_t const *inst, VALUE_PAIR const *answer)
+{
+	int i;
+
+	if (!answer) return -1;
+	for (i = 0; i < WORD_COUNT; i++) {
+		if (inst->words[i] && inst->words[i][0] && (strcasecmp(answer->vp_strvalue, inst->words[i]) == 0)) return i;
+	}
+	return -1;
+}
+
+/*
+ *	A word at the prompt: switch to another method the user holds, or
+ *	send a new code (which voids the one before).  Each counts toward
+ *	resend_limit; the attempts left go on.  The method the word names
+ *	must be one the user holds (read again: a store call), else the word
+ *	is just a wrong answer.  @return false if the word does not apply.
+ */
+static bool switch_method(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending, int word,
+			  rlm_rcode_t *rcode)
+{
+	twofa_method_t const	*to = NULL;
+	twofa_user_t		*user = NULL;
+	twofa_rcode_t		rc;
+
+	switch (word) {
+	case WORD_SMS:		to = &twofa_method_sms; break;
+	case WORD_EMAIL:	to = &twofa_method_email; break;
+	case WORD_TOTP:		to = &twofa_method_totp; break;
+	case WORD_RESEND:
+		if ((pending->method == TWOFA_METHOD_SMS) || (pending->method == TWOFA_METHOD_EMAIL)) {
+			to = twofa_method_by_id(pending->method);
+		}
+		break;
+	}
+	if (!to || !(inst->usable & TWOFA_METHOD_BIT(to->id))) return false;
+
+	rc = load_user(inst, request, pending->name, &user);
+	if ((rc != TWOFA_OK) || (user->id != pending->user_id)) {
+		*rcode = reject(inst, request, "state", (rc == TWOFA_OK) ? TWOFA_ERR_NOT_FOUND : rc);
+		return true;
+	}
+	if (!to->held(user)) return false;
+	if (pending->sends >= inst->resend_limit) {
+		*rcode = reject(inst, request, "resend", TWOFA_ERR_THROTTLED);
+		return true;
+	}
+	if (is_locked(user, time(NULL))) {
+		*rcode = reject(inst, request, to->name, TWOFA_ERR_LOCKED);
+		return true;
+	}
+	RDEBUG2("User \"%s\": \"%s\" at the prompt: %s", user->name, inst->words[word],
+		(word == WORD_RESEND) ? "sending a new code" : "switching method");
+	*rcode = challenge_with(inst, request, user, to, pending, NULL);
+	return true;
+}
+
+/*
  *	The first factor has passed: challenge for the second, or let the
  *	first alone do if the user is exempt, or holds none and enforcement
  *	allows it; a policy_file rule first.
@@ -864,9 +1223,8 @@ static char const *accept_reason(rlm_twofa_t const *inst, REQUEST *request)
  */
 static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
 {
-	twofa_method_t const	*method = twofa_method_for_user(user);
+	twofa_method_t const	*method = twofa_method_pick(user, inst->usable, 0);
 	twofa_netpolicy_rule_t const *rule;
-	twofa_pending_t		pending;
 	rlm_rcode_t		rcode;
 
 	if (is_locked(user, time(NULL))) return reject(inst, request, "password", TWOFA_ERR_LOCKED);
@@ -880,6 +1238,7 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 		return RLM_MODULE_OK;
 	}
 
+	if (!method && inst->sms_ask_number && inst->delivery.sms) return ask_number(inst, request, user);
 	if (!method && inst->enrol_at_login) return offer_enrolment(inst, request, user);
 	if (!method) {
 		if ((inst->enforce == ENFORCE_REQUIRED) || rule) {
@@ -892,13 +1251,7 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 		add_optional_reminder(inst, request);
 		return RLM_MODULE_OK;
 	}
-	if (pending_from_user(inst, method, user, &pending) != TWOFA_OK) {
-		RERROR("User \"%s\": stored %s factor is malformed", user->name, method->name);
-		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
-	}
-
-	return send_challenge(inst, request, &pending,
-			      (rule && rule->message) ? rule->message : inst->prompts[pending.method].challenge);
+	return challenge_with(inst, request, user, method, NULL, (rule && rule->message) ? rule->message : NULL);
 }
 
 /*
@@ -994,7 +1347,7 @@ static rlm_rcode_t ldap_second_factor(rlm_twofa_t const *inst, REQUEST *request,
 	if (required) {
 		/* The group outranks enforce = optional and a per-user exemption: fail closed. */
 		user->exempt = false;
-		if (!twofa_method_for_user(user) && !inst->enrol_at_login) {
+		if (!twofa_method_pick(user, inst->usable, 0) && !inst->enrol_at_login) {
 			RDEBUG2("User \"%s\": member of ldap.groups.require_2fa, no second factor on file", name);
 			return reject(inst, request, "enrolment", TWOFA_ERR_NOT_ENROLLED);
 		}
@@ -1086,6 +1439,8 @@ static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, tw
 	switch (rc) {
 	case TWOFA_OK:
 	case TWOFA_ERR_REPLAYED:
+	case TWOFA_ERR_BAD_CODE:	/* SMS, email: the store holds the code's hash */
+	case TWOFA_ERR_EXPIRED:
 		break;
 
 	case TWOFA_ERR_LOCKED:
@@ -1212,6 +1567,14 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 		return reject(inst, request, "state", TWOFA_ERR_MALFORMED);
 	}
 	if ((time_t) pending.expires < time(NULL)) return reject(inst, request, "challenge", TWOFA_ERR_EXPIRED);
+
+	{
+		rlm_rcode_t	rcode;
+		int		word = prompt_word(inst, user_password(request));
+
+		if ((word >= 0) && switch_method(inst, request, &pending, word, &rcode)) return rcode;
+	}
+	if (pending.method == TWOFA_METHOD_SMS_NUMBER) return answer_number(inst, request, &pending);
 
 	rc = verify_answer(inst, request, method, &pending, &left);
 	if (rc == TWOFA_ERR_MALFORMED) rc = verify_alternate(inst, request, &method, &pending, &left);
@@ -1552,6 +1915,14 @@ static void set_prompts(rlm_twofa_t *inst)
 	inst->prompts[TWOFA_METHOD_BACKUP].retry = inst->backup_retry;
 	inst->prompts[TWOFA_METHOD_ENROL].challenge = inst->enrol_message;
 	inst->prompts[TWOFA_METHOD_ENROL].retry = inst->retry_message;
+	inst->prompts[TWOFA_METHOD_SMS].challenge = inst->sms_challenge;
+	inst->prompts[TWOFA_METHOD_SMS].retry = inst->sms_retry;
+	inst->prompts[TWOFA_METHOD_SMS_NEW].challenge = inst->sms_challenge;
+	inst->prompts[TWOFA_METHOD_SMS_NEW].retry = inst->sms_retry;
+	inst->prompts[TWOFA_METHOD_SMS_NUMBER].challenge = inst->sms_ask_message;
+	inst->prompts[TWOFA_METHOD_SMS_NUMBER].retry = inst->sms_ask_retry;
+	inst->prompts[TWOFA_METHOD_EMAIL].challenge = inst->mail_challenge;
+	inst->prompts[TWOFA_METHOD_EMAIL].retry = inst->mail_retry;
 }
 
 /*
@@ -1617,6 +1988,48 @@ static int parse_ldap_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	return 0;
 }
 
+/* An empty string in the config is no value. */
+static char const *unset_if_empty(char const *s)
+{
+	return (s && *s) ? s : NULL;
+}
+
+/* sms { }, email { } and the send settings: bounds, failmode. */
+static int parse_send_config(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	if (strcmp(inst->failmode_name, "secure") == 0) {
+		inst->failmode = FAILMODE_SECURE;
+	} else if (strcmp(inst->failmode_name, "another-method") == 0) {
+		inst->failmode = FAILMODE_ANOTHER_METHOD;
+	} else {
+		cf_log_err_cs(conf, "failmode must be \"secure\" or \"another-method\", not \"%s\"", inst->failmode_name);
+		return -1;
+	}
+	FR_INTEGER_BOUND_CHECK("sms.code_length", inst->sms_digits, >=, TWOFA_OOB_DIGITS_MIN);
+	FR_INTEGER_BOUND_CHECK("sms.code_length", inst->sms_digits, <=, TWOFA_OOB_DIGITS_MAX);
+	FR_INTEGER_BOUND_CHECK("email.code_length", inst->mail_digits, >=, TWOFA_OOB_DIGITS_MIN);
+	FR_INTEGER_BOUND_CHECK("email.code_length", inst->mail_digits, <=, TWOFA_OOB_DIGITS_MAX);
+	FR_INTEGER_BOUND_CHECK("sms.lifetime", inst->sms_lifetime, >=, 1);
+	FR_INTEGER_BOUND_CHECK("sms.lifetime", inst->sms_lifetime, <=, TWOFA_OOB_LIFETIME_MAX);
+	FR_INTEGER_BOUND_CHECK("email.lifetime", inst->mail_lifetime, >=, 1);
+	FR_INTEGER_BOUND_CHECK("email.lifetime", inst->mail_lifetime, <=, TWOFA_OOB_LIFETIME_MAX);
+	FR_INTEGER_BOUND_CHECK("sms.timeout", inst->sms_timeout, >=, 1);
+	FR_INTEGER_BOUND_CHECK("sms.timeout", inst->sms_timeout, <=, 120);
+	FR_INTEGER_BOUND_CHECK("email.timeout", inst->mail_timeout, >=, 1);
+	FR_INTEGER_BOUND_CHECK("email.timeout", inst->mail_timeout, <=, 120);
+	FR_TIMEVAL_BOUND_CHECK("send_wait", &inst->send_wait, >=, 0, 100000);
+	FR_TIMEVAL_BOUND_CHECK("send_wait", &inst->send_wait, <=, 10, 0);
+	FR_INTEGER_BOUND_CHECK("queue_max", inst->queue_max, >=, 1);
+	FR_INTEGER_BOUND_CHECK("queue_max", inst->queue_max, <=, 100000);
+	FR_INTEGER_BOUND_CHECK("resend_limit", inst->resend_limit, <=, 20);
+	inst->sms.url = unset_if_empty(inst->sms.url);
+	inst->mail.url = unset_if_empty(inst->mail.url);
+	if (inst->sms_ask_number && !inst->sms.url) {
+		WARN("rlm_twofa (%s): sms_ask_number = yes without sms { url }: nobody is asked for a number", inst->name);
+	}
+	return 0;
+}
+
 static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
 	if (parse_enforce(conf, inst) < 0) return -1;
@@ -1653,6 +2066,7 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, >=, inst->throttle.delay_seconds);
 	FR_INTEGER_BOUND_CHECK("password_throttle.max_delay", inst->throttle.max_delay_seconds, <=, 86400);
 	FR_INTEGER_BOUND_CHECK("backup.backup_codes_low", inst->backup_codes_low, <=, TWOFA_BACKUP_COUNT_MAX);
+	if (parse_send_config(conf, inst) < 0) return -1;
 	check_messages(inst);
 	set_prompts(inst);
 	if (check_enrol_message(inst, conf) < 0) return -1;
@@ -1765,6 +2179,103 @@ static int check_wiring(rlm_twofa_t const *inst, CONF_SECTION *conf)
 	return 0;
 }
 
+/*
+ *	sms { } and email { } into their checked gateways, and the sender
+ *	thread that runs their transfers (only if either is configured).
+ *	Made here, freed in detach: a HUP's new instance has its own.
+ */
+static int setup_sms(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	CONF_SECTION		*cs = cf_section_sub_find(conf, "sms");
+	twofa_sms_http_config_t	config = inst->sms;
+	char const		**headers = NULL;
+	size_t			n = 0;
+	CONF_PAIR		*cp;
+	char			err[256];
+
+	for (cp = cs ? cf_pair_find(cs, "header") : NULL; cp; cp = cf_pair_find_next(cs, cp, "header")) {
+		headers = talloc_realloc(inst, headers, char const *, n + 2);
+		if (!headers) return -1;
+		headers[n++] = cf_pair_value(cp);
+		headers[n] = NULL;
+	}
+	config.headers = headers;
+	config.method = unset_if_empty(config.method);
+	config.body = unset_if_empty(config.body);
+	config.content_type = unset_if_empty(config.content_type);
+	config.username = unset_if_empty(config.username);
+	config.password = unset_if_empty(config.password);
+	config.bearer_token = unset_if_empty(config.bearer_token);
+	config.aws_sigv4 = unset_if_empty(config.aws_sigv4);
+	config.success_status = unset_if_empty(config.success_status);
+	config.success_body = unset_if_empty(config.success_body);
+	config.ca_file = unset_if_empty(config.ca_file);
+	config.timeout_ms = inst->sms_timeout * 1000;
+	if (twofa_sms_http_new(inst, &config, &inst->delivery.sms, err, sizeof(err)) != TWOFA_OK) {
+		cf_log_err_cs(cs ? cs : conf, "sms: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int setup_email(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	CONF_SECTION		*cs = cf_section_sub_find(conf, "email");
+	twofa_mail_config_t	config = inst->mail;
+	char			err[256];
+
+	config.tls = inst->mail_require_starttls ? TWOFA_MAIL_TLS_REQUIRED : TWOFA_MAIL_TLS_NONE;
+	config.username = unset_if_empty(config.username);
+	config.password = unset_if_empty(config.password);
+	config.ca_file = unset_if_empty(config.ca_file);
+	config.timeout_ms = inst->mail_timeout * 1000;
+	if (twofa_mail_new(inst, &config, &inst->delivery.mail, err, sizeof(err)) != TWOFA_OK) {
+		cf_log_err_cs(cs ? cs : conf, "email: %s", err);
+		return -1;
+	}
+	if (!inst->mail_require_starttls && (strncasecmp(inst->mail.url, "smtp:", 5) == 0)) {
+		WARN("rlm_twofa (%s): email require_starttls = no: codes cross the network in clear", inst->name);
+	}
+	return 0;
+}
+
+static int setup_delivery(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	twofa_sender_config_t	sc = { 0 };
+	twofa_delivery_t	*d = &inst->delivery;
+	uint32_t		longest = (inst->sms_timeout > inst->mail_timeout) ? inst->sms_timeout : inst->mail_timeout;
+
+	inst->usable = TWOFA_METHODS_ALL & ~(TWOFA_METHOD_BIT(TWOFA_METHOD_SMS) | TWOFA_METHOD_BIT(TWOFA_METHOD_EMAIL));
+	if (!inst->sms.url && !inst->mail.url) return 0;
+
+	if (twofa_oob_key_derive(inst->key, d->okey) != TWOFA_OK) {
+		cf_log_err_cs(conf, "Cannot derive the key of sent codes");
+		return -1;
+	}
+	if (inst->sms.url && (setup_sms(conf, inst) < 0)) return -1;
+	if (inst->mail.url && (setup_email(conf, inst) < 0)) return -1;
+
+	sc.queue_max = inst->queue_max;
+	sc.timeout_ms = longest * 1000;
+	sc.connect_timeout_ms = (longest < 5) ? longest * 1000 : 5000;
+	if (twofa_sender_start(inst, &sc, &inst->sender) != TWOFA_OK) {
+		cf_log_err_cs(conf, "Cannot start the sender thread for SMS and email");
+		return -1;
+	}
+	d->sender = inst->sender;
+	d->send_wait_ms = (unsigned int) (inst->send_wait.tv_sec * 1000 + inst->send_wait.tv_usec / 1000);
+	d->sms_code = (twofa_oob_code_config_t) { .digits = inst->sms_digits, .lifetime = inst->sms_lifetime };
+	d->email_code = (twofa_oob_code_config_t) { .digits = inst->mail_digits, .lifetime = inst->mail_lifetime };
+	d->per_user_hour = inst->per_user_hour;
+	d->per_nas_hour = inst->per_nas_hour;
+	if (d->sms) inst->usable |= TWOFA_METHOD_BIT(TWOFA_METHOD_SMS);
+	if (d->mail) inst->usable |= TWOFA_METHOD_BIT(TWOFA_METHOD_EMAIL);
+	INFO("rlm_twofa (%s): codes by%s%s, send_wait %u ms, at most %u sends per user and %u per NAS an hour",
+	     inst->name, d->sms ? " SMS" : "", d->mail ? (d->sms ? " and email" : " email") : "", d->send_wait_ms,
+	     d->per_user_hour, d->per_nas_hour);
+	return 0;
+}
+
 static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_twofa_t		*inst = instance;
@@ -1782,6 +2293,7 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 		return -1;
 	}
 	if (load_state_keys(conf, inst) < 0) return -1;
+	if (setup_delivery(conf, inst) < 0) return -1;
 
 	store_config.url = inst->store_path;
 	store_config.sqlite.busy_timeout_ms = inst->busy_timeout;
@@ -1843,8 +2355,10 @@ static int mod_detach(void *instance)
 {
 	rlm_twofa_t *inst = instance;
 
+	TALLOC_FREE(inst->sender);	/* stops its thread, ends its transfers, before what they use goes */
 	OPENSSL_cleanse(inst->key, sizeof(inst->key));
 	OPENSSL_cleanse(inst->state_keys, sizeof(inst->state_keys));
+	OPENSSL_cleanse(inst->delivery.okey, sizeof(inst->delivery.okey));
 	TALLOC_FREE(inst->store);
 	TALLOC_FREE(inst->ldap);	/* unbinds every pooled connection */
 

@@ -226,6 +226,30 @@ twofa_rcode_t twofa_store_rollback(twofa_store_txn_t **txn)
 	return rc;
 }
 
+twofa_rcode_t twofa_store_oob_set(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+				  twofa_oob_hash_t const *code, time_t expires)
+{
+	return store->ops->oob_set(store, user_id, factor_id, code, expires);
+}
+
+twofa_rcode_t twofa_store_oob_consume(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+				      uint8_t const okey[TWOFA_OOB_KEY_LEN], char const *answer, unsigned int digits,
+				      time_t now, twofa_login_t const *login)
+{
+	return store->ops->oob_consume(store, user_id, factor_id, okey, answer, digits, now, login);
+}
+
+twofa_rcode_t twofa_store_send_allow(twofa_store_t *store, int64_t user_id, char const *nas, time_t now,
+				     unsigned int per_user, unsigned int per_nas)
+{
+	return store->ops->send_allow(store, user_id, nas, now, per_user, per_nas);
+}
+
+twofa_rcode_t twofa_store_set_preferred(twofa_store_t *store, char const *name, twofa_factor_kind_t kind)
+{
+	return store->ops->set_preferred(store, name, kind);
+}
+
 static char const *const kind_names[] = {
 	[TWOFA_FACTOR_TOTP]	= "totp",
 	[TWOFA_FACTOR_SMS]	= "sms",

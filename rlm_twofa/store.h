@@ -25,6 +25,7 @@
 #include "twofa.h"
 #include "totp.h"
 #include "backup.h"
+#include "oob.h"
 
 typedef struct twofa_store twofa_store_t;
 
@@ -76,6 +77,7 @@ typedef struct {
 	bool			exempt;			//!< the first factor alone is enough (twofa-admin user 2fa off)
 	time_t			last_accept;		//!< twofa_store_list_users only: the newest Accept in the
 							//!< login log, 0 if none is kept there
+	twofa_factor_kind_t	preferred;		//!< the method round one offers first; 0 if none chosen
 } twofa_user_t;
 
 /** The user's factor of this kind, or NULL. */
@@ -173,7 +175,8 @@ twofa_rcode_t twofa_store_factor_confirm(twofa_store_t *store, char const *name,
 /** NOT_ENROLLED if the user holds none of kind. */
 twofa_rcode_t twofa_store_factor_remove(twofa_store_t *store, char const *name, twofa_factor_kind_t kind);
 
-/** Enrolment at login: factor, confirmed, with step recorded as used (the
+/** Enrolment at login: factor (TOTP: its secret; SMS, email: its address, as
+ *  sms_ask_number saves a number), confirmed, with step recorded as used (the
  *  confirming code is not taken again), only if the user has no confirmed factor
  *  of its kind (one made meanwhile by another login is kept; an unconfirmed one
  *  is replaced) and is not locked at now.  With login (may be NULL), its row is
@@ -276,6 +279,52 @@ twofa_rcode_t twofa_store_state_use(twofa_store_t *store, uint8_t const *nonce, 
 				    time_t now);
 #define TWOFA_STATE_PRUNE_EVERY	64
 #define TWOFA_STATE_PRUNE_ROWS	256
+
+/*
+ *	SMS and email codes (oob.h) and their sends.  One code per factor at
+ *	a time: a new one replaces (voids) the one before.  Only its salted
+ *	keyed hash is kept, with its expiry and whether it was used.
+ */
+/** Keep code (salt and keyed hash) as the one valid code of factor_id, until
+ *  expires, unused; the factor's previous code is voided.  Only for a confirmed
+ *  factor of user_id.  One statement.
+ *  @return TWOFA_OK, TWOFA_ERR_NOT_ENROLLED (no such confirmed factor of the
+ *  user), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_oob_set(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+				  twofa_oob_hash_t const *code, time_t expires);
+
+/** Take factor_id's code once: answer (digits digits, oob.h) must match its
+ *  hash under okey (the derived oob key) in constant time, and the code be
+ *  unused and unexpired at now, the factor still user_id's and confirmed, the
+ *  user not locked.  The code is marked used by one conditional UPDATE: of
+ *  racing logins with the same code, exactly one gets TWOFA_OK.  With login
+ *  (may be NULL), its row is written in the same call on TWOFA_OK.  A wrong
+ *  answer changes nothing here: the caller counts it (record_failure).
+ *  @return TWOFA_OK, TWOFA_ERR_BAD_CODE (no code, or no match), TWOFA_ERR_EXPIRED,
+ *  TWOFA_ERR_REPLAYED (matched, already used), TWOFA_ERR_LOCKED,
+ *  TWOFA_ERR_NOT_ENROLLED (factor removed or replaced), TWOFA_ERR_NOT_FOUND
+ *  (user deleted), TWOFA_ERR_MALFORMED, TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_oob_consume(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+				      uint8_t const okey[TWOFA_OOB_KEY_LEN], char const *answer, unsigned int digits,
+				      time_t now, twofa_login_t const *login);
+
+/** Count one send (an SMS or a mail) of user_id through nas at now, only if
+ *  fewer than per_user sends of that user and fewer than per_nas sends through
+ *  that NAS were counted in the hour before now (0: no limit of that kind).
+ *  One statement checks and records, so racing logins cannot both pass the
+ *  last slot.  Now and then rows older than an hour are pruned (a bounded
+ *  DELETE, as the login log's).
+ *  @return TWOFA_OK (counted: send), TWOFA_ERR_THROTTLED (a limit reached, not
+ *  counted), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_send_allow(twofa_store_t *store, int64_t user_id, char const *nas, time_t now,
+				     unsigned int per_user, unsigned int per_nas);
+#define TWOFA_SEND_WINDOW	3600	//!< seconds the send limits count over
+#define TWOFA_SEND_PRUNE_EVERY	64
+#define TWOFA_SEND_PRUNE_ROWS	256
+
+/** The method round one offers the user first (twofa-admin user set --method):
+ *  kind, or 0 for none (the default order).  NOT_FOUND if no such user. */
+twofa_rcode_t twofa_store_set_preferred(twofa_store_t *store, char const *name, twofa_factor_kind_t kind);
 
 /*
  *	Bulk work (twofa-admin user import): one transaction around many calls.

@@ -79,6 +79,23 @@ struct twofa_store_ops {
 
 	twofa_rcode_t	(*state_use)(twofa_store_t *store, uint8_t const *nonce, size_t len, time_t expires,
 				     time_t now);
+
+	/*
+	 *	SMS and email codes, send limits, the preferred method (store.h
+	 *	says what each promises).  A backend's schema: a table of codes
+	 *	keyed by factor id (user id, salt, hash, expires, used_at; gone
+	 *	with its factor or user), a table of sends (user id, NAS, time),
+	 *	and users.preferred (a kind's name, or NULL); get_user fills
+	 *	twofa_user_t.preferred.
+	 */
+	twofa_rcode_t	(*oob_set)(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+				   twofa_oob_hash_t const *code, time_t expires);
+	twofa_rcode_t	(*oob_consume)(twofa_store_t *store, int64_t user_id, int64_t factor_id,
+				       uint8_t const okey[TWOFA_OOB_KEY_LEN], char const *answer, unsigned int digits,
+				       time_t now, twofa_login_t const *login);
+	twofa_rcode_t	(*send_allow)(twofa_store_t *store, int64_t user_id, char const *nas, time_t now,
+				      unsigned int per_user, unsigned int per_nas);
+	twofa_rcode_t	(*set_preferred)(twofa_store_t *store, char const *name, twofa_factor_kind_t kind);
 };
 
 extern twofa_store_ops_t const twofa_store_sqlite_ops;

@@ -28,7 +28,7 @@
 #include "store_backend.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	8
+#define SCHEMA_VERSION	9
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -176,7 +176,32 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"CREATE TRIGGER factor_removed AFTER DELETE ON factors BEGIN "
 	"	DELETE FROM factor_used WHERE factor_id = OLD.id; END;",
 	/*
-	 * 7 -> 8: the nonces of sealed States answered (state.h), each kept
+	 * 7 -> 8: SMS and email codes, one row per factor (a new code
+	 * replaces the one before), gone with their factor (the trigger; a
+	 * replaced factor's REPLACE fires it too) or their user.  Sends, for
+	 * the per-user and per-NAS limits: rows of the last hour, pruned in
+	 * rowid order; no foreign key, they age out.  The preferred method:
+	 * a kind's name, NULL for the default order.
+	 */
+	"CREATE TABLE oob_codes ("
+	"	factor_id INTEGER PRIMARY KEY,"
+	"	user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"	salt BLOB NOT NULL,"
+	"	hash BLOB NOT NULL,"
+	"	expires INTEGER NOT NULL,"
+	"	used_at INTEGER);"
+	"CREATE TRIGGER factor_removed_oob AFTER DELETE ON factors BEGIN "
+	"	DELETE FROM oob_codes WHERE factor_id = OLD.id; END;"
+	"CREATE TABLE sends ("
+	"	id INTEGER PRIMARY KEY,"
+	"	user_id INTEGER NOT NULL,"
+	"	nas TEXT NOT NULL,"
+	"	at INTEGER NOT NULL);"
+	"CREATE INDEX sends_user ON sends (user_id, at);"
+	"CREATE INDEX sends_nas ON sends (nas, at);"
+	"ALTER TABLE users ADD COLUMN preferred TEXT;",
+	/*
+	 * 8 -> 9: the nonces of sealed States answered (state.h), each kept
 	 * until its State's deadline: a State is good for one answer, on
 	 * any radiusd sharing the store.  Pruned by expiry, through its index.
 	 */
@@ -220,6 +245,13 @@ typedef enum {
 	STMT_PRUNE_LOGINS,
 	STMT_LIST_LOGINS,
 	STMT_LAST_ACCEPTS,
+	STMT_OOB_SET,
+	STMT_OOB_FIND,
+	STMT_OOB_USE,
+	STMT_OOB_WHY_NOT,
+	STMT_SEND_ALLOW,
+	STMT_PRUNE_SENDS,
+	STMT_SET_PREFERRED,
 	STMT_STATE_USE,
 	STMT_STATE_PRUNE,
 	STMT_BEGIN,
@@ -234,10 +266,10 @@ typedef enum {
 	"u.id, u.name, u.password_hash, u.created, u.fail_count, u.lock_count, u.locked_until, " \
 	"u.password_failures, u.password_next_try, " \
 	"(SELECT count(*) FROM backup_codes b WHERE b.user_id = u.id AND b.used_at IS NULL), " \
-	"u.exempt, " \
+	"u.exempt, u.preferred, " \
 	"f.id, f.kind, f.confirmed, f.secret, f.hash, f.digits, f.period, f.address, f.last_step, f.created " \
 	"FROM users u LEFT JOIN factors f ON f.user_id = u.id "
-enum { COL_FACTOR = 11 };	/* the first factor column */
+enum { COL_PREFERRED = 11, COL_FACTOR = 12 };	/* the first factor column */
 
 static char const *statements[STMT_COUNT] = {
 	/*
@@ -270,10 +302,10 @@ static char const *statements[STMT_COUNT] = {
 	 *	meanwhile, is kept: of racing enrolments one wins; an
 	 *	unconfirmed one is replaced) and the user is not locked.
 	 *	?1 user id, ?2 kind, ?3 secret, ?4 hash, ?5 digits, ?6 period,
-	 *	?7 step, ?8 now.
+	 *	?7 step, ?8 now, ?9 address (SMS, email: sms_ask_number).
 	 */
 	[STMT_FACTOR_ENROL]	= "INSERT OR REPLACE INTO factors (user_id, kind, confirmed, secret, hash, digits, period, "
-				  "last_step, created) SELECT id, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8 FROM users "
+				  "last_step, created, address) SELECT id, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM users "
 				  "WHERE id = ?1 AND locked_until <= ?8 "
 				  "AND NOT EXISTS (SELECT 1 FROM factors WHERE user_id = ?1 AND kind = ?2 AND confirmed = 1)",
 	/* The key ?3 records on from (?1, ?2), where a sweep of them ends. */
@@ -371,6 +403,37 @@ static char const *statements[STMT_COUNT] = {
 	/* Each name's newest Accept: a scan of the log, for twofa-admin user list only. */
 	[STMT_LAST_ACCEPTS]	= "SELECT user, max(at) FROM logins WHERE result = 'accept' AND user IS NOT NULL "
 				  "GROUP BY user",
+	/* ?1 user, ?2 factor, ?3 salt, ?4 hash, ?5 expires: only for the user's confirmed factor. */
+	[STMT_OOB_SET]		= "INSERT OR REPLACE INTO oob_codes (factor_id, user_id, salt, hash, expires, used_at) "
+				  "SELECT id, user_id, ?3, ?4, ?5, NULL FROM factors WHERE id = ?2 AND user_id = ?1 "
+				  "AND confirmed = 1",
+	[STMT_OOB_FIND]		= "SELECT salt, hash FROM oob_codes WHERE factor_id = ?2 AND user_id = ?1",
+	/*
+	 *	The consume-once, for a code whose hash matched (the salt names
+	 *	that code: a newer one has another).  Of racing logins only one
+	 *	UPDATE changes the row.  ?1 user, ?2 factor, ?3 now, ?4 salt.
+	 */
+	[STMT_OOB_USE]		= "UPDATE oob_codes SET used_at = ?3 WHERE factor_id = ?2 AND user_id = ?1 AND salt = ?4 "
+				  "AND used_at IS NULL AND expires > ?3 "
+				  "AND EXISTS (SELECT 1 FROM factors WHERE id = ?2 AND user_id = ?1 AND confirmed = 1) "
+				  "AND (SELECT locked_until FROM users WHERE id = ?1) <= ?3",
+	/* Only when the above changed nothing: locked, factor there, used, expired.  No row: user deleted. */
+	[STMT_OOB_WHY_NOT]	= "SELECT u.locked_until > ?3, "
+				  "EXISTS (SELECT 1 FROM factors f WHERE f.id = ?2 AND f.user_id = u.id AND f.confirmed = 1), "
+				  "(SELECT o.used_at IS NOT NULL FROM oob_codes o WHERE o.factor_id = ?2 AND o.salt = ?4), "
+				  "(SELECT o.expires <= ?3 FROM oob_codes o WHERE o.factor_id = ?2 AND o.salt = ?4) "
+				  "FROM users u WHERE u.id = ?1",
+	/*
+	 *	Check and count in one statement: the row goes in only if both
+	 *	counts of the last hour are under their limits (0: none).
+	 *	?1 user, ?2 nas, ?3 now, ?4 per user, ?5 per NAS, ?6 window.
+	 */
+	[STMT_SEND_ALLOW]	= "INSERT INTO sends (user_id, nas, at) SELECT ?1, ?2, ?3 "
+				  "WHERE (?4 = 0 OR (SELECT count(*) FROM sends WHERE user_id = ?1 AND at > ?3 - ?6) < ?4) "
+				  "AND (?5 = 0 OR (SELECT count(*) FROM sends WHERE nas = ?2 AND at > ?3 - ?6) < ?5)",
+	/* As the login log's prune: the ?2 oldest rows looked at, those before ?1 go. */
+	[STMT_PRUNE_SENDS]	= "DELETE FROM sends WHERE id IN (SELECT id FROM sends ORDER BY id LIMIT ?2) AND at <= ?1",
+	[STMT_SET_PREFERRED]	= "UPDATE users SET preferred = ?2 WHERE name = ?1",
 	/* Of racing callers with one nonce, the primary key lets one insert. */
 	[STMT_STATE_USE]	= "INSERT OR IGNORE INTO used_states (nonce, expires) VALUES (?1, ?2)",
 	[STMT_STATE_PRUNE]	= "DELETE FROM used_states WHERE nonce IN "
@@ -422,6 +485,7 @@ struct sqlite_store {
 	time_t			last_failure;	//!< of an open, to retry at most once a second
 	unsigned int		consumes;	//!< counts consume calls, for the sweep
 	unsigned int		logins;		//!< counts logged logins, for the prune
+	unsigned int		sends;		//!< counts counted sends, for their prune
 	unsigned int		login_keep_days;
 	unsigned int		state_uses;	//!< counts state_use calls, for the prune
 	int64_t			sweep_user;	//!< where the next sweep of used steps starts
@@ -1114,6 +1178,9 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 	u->password_next_try = sqlite3_column_int64(stmt, 8);
 	u->backup_codes_left = sqlite3_column_int(stmt, 9);
 	u->exempt = sqlite3_column_int(stmt, 10) != 0;
+	if (sqlite3_column_type(stmt, COL_PREFERRED) == SQLITE_TEXT) {
+		twofa_factor_kind_from_name((char const *) sqlite3_column_text(stmt, COL_PREFERRED), &u->preferred);
+	}
 	return u;
 }
 
@@ -1531,6 +1598,7 @@ static twofa_rcode_t enrol_run(conn_t *c, void *arg)
 	bind_factor(stmt, 3, a->factor);
 	sqlite3_bind_int64(stmt, 7, a->step);
 	sqlite3_bind_int64(stmt, 8, a->now);
+	bind_text(stmt, 9, a->factor->address);
 	rc = stmt_run(c, stmt, "enrol factor", &changes);
 	if (rc != TWOFA_OK) return rc;
 	if (changes == 0) return TWOFA_ERR_EXISTS;
@@ -1543,7 +1611,11 @@ static twofa_rcode_t sqlite_factor_enrol(twofa_store_t *handle, int64_t user_id,
 	SQLITE_STORE(handle);
 	enrol_args_t a = { .user_id = user_id, .factor = factor, .step = step, .now = now, .login = login };
 
-	if (!factor->sealed || !factor->sealed_len || (factor->sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
+	/* A TOTP factor needs its secret; an SMS or email one its address. */
+	if ((factor->kind == TWOFA_FACTOR_TOTP) && (!factor->sealed || !factor->sealed_len)) return TWOFA_ERR_MALFORMED;
+	if ((factor->kind != TWOFA_FACTOR_TOTP) && !factor->address) return TWOFA_ERR_MALFORMED;
+	if ((factor->kind < TWOFA_FACTOR_TOTP) || (factor->kind > TWOFA_FACTOR_KIND_LAST) ||
+	    (factor->sealed_len > INT_MAX)) return TWOFA_ERR_MALFORMED;
 	return store_call(store, true, enrol_run, &a);
 }
 
@@ -2089,6 +2161,175 @@ static twofa_rcode_t sqlite_reset_user(twofa_store_t *handle, char const *name, 
 	return TWOFA_OK;
 }
 
+/*
+ *	SMS and email codes.
+ */
+static twofa_rcode_t sqlite_oob_set(twofa_store_t *handle, int64_t user_id, int64_t factor_id,
+				    twofa_oob_hash_t const *code, time_t expires)
+{
+	SQLITE_STORE(handle);
+	CONN_USE(c);
+	sqlite3_stmt	*stmt;
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
+	CONN_OR_FAIL(c, store);
+	stmt = stmt_start(c, STMT_OOB_SET);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, factor_id);
+	sqlite3_bind_blob(stmt, 3, code->salt, sizeof(code->salt), SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 4, code->hash, sizeof(code->hash), SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, expires);
+	rc = stmt_run(c, stmt, "set code", &changes);
+	if ((rc == TWOFA_OK) && (changes == 0)) return TWOFA_ERR_NOT_ENROLLED;
+	return rc;
+}
+
+typedef struct {
+	int64_t			user_id;
+	int64_t			factor_id;
+	uint8_t const		*okey;
+	char const		*answer;
+	unsigned int		digits;
+	time_t			now;
+	twofa_login_t const	*login;		//!< written with a success, if not NULL
+} oob_consume_args_t;
+
+/* The factor's code, if it matches the answer: *matched, and its salt in salt. */
+static twofa_rcode_t oob_find(conn_t *c, oob_consume_args_t const *a, bool *matched, twofa_oob_hash_t *code)
+{
+	sqlite3_stmt	*stmt = stmt_start(c, STMT_OOB_FIND);
+	int		rc;
+
+	*matched = false;
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	sqlite3_bind_int64(stmt, 2, a->factor_id);
+	rc = sqlite3_step(stmt);
+	if ((rc == SQLITE_ROW) && (sqlite3_column_bytes(stmt, 0) == sizeof(code->salt)) &&
+	    (sqlite3_column_bytes(stmt, 1) == sizeof(code->hash))) {
+		memcpy(code->salt, sqlite3_column_blob(stmt, 0), sizeof(code->salt));
+		memcpy(code->hash, sqlite3_column_blob(stmt, 1), sizeof(code->hash));
+		*matched = twofa_oob_code_matches(a->okey, code, a->answer, strlen(a->answer), a->digits);
+	}
+	stmt_done(stmt);
+	if ((rc != SQLITE_ROW) && (rc != SQLITE_DONE)) return conn_error(c, "find code", rc);
+	return TWOFA_OK;
+}
+
+/* Not used: say why.  Every answer is a reject, so this read need not be atomic with the update. */
+static twofa_rcode_t oob_why_not(conn_t *c, oob_consume_args_t const *a, bool matched, twofa_oob_hash_t const *code)
+{
+	sqlite3_stmt	*stmt = stmt_start(c, STMT_OOB_WHY_NOT);
+	int		rc;
+	twofa_rcode_t	ret;
+
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	sqlite3_bind_int64(stmt, 2, a->factor_id);
+	sqlite3_bind_int64(stmt, 3, a->now);
+	sqlite3_bind_blob(stmt, 4, code->salt, sizeof(code->salt), SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) ret = TWOFA_ERR_NOT_FOUND;		/* user deleted since */
+	else if (rc != SQLITE_ROW) ret = conn_error(c, "use code", rc);
+	else if (sqlite3_column_int(stmt, 0)) ret = TWOFA_ERR_LOCKED;
+	else if (!sqlite3_column_int(stmt, 1)) ret = TWOFA_ERR_NOT_ENROLLED;
+	else if (!matched) ret = TWOFA_ERR_BAD_CODE;
+	else if (sqlite3_column_int(stmt, 2)) ret = TWOFA_ERR_REPLAYED;
+	else if (sqlite3_column_int(stmt, 3)) ret = TWOFA_ERR_EXPIRED;
+	else ret = TWOFA_ERR_BAD_CODE;					/* replaced meanwhile */
+	stmt_done(stmt);
+	return ret;
+}
+
+static twofa_rcode_t oob_consume_run(conn_t *c, void *arg)
+{
+	oob_consume_args_t	*a = arg;
+	twofa_oob_hash_t	code;
+	sqlite3_stmt		*stmt;
+	bool			matched;
+	int			changes = 0;
+	twofa_rcode_t		rc;
+
+	memset(&code, 0, sizeof(code));
+	rc = oob_find(c, a, &matched, &code);
+	if (rc != TWOFA_OK) return rc;
+	if (matched) {
+		stmt = stmt_start(c, STMT_OOB_USE);
+		sqlite3_bind_int64(stmt, 1, a->user_id);
+		sqlite3_bind_int64(stmt, 2, a->factor_id);
+		sqlite3_bind_int64(stmt, 3, a->now);
+		sqlite3_bind_blob(stmt, 4, code.salt, sizeof(code.salt), SQLITE_STATIC);
+		rc = stmt_run(c, stmt, "use code", &changes);
+		if (rc != TWOFA_OK) return rc;
+		if (changes == 1) return a->login ? log_login_in(c, a->login) : TWOFA_OK;
+	}
+	return oob_why_not(c, a, matched, &code);
+}
+
+static twofa_rcode_t sqlite_oob_consume(twofa_store_t *handle, int64_t user_id, int64_t factor_id,
+					uint8_t const okey[TWOFA_OOB_KEY_LEN], char const *answer, unsigned int digits,
+					time_t now, twofa_login_t const *login)
+{
+	SQLITE_STORE(handle);
+	oob_consume_args_t a = { .user_id = user_id, .factor_id = factor_id, .okey = okey, .answer = answer,
+				 .digits = digits, .now = now, .login = login };
+
+	if (!okey || !answer || !twofa_oob_code_well_formed(answer, strlen(answer), digits)) return TWOFA_ERR_MALFORMED;
+	return store_call(store, true, oob_consume_run, &a);
+}
+
+typedef struct {
+	int64_t		user_id;
+	char const	*nas;
+	time_t		now;
+	unsigned int	per_user;
+	unsigned int	per_nas;
+} send_allow_args_t;
+
+static twofa_rcode_t send_allow_run(conn_t *c, void *arg)
+{
+	send_allow_args_t const	*a = arg;
+	sqlite3_stmt		*stmt;
+	int			changes = 0;
+	twofa_rcode_t		rc;
+
+	/* Every TWOFA_SEND_PRUNE_EVERY sends: the expired among the oldest rows go. */
+	if ((c->store->sends++ % TWOFA_SEND_PRUNE_EVERY) == 0) {
+		stmt = stmt_start(c, STMT_PRUNE_SENDS);
+		sqlite3_bind_int64(stmt, 1, (int64_t) a->now - TWOFA_SEND_WINDOW);
+		sqlite3_bind_int(stmt, 2, TWOFA_SEND_PRUNE_ROWS);
+		rc = stmt_run(c, stmt, "prune sends", NULL);
+		if (rc != TWOFA_OK) return rc;
+	}
+	stmt = stmt_start(c, STMT_SEND_ALLOW);
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	bind_field(stmt, 2, a->nas ? a->nas : "");
+	sqlite3_bind_int64(stmt, 3, a->now);
+	sqlite3_bind_int64(stmt, 4, a->per_user);
+	sqlite3_bind_int64(stmt, 5, a->per_nas);
+	sqlite3_bind_int64(stmt, 6, TWOFA_SEND_WINDOW);
+	rc = stmt_run(c, stmt, "count send", &changes);
+	if ((rc == TWOFA_OK) && (changes == 0)) return TWOFA_ERR_THROTTLED;
+	return rc;
+}
+
+static twofa_rcode_t sqlite_send_allow(twofa_store_t *handle, int64_t user_id, char const *nas, time_t now,
+				       unsigned int per_user, unsigned int per_nas)
+{
+	SQLITE_STORE(handle);
+	send_allow_args_t a = { .user_id = user_id, .nas = nas, .now = now, .per_user = per_user, .per_nas = per_nas };
+
+	return store_call(store, true, send_allow_run, &a);
+}
+
+static twofa_rcode_t sqlite_set_preferred(twofa_store_t *handle, char const *name, twofa_factor_kind_t kind)
+{
+	SQLITE_STORE(handle);
+
+	if (kind && ((kind < TWOFA_FACTOR_TOTP) || (kind > TWOFA_FACTOR_KIND_LAST))) return TWOFA_ERR_MALFORMED;
+	return run_by_name(store, STMT_SET_PREFERRED, "set preferred method", name,
+			   kind ? twofa_factor_kind_name(kind) : NULL, NULL, TWOFA_ERR_NOT_FOUND);
+}
+
 twofa_store_ops_t const twofa_store_sqlite_ops = {
 	.scheme			= "sqlite",
 	.open			= sqlite_open,
@@ -2119,5 +2360,9 @@ twofa_store_ops_t const twofa_store_sqlite_ops = {
 	.begin			= sqlite_begin,
 	.commit			= sqlite_commit,
 	.rollback		= sqlite_rollback,
+	.oob_set		= sqlite_oob_set,
+	.oob_consume		= sqlite_oob_consume,
+	.send_allow		= sqlite_send_allow,
+	.set_preferred		= sqlite_set_preferred,
 	.state_use		= sqlite_state_use,
 };

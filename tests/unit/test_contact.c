@@ -182,6 +182,31 @@ static void email_mask_keeps_first_letter_and_domain(void)
 	CHECK_STR(email_mask(NULL), "REFUSED");
 }
 
+/* An email factor's address column: one or two addresses and the choice. */
+static void email_lists_parse_and_format(void)
+{
+	twofa_email_list_t	l;
+	char const		*to[2];
+	char			out[TWOFA_EMAIL_LIST_MAX + 1];
+
+	CHECK(twofa_email_list_parse("a@example.org", &l) && l.count == 1 && l.to == TWOFA_EMAIL_TO_FIRST);
+	CHECK(twofa_email_list_recipients(&l, to) == 1 && strcmp(to[0], "a@example.org") == 0 && !to[1]);
+	CHECK(twofa_email_list_parse("second:a@example.org,b@example.net", &l) && l.count == 2);
+	CHECK(twofa_email_list_recipients(&l, to) == 1 && strcmp(to[0], "b@example.net") == 0);
+	CHECK(twofa_email_list_format(&l, out, sizeof(out)) && strcmp(out, "second:a@example.org,b@example.net") == 0);
+	CHECK(twofa_email_list_parse("both:a@example.org,b@example.net", &l));
+	CHECK(twofa_email_list_recipients(&l, to) == 2 && strcmp(to[1], "b@example.net") == 0);
+	CHECK(twofa_email_list_parse("first:a@example.org,b@example.net", &l) && l.to == TWOFA_EMAIL_TO_FIRST);
+	CHECK(!twofa_email_list_parse("second:a@example.org", &l));
+	CHECK(!twofa_email_list_parse("both:a@example.org", &l));
+	CHECK(!twofa_email_list_parse("a@example.org,b@example.net,c@example.com", &l));
+	CHECK(!twofa_email_list_parse("all:a@example.org", &l));
+	CHECK(!twofa_email_list_parse("a@example.org,", &l));
+	CHECK(!twofa_email_list_parse("a@example.org\r\nBcc: e@evil.example", &l));
+	CHECK(!twofa_email_list_parse("", &l));
+	CHECK(!twofa_email_list_parse(NULL, &l));
+}
+
 int main(void)
 {
 	RUN(phone_separators_are_dropped);
@@ -192,5 +217,6 @@ int main(void)
 	RUN(email_anything_else_is_refused);
 	RUN(phone_mask_keeps_country_and_last_four);
 	RUN(email_mask_keeps_first_letter_and_domain);
+	RUN(email_lists_parse_and_format);
 	CHECK_EXIT();
 }

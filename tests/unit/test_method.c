@@ -116,7 +116,7 @@ static void enrol_is_offered_only_by_the_flow(void)
 	twofa_user_t	*u = alice(ctx);
 
 	CHECK(twofa_method_by_id(TWOFA_METHOD_ENROL) == &twofa_method_enrol);
-	CHECK(TWOFA_METHOD_LAST == TWOFA_METHOD_ENROL);
+	CHECK(TWOFA_METHOD_LAST == TWOFA_METHOD_SMS_NEW);
 	if (u) u->num_factors = 0;
 	CHECK(u && twofa_method_for_user(u) == NULL);
 	CHECK(twofa_method_alternate(&twofa_method_totp, "123456", 6) != &twofa_method_enrol);
@@ -190,6 +190,59 @@ static void enrol_message_substitutes_and_never_cuts_the_secret(void)
 	CHECK_STR(out, "");
 }
 
+/* Round one's order: the preferred method if held and usable, else TOTP, SMS, email, backup codes. */
+static void pick_prefers_the_users_choice_then_totp_sms_email(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_user_t	*u = alice(ctx);
+	twofa_factor_t	*f;
+	uint32_t	no_sms = TWOFA_METHODS_ALL & ~TWOFA_METHOD_BIT(TWOFA_METHOD_SMS);
+
+	if (!u) { CHECK(u != NULL); goto done; }
+	u->factors = f = talloc_realloc(u, u->factors, twofa_factor_t, 3);
+	f[1] = (twofa_factor_t) { .id = 8, .kind = TWOFA_FACTOR_SMS, .confirmed = true, .address = "+441234567890" };
+	f[2] = (twofa_factor_t) { .id = 9, .kind = TWOFA_FACTOR_EMAIL, .confirmed = true,
+				  .address = "both:a@example.org,b@example.org" };
+	u->num_factors = 3;
+	u->backup_codes_left = 3;
+	CHECK(twofa_method_pick(u, TWOFA_METHODS_ALL, 0) == &twofa_method_totp);
+	CHECK(twofa_method_pick(u, TWOFA_METHODS_ALL, TWOFA_METHOD_BIT(TWOFA_METHOD_TOTP)) == &twofa_method_sms);
+	CHECK(twofa_method_pick(u, no_sms, TWOFA_METHOD_BIT(TWOFA_METHOD_TOTP)) == &twofa_method_email);
+	u->preferred = TWOFA_FACTOR_EMAIL;
+	CHECK(twofa_method_pick(u, TWOFA_METHODS_ALL, 0) == &twofa_method_email);
+	u->preferred = TWOFA_FACTOR_SMS;
+	CHECK(twofa_method_pick(u, no_sms, 0) == &twofa_method_totp);		/* no gateway: not usable */
+	f[0].confirmed = false;
+	u->preferred = 0;
+	CHECK(twofa_method_pick(u, TWOFA_METHODS_ALL, 0) == &twofa_method_sms);
+	f[1].address = "0123";							/* not E.164: not held */
+	CHECK(twofa_method_pick(u, TWOFA_METHODS_ALL, 0) == &twofa_method_email);
+	f[2].address = "second:a@example.org";					/* no second address */
+	CHECK(twofa_method_pick(u, TWOFA_METHODS_ALL, 0) == &twofa_method_backup);
+	CHECK(twofa_method_alternate(&twofa_method_sms, "123456", 6) == NULL);	/* a code is never tried as another's */
+done:
+	talloc_free(ctx);
+}
+
+/* An SMS or email answer: shape only in memory; the code comes back from its proof with its zeros. */
+static void oob_check_takes_only_the_digits_asked_for(void)
+{
+	twofa_pending_t	p = { .method = TWOFA_METHOD_SMS, .totp = { .digits = 6 } };
+	int64_t		proof = -1;
+	char		code[TWOFA_OOB_DIGITS_MAX + 1];
+
+	CHECK(twofa_oob_check(NULL, &mctx, &p, "012345", 6, &proof) == TWOFA_OK && proof == 12345);
+	CHECK(twofa_oob_code_from_proof(proof, 6, code) && strcmp(code, "012345") == 0);
+	CHECK(twofa_oob_check(NULL, &mctx, &p, "01234", 5, &proof) == TWOFA_ERR_MALFORMED);
+	CHECK(twofa_oob_check(NULL, &mctx, &p, "0123456", 7, &proof) == TWOFA_ERR_MALFORMED);
+	CHECK(twofa_oob_check(NULL, &mctx, &p, "01234a", 6, &proof) == TWOFA_ERR_MALFORMED);
+	p.totp.digits = 10;
+	CHECK(twofa_oob_check(NULL, &mctx, &p, "9999999999", 10, &proof) == TWOFA_OK);
+	CHECK(twofa_oob_code_from_proof(proof, 10, code) && strcmp(code, "9999999999") == 0);
+	/* Nothing configured: no send, and no consume. */
+	CHECK(twofa_oob_consume(&mctx, &p, proof) == TWOFA_ERR_MALFORMED);
+}
+
 int main(void)
 {
 	RUN(ids_name_their_method_and_unknown_ids_none);
@@ -198,6 +251,8 @@ int main(void)
 	RUN(secret_of_another_user_does_not_open);
 	RUN(malformed_stored_factor_is_refused_at_start);
 	RUN(enrol_is_offered_only_by_the_flow);
+	RUN(pick_prefers_the_users_choice_then_totp_sms_email);
+	RUN(oob_check_takes_only_the_digits_asked_for);
 	RUN(enrol_start_seals_a_new_secret_that_checks);
 	RUN(enrol_message_substitutes_and_never_cuts_the_secret);
 	CHECK_EXIT();

@@ -138,12 +138,35 @@ static void fields_pack_never_writes_refused(void)
 	size_t		len = twofa_pending_pack(&in, buf);
 
 	CHECK(twofa_pending_unpack(buf, len, &out));
-	buf[10] = 0; buf[11] = 0;	/* period */
+	buf[11] = 0; buf[12] = 0;	/* period */
 	CHECK(!twofa_pending_unpack(buf, len, &out));
 
 	len = twofa_pending_pack(&in, buf);
-	buf[7] |= 0x02;			/* flags: only had_failures is defined */
+	buf[8] |= 0x02;			/* flags: only had_failures is defined */
 	CHECK(!twofa_pending_unpack(buf, len, &out));
+}
+
+/* Format 3: the sends of a login; a code sent to a typed number carries its hash and the number. */
+static void sends_and_a_typed_number_round_trip(void)
+{
+	twofa_pending_t	in = sample(), out;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+	size_t		len;
+
+	in.method = TWOFA_METHOD_SMS;
+	in.sends = 2;
+	in.sealed_len = 0;
+	in.totp = (twofa_totp_params_t) { 0, 8, 0 };
+	len = twofa_pending_pack(&in, buf);
+	CHECK(len > 0 && twofa_pending_unpack(buf, len, &out) && out.sends == 2 && out.method == TWOFA_METHOD_SMS &&
+	      out.totp.digits == 8);
+
+	in.method = TWOFA_METHOD_SMS_NEW;
+	CHECK(twofa_pending_pack(&in, buf) == 0);		/* no hash, no number */
+	in.sealed_len = 16 + 32 + 13;
+	len = twofa_pending_pack(&in, buf);
+	CHECK(len > 0 && twofa_pending_unpack(buf, len, &out) && out.sealed_len == in.sealed_len &&
+	      memcmp(out.sealed, in.sealed, in.sealed_len) == 0);
 }
 
 int main(void)
@@ -155,5 +178,6 @@ int main(void)
 	RUN(other_method_or_nul_refused);
 	RUN(other_version_refused);
 	RUN(fields_pack_never_writes_refused);
+	RUN(sends_and_a_typed_number_round_trip);
 	CHECK_EXIT();
 }

@@ -226,13 +226,13 @@ static int totp_state(twofa_user_t const *u)
 	return !f ? TOTP_NONE : f->confirmed ? TOTP_CONFIRMED : TOTP_PENDING;
 }
 
-static void store_creates_schema_version_8(void)
+static void store_creates_schema_version_9(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 8);
+	if (store) CHECK(twofa_store_schema_version(store) == 9);
 	talloc_free(ctx);
 }
 
@@ -263,7 +263,7 @@ static void schema_1_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 8);
+	CHECK(store && twofa_store_schema_version(store) == 9);
 	if (!store) goto done;
 	id = user_id(store, "alice");
 	remember_factor(store, "alice", sealed);
@@ -1166,7 +1166,7 @@ static void schema_2_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 2);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 8);
+	CHECK(store && twofa_store_schema_version(store) == 9);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1440,7 +1440,7 @@ static void schema_3_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 3);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 8);
+	CHECK(store && twofa_store_schema_version(store) == 9);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1567,7 +1567,10 @@ done:
  *	and used step, as a store of release 6 held them: for the tests that
  *	make an older store out of a new one.
  */
-#define BACK_TO_SCHEMA_6 \
+#define BACK_TO_SCHEMA_8 "DROP TABLE used_states;"
+#define BACK_TO_SCHEMA_7 BACK_TO_SCHEMA_8 \
+	"DROP TRIGGER factor_removed_oob; DROP TABLE oob_codes; DROP TABLE sends; ALTER TABLE users DROP COLUMN preferred;"
+#define BACK_TO_SCHEMA_6 BACK_TO_SCHEMA_7 \
 	"CREATE TABLE totp (user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE," \
 	" secret BLOB NOT NULL, hash TEXT NOT NULL, digits INTEGER NOT NULL, period INTEGER NOT NULL," \
 	" confirmed INTEGER NOT NULL DEFAULT 0, last_step INTEGER NOT NULL DEFAULT -1, created INTEGER NOT NULL);" \
@@ -1578,7 +1581,7 @@ done:
 	"INSERT INTO totp_used SELECT f.user_id, u.step, u.expires FROM factor_used u JOIN factors f ON f.id = u.factor_id;" \
 	"CREATE TRIGGER totp_enrolled AFTER INSERT ON totp BEGIN DELETE FROM totp_used WHERE user_id = NEW.user_id; END;" \
 	"CREATE TRIGGER totp_removed AFTER DELETE ON totp BEGIN DELETE FROM totp_used WHERE user_id = OLD.user_id; END;" \
-	"DROP TRIGGER factor_removed; DROP TABLE factor_used; DROP TABLE factors; DROP TABLE used_states;"
+	"DROP TRIGGER factor_removed; DROP TABLE factor_used; DROP TABLE factors;"
 
 /* A schema 6 store: its TOTP enrolments become factors with their used steps; a new id each. */
 static void schema_6_store_is_migrated(void)
@@ -1599,7 +1602,7 @@ static void schema_6_store_is_migrated(void)
 	CHECK(sql_value(path, "SELECT count(*) FROM totp_used") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 8);
+	CHECK(store && twofa_store_schema_version(store) == 9);
 	if (!store) goto done;
 	CHECK(sql_value(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('totp', 'totp_used')") == 0);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1722,9 +1725,9 @@ static void schema_4_store_is_migrated(void)
 	CHECK(sql_value(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'exempt'") == 0);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 8);
+	CHECK(store && twofa_store_schema_version(store) == 9);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 8);
+	CHECK(sql_value(path, "PRAGMA user_version") == 9);
 	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && !u->exempt && totp_state(u) == TOTP_CONFIRMED && u->backup_codes_left == 2);
@@ -1910,9 +1913,9 @@ static void schema_5_store_is_migrated(void)
 	CHECK(sql_exec(path, BACK_TO_SCHEMA_6 "DROP TABLE logins; PRAGMA user_version = 5"));
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 8);
+	CHECK(store && twofa_store_schema_version(store) == 9);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 8);
+	CHECK(sql_value(path, "PRAGMA user_version") == 9);
 	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && u->exempt && totp_state(u) == TOTP_CONFIRMED);
@@ -1924,13 +1927,301 @@ done:
 	talloc_free(ctx);
 }
 
+/*
+ *	SMS and email codes, send limits, the preferred method (schema 8).
+ */
+static uint8_t const okey[TWOFA_OOB_KEY_LEN] = { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+						 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7 };
+
+/* A store with alice and bob, each with a confirmed SMS factor; their ids. */
+static twofa_store_t *store_with_sms_users(TALLOC_CTX *ctx, char **path, int64_t ids[2], int64_t factors[2])
+{
+	char const	*names[2] = { "alice", "bob" };
+	twofa_store_t	*store;
+	int		i;
+
+	*path = new_path(ctx);
+	store = open_path(ctx, *path, true, 100);
+	if (!store) return NULL;
+	for (i = 0; i < 2; i++) {
+		twofa_factor_t		f = { .kind = TWOFA_FACTOR_SMS, .confirmed = true, .address = "+441234567890" };
+		twofa_user_t		*u = NULL;
+		twofa_factor_t const	*got;
+
+		if ((twofa_store_add_user(store, names[i], NULL) != TWOFA_OK) ||
+		    (twofa_store_factor_set(store, names[i], &f) != TWOFA_OK) ||
+		    (twofa_store_get_user(store, ctx, names[i], &u) != TWOFA_OK) ||
+		    !(got = twofa_user_factor(u, TWOFA_FACTOR_SMS))) return NULL;
+		ids[i] = u->id;
+		factors[i] = got->id;
+	}
+	return store;
+}
+
+static twofa_rcode_t set_code(twofa_store_t *store, int64_t user_id, int64_t factor_id, char const *code, time_t expires)
+{
+	twofa_oob_hash_t h;
+
+	if (twofa_oob_code_seal(okey, code, &h) != TWOFA_OK) return TWOFA_ERR_CRYPTO;
+	return twofa_store_oob_set(store, user_id, factor_id, &h, expires);
+}
+
+static twofa_rcode_t take_code(twofa_store_t *store, int64_t user_id, int64_t factor_id, char const *code, time_t now)
+{
+	return twofa_store_oob_consume(store, user_id, factor_id, okey, code, 6, now, NULL);
+}
+
+static void oob_code_is_taken_once(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(take_code(store, id[0], f[0], "123456", NOW) == TWOFA_ERR_BAD_CODE);	/* none sent */
+	CHECK(set_code(store, id[0], f[0], "123456", NOW + 300) == TWOFA_OK);
+	CHECK(take_code(store, id[0], f[0], "654321", NOW) == TWOFA_ERR_BAD_CODE);
+	CHECK(take_code(store, id[0], f[0], "12345", NOW) == TWOFA_ERR_MALFORMED);
+	CHECK(take_code(store, id[0], f[0], "123456", NOW) == TWOFA_OK);
+	CHECK(take_code(store, id[0], f[0], "123456", NOW + 1) == TWOFA_ERR_REPLAYED);
+	/* Only the hash is kept. */
+	CHECK(sql_value(path, "SELECT count(*) FROM oob_codes WHERE instr(hex(hash), hex('123456')) > 0 "
+			"OR instr(hex(salt), hex('123456')) > 0") == 0);
+done:
+	talloc_free(ctx);
+}
+
+static void oob_code_expires_and_a_new_one_voids_the_old(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_code(store, id[0], f[0], "111111", NOW + 300) == TWOFA_OK);
+	CHECK(take_code(store, id[0], f[0], "111111", NOW + 300) == TWOFA_ERR_EXPIRED);
+	CHECK(set_code(store, id[0], f[0], "222222", NOW + 300) == TWOFA_OK);
+	CHECK(set_code(store, id[0], f[0], "333333", NOW + 300) == TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM oob_codes") == 1);
+	CHECK(take_code(store, id[0], f[0], "222222", NOW) == TWOFA_ERR_BAD_CODE);
+	CHECK(take_code(store, id[0], f[0], "333333", NOW) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+static void oob_code_of_another_factor_or_user_is_refused(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	twofa_factor_t	email = { .kind = TWOFA_FACTOR_EMAIL, .confirmed = true, .address = "a@example.org" };
+	twofa_user_t	*u = NULL;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_code(store, id[1], f[1], "444444", NOW + 300) == TWOFA_OK);
+	/* Bob's code, as alice (her factor, or his factor under her id). */
+	CHECK(take_code(store, id[0], f[0], "444444", NOW) == TWOFA_ERR_BAD_CODE);
+	CHECK(take_code(store, id[0], f[1], "444444", NOW) != TWOFA_OK);
+	CHECK(set_code(store, id[0], f[1], "444444", NOW + 300) == TWOFA_ERR_NOT_ENROLLED);
+	/* Alice's other factor (email) does not take her SMS code. */
+	CHECK(twofa_store_factor_set(store, "alice", &email) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
+	CHECK(set_code(store, id[0], f[0], "555555", NOW + 300) == TWOFA_OK);
+	if (u && twofa_user_factor(u, TWOFA_FACTOR_EMAIL)) {
+		CHECK(take_code(store, id[0], twofa_user_factor(u, TWOFA_FACTOR_EMAIL)->id, "555555", NOW) ==
+		      TWOFA_ERR_BAD_CODE);
+	}
+	CHECK(take_code(store, id[1], f[1], "444444", NOW) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+static void oob_code_refused_while_locked_and_gone_with_its_factor(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	char			*path;
+	int64_t			id[2], f[2];
+	twofa_store_t		*store = store_with_sms_users(ctx, &path, id, f);
+	twofa_lockout_t const	lock = { .max_failures = 1, .lock_seconds = 60, .max_lock_seconds = 60 };
+	twofa_factor_t		sms = { .kind = TWOFA_FACTOR_SMS, .confirmed = true, .address = "+441234567891" };
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_code(store, id[0], f[0], "666666", NOW + 300) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, id[0], &lock, NOW, NULL) == TWOFA_OK);
+	CHECK(take_code(store, id[0], f[0], "666666", NOW + 1) == TWOFA_ERR_LOCKED);
+	CHECK(twofa_store_unlock(store, "alice") == TWOFA_OK);
+	/* Kept through the lock: still unused. */
+	CHECK(take_code(store, id[0], f[0], "666666", NOW + 2) == TWOFA_OK);
+
+	CHECK(set_code(store, id[1], f[1], "777777", NOW + 300) == TWOFA_OK);
+	CHECK(twofa_store_factor_set(store, "bob", &sms) == TWOFA_OK);		/* a new number: a new factor */
+	CHECK(sql_value(path, "SELECT count(*) FROM oob_codes WHERE user_id = (SELECT id FROM users WHERE name = 'bob')") == 0);
+	CHECK(take_code(store, id[1], f[1], "777777", NOW) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM oob_codes") == 0);
+done:
+	talloc_free(ctx);
+}
+
+typedef struct {
+	twofa_store_t	*store;
+	int64_t		user_id, factor_id;
+	twofa_rcode_t	rc;
+} oob_race_t;
+
+static void *oob_race(void *arg)
+{
+	oob_race_t *r = arg;
+
+	r->rc = take_code(r->store, r->user_id, r->factor_id, "888888", NOW);
+	return NULL;
+}
+
+static void ten_threads_same_oob_code_exactly_one_wins(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	oob_race_t	r[10];
+	pthread_t	t[10];
+	int		i, wins = 0, replays = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_code(store, id[0], f[0], "888888", NOW + 300) == TWOFA_OK);
+	for (i = 0; i < 10; i++) {
+		r[i] = (oob_race_t) { .store = store, .user_id = id[0], .factor_id = f[0] };
+		pthread_create(&t[i], NULL, oob_race, &r[i]);
+	}
+	for (i = 0; i < 10; i++) {
+		pthread_join(t[i], NULL);
+		if (r[i].rc == TWOFA_OK) wins++;
+		if (r[i].rc == TWOFA_ERR_REPLAYED) replays++;
+	}
+	CHECK(wins == 1);
+	CHECK(replays == 9);
+done:
+	talloc_free(ctx);
+}
+
+static void oob_consume_writes_the_login(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	twofa_login_t	row = { .at = NOW, .user = "alice", .nas = "192.0.2.1", .method = "sms", .result = "accept",
+				.reason = "ok" };
+	twofa_login_t	*l = NULL;
+	size_t		n = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(set_code(store, id[0], f[0], "121212", NOW + 300) == TWOFA_OK);
+	CHECK(twofa_store_oob_consume(store, id[0], f[0], okey, "999999", 6, NOW, &row) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_list_logins(store, ctx, "alice", 0, &l, &n) == TWOFA_OK && n == 0);
+	CHECK(twofa_store_oob_consume(store, id[0], f[0], okey, "121212", 6, NOW, &row) == TWOFA_OK);
+	CHECK(twofa_store_list_logins(store, ctx, "alice", 0, &l, &n) == TWOFA_OK && n == 1);
+	if (n == 1) CHECK_STR(l[0].method, "sms");
+done:
+	talloc_free(ctx);
+}
+
+static void sends_are_limited_per_user_and_per_nas(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	int		i;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	for (i = 0; i < 3; i++) CHECK(twofa_store_send_allow(store, id[0], "192.0.2.1", NOW + i, 3, 5) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, id[0], "192.0.2.2", NOW + 10, 3, 5) == TWOFA_ERR_THROTTLED);
+	/* Bob is not alice: two more through the same NAS, then the NAS is full. */
+	CHECK(twofa_store_send_allow(store, id[1], "192.0.2.1", NOW + 10, 3, 5) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, id[1], "192.0.2.1", NOW + 11, 3, 5) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, id[1], "192.0.2.1", NOW + 12, 3, 5) == TWOFA_ERR_THROTTLED);
+	CHECK(twofa_store_send_allow(store, id[1], "192.0.2.9", NOW + 12, 3, 5) == TWOFA_OK);
+	/* A refused send is not counted; an hour later the first ones no longer count. */
+	CHECK(sql_value(path, "SELECT count(*) FROM sends") == 6);
+	CHECK(twofa_store_send_allow(store, id[0], "192.0.2.1", NOW + TWOFA_SEND_WINDOW, 3, 5) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, id[0], "192.0.2.1", NOW + TWOFA_SEND_WINDOW, 3, 5) == TWOFA_ERR_THROTTLED);
+	/* 0: no limit. */
+	for (i = 0; i < 10; i++) CHECK(twofa_store_send_allow(store, id[1], "192.0.2.3", NOW + 20, 0, 0) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+static void old_sends_are_pruned(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	int		i;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	for (i = 0; i < TWOFA_SEND_PRUNE_EVERY; i++) CHECK(twofa_store_send_allow(store, id[0], "n", NOW, 0, 0) == TWOFA_OK);
+	for (i = 0; i < TWOFA_SEND_PRUNE_EVERY; i++) {
+		CHECK(twofa_store_send_allow(store, id[1], "n", NOW + TWOFA_SEND_WINDOW + 1, 0, 0) == TWOFA_OK);
+	}
+	CHECK(sql_value(path, "SELECT count(*) FROM sends WHERE at = 1000000") == 0);
+	CHECK(sql_value(path, "SELECT count(*) FROM sends") == TWOFA_SEND_PRUNE_EVERY);
+done:
+	talloc_free(ctx);
+}
+
+static void preferred_method_is_set_and_read(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	twofa_user_t	*u = NULL;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && u->preferred == 0);
+	CHECK(twofa_store_set_preferred(store, "alice", TWOFA_FACTOR_EMAIL) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && u->preferred == TWOFA_FACTOR_EMAIL);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u && u->preferred == 0);
+	CHECK(twofa_store_set_preferred(store, "alice", 0) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && u->preferred == 0);
+	CHECK(twofa_store_set_preferred(store, "nobody", TWOFA_FACTOR_SMS) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
+static void schema_7_store_is_migrated(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	twofa_user_t	*u = NULL;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	talloc_free(store);
+	CHECK(sql_exec(path, BACK_TO_SCHEMA_7 "PRAGMA user_version = 7"));
+	store = open_path(ctx, path, false, 100);
+	CHECK(store && twofa_store_schema_version(store) == 9);
+	if (!store) goto done;
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && twofa_user_factor(u, TWOFA_FACTOR_SMS));
+	CHECK(set_code(store, id[0], f[0], "131313", NOW + 300) == TWOFA_OK);
+	CHECK(take_code(store, id[0], f[0], "131313", NOW) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_8);
+	RUN(store_creates_schema_version_9);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);
@@ -1983,6 +2274,16 @@ int main(void)
 	RUN(sqlite_url_and_bare_path_are_one_store);
 	RUN(bulk_transaction_through_a_handle);
 	RUN(state_nonce_is_used_once);
+	RUN(oob_code_is_taken_once);
+	RUN(oob_code_expires_and_a_new_one_voids_the_old);
+	RUN(oob_code_of_another_factor_or_user_is_refused);
+	RUN(oob_code_refused_while_locked_and_gone_with_its_factor);
+	RUN(ten_threads_same_oob_code_exactly_one_wins);
+	RUN(oob_consume_writes_the_login);
+	RUN(sends_are_limited_per_user_and_per_nas);
+	RUN(old_sends_are_pruned);
+	RUN(preferred_method_is_set_and_read);
+	RUN(schema_7_store_is_migrated);
 	{
 		char cmd[64];
 

@@ -5,7 +5,7 @@
  *		key, the audit log, passwords from the terminal).
  *
  *		main.c has the command table; one file per command group
- *		(init.c, user.c, user_import.c, totp.c, backup.c, log.c, policy.c);
+ *		(init.c, user.c, user_import.c, contact.c, totp.c, backup.c, log.c, policy.c);
  *		common.c the helpers.
  */
 #ifndef TWOFA_ADMIN_H
@@ -122,6 +122,7 @@ int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv);
 int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv);
 int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv);
 int cmd_user_import(admin_t *a, command_t const *cmd, int argc, char **argv);	/* user_import.c */
+int cmd_user_set(admin_t *a, command_t const *cmd, int argc, char **argv);	/* contact.c */
 
 int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **argv);	/* totp.c */
 int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **argv);

@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+#
+# Codes by SMS and email through a real radiusd (method_sms.c,
+# method_email.c, method_oob.c, the flow in rlm_twofa.c), with the HTTP
+# and SMTP sinks of tests/integration/sinks/ standing in for the gateway
+# and the relay: the code is read where the sink recorded it.  No timed
+# assertions: a gateway that never answers must still leave radiusd
+# answering (radclient's own timeout would show it did not).
+#
+set -u
+source "$(dirname "$0")/lib.sh"
+
+CA=$TF_WORK/ca
+PHONE_A=+441234567890
+PHONE_B=+441234567891
+NASTY_NAME='a&b=c"d"100%' # no blank: filter_username refuses one
+NASTY_MAIL='a&b=c%d@example.org'
+
+# py FILE EXPR: EXPR in python3 with r the records of FILE, m(N) the Nth mail parsed.
+py() {
+	/usr/bin/python3 -c '
+import email, email.policy, json, re, sys, urllib.parse as up
+r = [json.loads(l) for l in open(sys.argv[1])]
+raw = lambda n: open(r[n - 1]["file"], "rb").read()
+m = lambda n: email.message_from_bytes(raw(n), policy=email.policy.default)
+print(eval(sys.argv[2]))' "$1" "$2" 2>&1
+}
+
+# wait_records FILE N: until FILE holds N records (the sink writes as it receives).
+wait_records() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(wc -l < "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# sms_code N: the code in the Nth SMS the gateway sink received (to PHONE_TO).
+sms_code() {
+	wait_records "$SMS_RECORD" "$1" || { echo none; return; }
+	py "$SMS_RECORD" 're.search(r"[0-9]{6,10}", json.loads(r['"$1"' - 1]["body"])["text"]).group(0)'
+}
+sms_to() { py "$SMS_RECORD" 'json.loads(r['"$1"' - 1]["body"])["to"]'; }
+
+# mail_code N: the code in the Nth mail the relay sink received.
+mail_code() {
+	wait_records "$MAIL_RECORD" "$1" || { echo none; return; }
+	py "$MAIL_RECORD" 're.search(r"code is ([0-9]{6,10})", m('"$1"').get_content()).group(1)'
+}
+
+# conf SMS_URL MAIL_URL [extra lines]: the module's sms { } and email { } for the sinks.
+# (No backslash in them: twofa_make_raddb puts them in with awk -v, which reads escapes.)
+conf() {
+	cat <<CONF
+sms {
+	url = "$1"
+	content_type = "application/json"
+	body = '{"to":"{phone}","user":"{user}","text":"{message}"}'
+	message = "Your code is {code}"
+	ca_file = "$CA/ca.pem"
+	timeout = 5
+	${SMS_EXTRA:-}
+}
+email {
+	url = "$2"
+	username = "twofa"
+	password = "relay-password"
+	ca_file = "$CA/ca.pem"
+	from = "twofa@example.org"
+	subject = "Code for {user}"
+	body = "Hello {user}, your code is {code}."
+	timeout = 5
+	${MAIL_EXTRA:-}
+}
+${3:-}
+CONF
+}
+
+start_relay() {
+	printf 'relay-password\n' > "$TF_WORK/smtp-pw"
+	tf_start_sink smtp "$1" --cert "$CA/server.pem" --key "$CA/server.key" --starttls "${2:-require}" \
+		--auth "twofa:$TF_WORK/smtp-pw"
+	MAIL_PORT=$SINK_PORT
+	MAIL_RECORD=$SINK_RECORD
+}
+
+start_gateway() {
+	tf_start_sink http "$1" --cert "$CA/server.pem" --key "$CA/server.key" "${@:2}"
+	SMS_PORT=$SINK_PORT
+	SMS_RECORD=$SINK_RECORD
+}
+
+# login USER PASSWORD CODE: round one, then CODE in round two.
+login() {
+	tf_round1 "$1" "$2"
+	[ "$R_CODE" = Access-Challenge ] || return
+	tf_round2 "$1" "$3" "$R_STATE"
+}
+
+# ---- the main server: both gateways answer ----
+
+sms_login_is_accepted() {
+	tf_round1 sam pw-sam
+	tf_expect "challenge" "$R_CODE" Access-Challenge
+	tf_expect "text names the masked number" "$R_MSG" "Enter the code sent by SMS to +44•••••7890"
+	tf_expect "to" "$(sms_to 1)" "$PHONE_A"
+	tf_round2 sam "$(sms_code 1)" "$R_STATE"
+	tf_expect "accept" "$R_CODE" Access-Accept
+	tf_expect "logged" "$(tf_admin log sam | grep -c 'accept.*sms')" 1
+	tf_expect "no code in radiusd's log" "$(grep -c "$(sms_code 1)" "$DIR/server/log/radius.log" 2>/dev/null)" 0
+}
+
+reused_code_is_refused() {
+	local code state
+	tf_round1 sam pw-sam
+	code=$(sms_code 2)
+	tf_round2 sam "$code" "$R_STATE"
+	tf_expect "first use" "$R_CODE" Access-Accept
+	# The same code again in a new login: a new code was sent, the old one is void.
+	tf_round1 sam pw-sam
+	state=$R_STATE
+	tf_round2 sam "$code" "$state"
+	tf_expect "old code at the new prompt" "$R_CODE" Access-Challenge
+	tf_round2 sam "$(sms_code 3)" "$R_STATE"
+	tf_expect "the new code" "$R_CODE" Access-Accept
+}
+
+another_users_code_is_refused() {
+	local sam_code
+	tf_round1 sam pw-sam
+	sam_code=$(sms_code 4)
+	tf_round1 bob pw-bob
+	tf_expect "bob's code went to bob" "$(sms_to 5)" "$PHONE_B"
+	tf_round2 bob "$sam_code" "$R_STATE"
+	tf_expect "sam's code for bob" "$R_CODE" Access-Challenge
+	tf_round2 bob "$(sms_code 5)" "$R_STATE"
+	tf_expect "bob's own" "$R_CODE" Access-Accept
+}
+
+email_login_is_accepted() {
+	local n
+	n=$(wc -l < "$MAIL_RECORD")
+	tf_round1 emma pw-emma
+	tf_expect "challenge" "$R_CODE" Access-Challenge
+	tf_expect "text names the masked address" "$R_MSG" "Enter the code sent by email to e•••@example.org"
+	tf_round2 emma "$(mail_code $((n + 1)))" "$R_STATE"
+	tf_expect "accept" "$R_CODE" Access-Accept
+	tf_expect "envelope to" "$(py "$MAIL_RECORD" "r[$n][\"rcpt\"]")" "['<emma@example.org>']"
+	tf_expect "over TLS" "$(py "$MAIL_RECORD" "r[$n][\"tls\"]")" True
+}
+
+email_to_both_addresses() {
+	local n
+	n=$(wc -l < "$MAIL_RECORD")
+	tf_round1 both pw-both
+	tf_expect "text names both" "$R_MSG" "Enter the code sent by email to b•••@example.org and b•••@home.example"
+	tf_round2 both "$(mail_code $((n + 1)))" "$R_STATE"
+	tf_expect "accept" "$R_CODE" Access-Accept
+	tf_expect "envelope to" "$(py "$MAIL_RECORD" "r[$n][\"rcpt\"]")" "['<both@example.org>', '<both@home.example>']"
+	tf_expect "one message" "$(wc -l < "$MAIL_RECORD")" $((n + 1))
+	# The second address only.
+	tf_admin user set both --email-to second >/dev/null
+	tf_round1 both pw-both
+	tf_expect "second only" "$R_MSG" "Enter the code sent by email to b•••@home.example"
+	tf_round2 both "$(mail_code $((n + 2)))" "$R_STATE"
+	tf_expect "accept (second)" "$R_CODE" Access-Accept
+}
+
+switching_method_and_resend_at_the_prompt() {
+	local sms_n mail_n first state
+	sms_n=$(wc -l < "$SMS_RECORD")
+	mail_n=$(wc -l < "$MAIL_RECORD")
+	tf_round1 multi pw-multi
+	tf_expect "TOTP first" "$R_MSG" "Enter the 6-digit code from your authenticator app"
+	tf_round2 multi sms "$R_STATE"
+	tf_expect "switched to SMS" "$R_MSG" "Enter the code sent by SMS to +44•••••7892"
+	first=$(sms_code $((sms_n + 1)))
+	tf_round2 multi resend "$R_STATE"
+	tf_expect "resent" "$R_MSG" "Enter the code sent by SMS to +44•••••7892"
+	tf_expect "a second SMS" "$(wait_records "$SMS_RECORD" $((sms_n + 2)) && echo yes)" yes
+	state=$R_STATE
+	tf_round2 multi "$first" "$state"
+	tf_expect "the first code is void" "$R_CODE" Access-Challenge
+	tf_round2 multi email "$R_STATE"
+	tf_expect "switched to email" "$R_MSG" "Enter the code sent by email to m•••@example.org"
+	tf_round2 multi "$(mail_code $((mail_n + 1)))" "$R_STATE"
+	tf_expect "email code accepted" "$R_CODE" Access-Accept
+	# The preferred method comes first.
+	tf_admin user set multi --method email >/dev/null
+	tf_round1 multi pw-multi
+	tf_expect "preferred email" "$R_MSG" "Enter the code sent by email to m•••@example.org"
+	tf_round2 multi totp "$R_STATE"
+	tf_expect "back to TOTP" "$R_MSG" "Enter the 6-digit code from your authenticator app"
+	tf_wait_fresh_step
+	tf_round2 multi "$(tf_code "$MULTI_SECRET")" "$R_STATE"
+	tf_expect "TOTP accepted" "$R_CODE" Access-Accept
+	# resend_limit = 3: the fourth word ends the login.
+	tf_round1 multi pw-multi
+	tf_round2 multi resend "$R_STATE"
+	tf_round2 multi resend "$R_STATE"
+	tf_round2 multi resend "$R_STATE"
+	tf_expect "third resend" "$R_CODE" Access-Challenge
+	tf_round2 multi resend "$R_STATE"
+	tf_expect_reject "past resend_limit"
+}
+
+send_limit_is_reached() {
+	local i
+	# per_user = 5 an hour: sam has had codes from the tests above; limit's user is fresh.
+	for i in 1 2 3 4 5; do
+		tf_round1 limit pw-limit
+		tf_expect "send $i" "$R_CODE" Access-Challenge
+	done
+	tf_round1 limit pw-limit
+	tf_expect_reject "sixth send"
+	tf_expect "logged" "$(tf_admin log limit | grep -c send_limit)" 1
+}
+
+values_change_neither_request_nor_headers() {
+	local n_sms n_mail
+	n_sms=$(wc -l < "$SMS_RECORD")
+	n_mail=$(wc -l < "$MAIL_RECORD")
+	tf_round1 "$NASTY_NAME" pw-nasty
+	tf_expect "challenge" "$R_CODE" Access-Challenge
+	wait_records "$SMS_RECORD" $((n_sms + 1))
+	tf_expect "json keys" "$(py "$SMS_RECORD" "sorted(json.loads(r[$n_sms][\"body\"]))")" "['text', 'to', 'user']"
+	tf_expect "json user" "$(py "$SMS_RECORD" "json.loads(r[$n_sms][\"body\"])[\"user\"]")" "$NASTY_NAME"
+	tf_round2 "$NASTY_NAME" email "$R_STATE"
+	tf_expect "mail sent" "$(wait_records "$MAIL_RECORD" $((n_mail + 1)) && echo yes)" yes
+	tf_expect "envelope" "$(py "$MAIL_RECORD" "r[$n_mail][\"rcpt\"]")" "['<$NASTY_MAIL>']"
+	tf_expect "To" "$(py "$MAIL_RECORD" "m($((n_mail + 1)))[\"To\"]")" "$NASTY_MAIL"
+	tf_expect "Subject" "$(py "$MAIL_RECORD" "m($((n_mail + 1)))[\"Subject\"]")" "Code for $NASTY_NAME"
+	tf_expect "headers" "$(py "$MAIL_RECORD" "sorted(k.lower() for k in m($((n_mail + 1))).keys())")" \
+		"['auto-submitted', 'content-transfer-encoding', 'content-type', 'date', 'from', 'message-id', 'mime-version', 'subject', 'to']"
+	tf_round2 "$NASTY_NAME" "$(mail_code $((n_mail + 1)))" "$R_STATE"
+	tf_expect "accept" "$R_CODE" Access-Accept
+}
+
+number_prompt_saves_the_number_only_after_the_code() {
+	local n
+	n=$(wc -l < "$SMS_RECORD")
+	tf_round1 newbie pw-newbie
+	tf_expect "asked for a number" "$R_MSG" "Enter your mobile number in international format (+44...) to get a code"
+	tf_round2 newbie "0044 not a number" "$R_STATE"
+	tf_expect "asked again" "$R_MSG" "That is no number in international format. Enter it as +44... (attempts left: 2)"
+	tf_round2 newbie "+44 1234 567 899" "$R_STATE"
+	tf_expect "code sent" "$R_MSG" "Enter the code sent by SMS to +44•••••7899"
+	tf_expect "to the number" "$(wait_records "$SMS_RECORD" $((n + 1)) && sms_to $((n + 1)))" "+441234567899"
+	tf_expect "not saved yet" "$(sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM factors f JOIN users u ON u.id = f.user_id WHERE u.name = 'newbie'")" 0
+	tf_round2 newbie 000000 "$R_STATE"
+	tf_expect "wrong code" "$R_CODE" Access-Challenge
+	tf_expect "still not saved" "$(sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM factors f JOIN users u ON u.id = f.user_id WHERE u.name = 'newbie'")" 0
+	tf_round2 newbie "$(sms_code $((n + 1)))" "$R_STATE"
+	tf_expect "accept" "$R_CODE" Access-Accept
+	tf_expect "saved" "$(sqlite3 "file:$STORE?mode=ro" "SELECT f.kind || ' ' || f.address || ' ' || f.confirmed FROM factors f JOIN users u ON u.id = f.user_id WHERE u.name = 'newbie'")" "sms +441234567899 1"
+	# From now on, a code by SMS to that number.
+	tf_round1 newbie pw-newbie
+	tf_expect "next login" "$R_MSG" "Enter the code sent by SMS to +44•••••7899"
+}
+
+# ---- a gateway answering 500, a short-lived code ----
+
+gateway_500_is_a_clean_reject() {
+	tf_round1 sam pw-sam
+	tf_expect_reject "500"
+	tf_expect "logged" "$(tf_admin log sam | grep -c send_failed)" 1
+	tf_expect "status in radiusd's log" "$(grep -c 'sms code to +44•••••7890 not sent: HTTP 500' "$DIR/server/log/radius.log" | sed 's/^[1-9][0-9]*$/yes/')" yes
+}
+
+expired_code_is_refused() {
+	local n
+	n=$(wc -l < "$MAIL_RECORD")
+	tf_round1 emma pw-emma
+	tf_expect "challenge" "$R_CODE" Access-Challenge
+	sleep 3		# email lifetime = 2
+	tf_round2 emma "$(mail_code $((n + 1)))" "$R_STATE"
+	tf_expect_reject "expired"
+	tf_expect "logged" "$(tf_admin log emma | grep -c expired)" 1
+}
+
+totp_keeps_working() {
+	tf_wait_fresh_step
+	login tina pw-tina "$(tf_code "$TINA_SECRET")"
+	tf_expect "totp" "$R_CODE" Access-Accept
+}
+
+# ---- a gateway that never answers, a relay without STARTTLS, failmode another-method ----
+
+gateway_that_never_answers_still_gets_a_challenge() {
+	local i pids=()
+	tf_round1 sam pw-sam
+	tf_expect "challenge after send_wait" "$R_CODE" Access-Challenge
+	tf_expect "the gateway has it" "$(wait_records "$SMS_RECORD" 1 && echo yes)" yes
+	# More sends hang at the gateway meanwhile; TOTP logins are answered all the same.
+	for i in 1 2 3; do
+		( tf_round1 "sam$i" "pw-sam$i" ) >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	# One TOTP login each (a code is good once per time step).
+	tf_wait_fresh_step
+	login tina pw-tina "$(tf_code "$TINA_SECRET")"
+	tf_expect "totp login tina" "$R_CODE" Access-Accept
+	login multi pw-multi "$(tf_code "$MULTI_SECRET")"
+	tf_expect "totp login multi" "$R_CODE" Access-Accept
+	wait "${pids[@]}"
+}
+
+starttls_not_offered_sends_nothing() {
+	tf_round1 emma pw-emma
+	tf_expect_reject "no STARTTLS, secure failmode for a user without another method"
+	tf_expect "nothing received" "$(wc -l < "$MAIL_RECORD")" 0
+	tf_expect "logged" "$(tf_admin log emma | grep -c send_failed)" 1
+	# failmode = another-method: a user who holds TOTP is challenged for it.
+	tf_round1 multi pw-multi
+	tf_expect "TOTP instead" "$R_MSG" "Enter the 6-digit code from your authenticator app"
+	tf_expect "still nothing" "$(wc -l < "$MAIL_RECORD")" 0
+}
+
+users() {
+	MULTI_SECRET=$(tf_secret)
+	TINA_SECRET=$(tf_secret)
+	USERS_CSV="sam,pw-sam,
+bob,pw-bob,
+emma,pw-emma,
+both,pw-both,
+multi,pw-multi,$MULTI_SECRET
+limit,pw-limit,
+newbie,pw-newbie,
+tina,pw-tina,$TINA_SECRET
+sam1,pw-sam1,
+sam2,pw-sam2,
+sam3,pw-sam3,"
+}
+
+contacts() {
+	printf 'pw-nasty\n' | tf_admin user add "$NASTY_NAME" >/dev/null
+	tf_admin user set sam --phone "$PHONE_A" >/dev/null
+	tf_admin user set bob --phone "$PHONE_B" >/dev/null
+	tf_admin user set emma --email emma@example.org >/dev/null
+	tf_admin user set both --email both@example.org --email2 both@home.example --email-to both >/dev/null
+	tf_admin user set multi --phone +441234567892 --email multi@example.org >/dev/null
+	tf_admin user set limit --phone +441234567893 >/dev/null
+	tf_admin user set "$NASTY_NAME" --phone +441234567894 --email "$NASTY_MAIL" >/dev/null
+	for i in 1 2 3; do tf_admin user set "sam$i" --phone "+44123456780$i" >/dev/null; done
+}
+
+tf_make_ca "$CA"
+trap 'tf_stop_sinks; tf_server_stop' EXIT
+users
+
+start_gateway ok --status 200
+start_relay relay-ok
+tf_server_setup main "$(conf "https://127.0.0.1:$SMS_PORT/send" "smtp://127.0.0.1:$MAIL_PORT" "sms_ask_number = yes")"
+contacts
+tf_run sms_login_is_accepted
+tf_run reused_code_is_refused
+tf_run another_users_code_is_refused
+tf_run email_login_is_accepted
+tf_run email_to_both_addresses
+tf_run switching_method_and_resend_at_the_prompt
+tf_run send_limit_is_reached
+tf_run values_change_neither_request_nor_headers
+tf_run number_prompt_saves_the_number_only_after_the_code
+tf_server_stop
+tf_stop_sinks
+
+start_gateway failing --status 500 --body "internal error"
+start_relay short
+MAIL_EXTRA="lifetime = 2"
+tf_server_setup failing "$(conf "https://127.0.0.1:$SMS_PORT/send" "smtp://127.0.0.1:$MAIL_PORT")"
+contacts
+tf_run gateway_500_is_a_clean_reject
+tf_run expired_code_is_refused
+tf_run totp_keeps_working
+tf_server_stop
+tf_stop_sinks
+MAIL_EXTRA=
+
+start_gateway hanging --delay 3600
+start_relay plain none
+tf_server_setup hanging "$(conf "https://127.0.0.1:$SMS_PORT/send" "smtp://127.0.0.1:$MAIL_PORT" "send_wait = 1
+failmode = another-method")"
+contacts
+tf_run gateway_that_never_answers_still_gets_a_challenge
+tf_run starttls_not_offered_sends_nothing
+tf_server_stop
+tf_stop_sinks
