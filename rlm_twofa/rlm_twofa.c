@@ -690,6 +690,7 @@ static void state_nas(REQUEST *request, char *nas, size_t len)
 typedef struct {
 	twofa_pending_t	pending;
 	uint8_t		nonce[TWOFA_STATE_NONCE_LEN];
+	bool		spent;		//!< recorded as answered in the store (by a consume, or state_spend)
 } unsealed_t;
 #define UNSEALED_STATE	101
 
@@ -720,6 +721,29 @@ static unsealed_t *state_unsealed(rlm_twofa_t const *inst, REQUEST *request)
 	return u;
 }
 
+/*
+ *	Round two's sealed State is good for one answer: a consume records it
+ *	in its own write (verify_answer); any other way on (a new challenge
+ *	after a wrong code, a switch of method) records it here first, and
+ *	goes no further if it was answered before.  False: answered before,
+ *	or the store could not record it.
+ */
+static bool state_spend(rlm_twofa_t const *inst, REQUEST *request)
+{
+	unsealed_t	*u = request_data_reference(request, (void *) inst->decision_key, UNSEALED_STATE);
+	twofa_rcode_t	rc;
+
+	if (!u || u->spent) return true;
+	rc = twofa_store_state_use(inst->store, u->nonce, sizeof(u->nonce), u->pending.expires, time(NULL));
+	if (rc == TWOFA_OK) {
+		u->spent = true;
+		return true;
+	}
+	if (rc == TWOFA_ERR_REPLAYED) REDEBUG2("State was answered before");
+	else log_store_error(inst, request, "use state", rc);
+	return false;
+}
+
 /** Does the request answer a challenge of ours (session-state, or a sealed State that opens)? */
 static bool answers_our_challenge(rlm_twofa_t const *inst, REQUEST *request)
 {
@@ -732,18 +756,11 @@ static bool pending_load(rlm_twofa_t const *inst, REQUEST *request, twofa_pendin
 {
 	unsealed_t	*u = state_unsealed(inst, request);
 	VALUE_PAIR	*vp;
-	twofa_rcode_t	rc;
 
 	if (u) {
-		/* Recorded as answered in one store write: good for one answer, here or on another radiusd. */
-		rc = twofa_store_state_use(inst->store, u->nonce, sizeof(u->nonce), u->pending.expires, time(NULL));
-		if (rc == TWOFA_OK) {
-			*pending = u->pending;
-			return true;
-		}
-		if (rc == TWOFA_ERR_REPLAYED) REDEBUG2("State was answered before");
-		else log_store_error(inst, request, "use state", rc);
-		return false;			/* never twice, nor unrecorded */
+		/* Not yet recorded as answered: the consume does it in its own write, else state_spend. */
+		*pending = u->pending;
+		return true;
 	}
 	/* Session-state: state = session, or a challenge whose context did not fit a State. */
 	vp = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY);
@@ -807,6 +824,8 @@ static rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, two
 
 	/* Set once, in round one: a wrong code asks again, but the login ends within challenge_timeout. */
 	if (!pending->expires) pending->expires = time(NULL) + inst->challenge_timeout;
+	/* Round two's State is answered by this new challenge: never twice. */
+	if (!state_spend(inst, request)) return reject(inst, request, "state", TWOFA_ERR_EXPIRED);
 
 	fr_pair_list_free(&request->reply->vps);
 	if (add_sealed_state(inst, request, pending) < 0) {
@@ -1423,11 +1442,17 @@ static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, tw
 	VALUE_PAIR		*answer = user_password(request);
 	twofa_method_ctx_t	mctx = method_ctx(inst);
 	login_record_t		accepted;
+	unsealed_t		*u;
 	int64_t			proof = -1;
 	twofa_rcode_t		rc;
 
-	/* The Accept's row goes into the login log in the consume's own store call. */
+	/* The Accept's row, and the sealed State answered, go into the consume's own store write. */
 	login_record(request, &accepted, method->name, "accept", "ok");
+	if ((u = request_data_reference(request, (void *) inst->decision_key, UNSEALED_STATE)) && !u->spent) {
+		accepted.row.state_nonce = u->nonce;
+		accepted.row.state_nonce_len = sizeof(u->nonce);
+		accepted.row.state_expires = u->pending.expires;
+	}
 	mctx.login = &accepted.row;
 	mctx.left = left;
 	if (!answer) return TWOFA_ERR_MALFORMED;
@@ -1436,6 +1461,8 @@ static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, tw
 	if (rc != TWOFA_OK) return rc;
 
 	rc = method->consume(&mctx, pending, proof);
+	/* The State was recorded (or found answered before: EXPIRED) unless the store failed. */
+	if (u && (rc != TWOFA_ERR_STORE) && (rc != TWOFA_ERR_BUSY) && (rc != TWOFA_ERR_NO_MEMORY)) u->spent = true;
 	switch (rc) {
 	case TWOFA_OK:
 	case TWOFA_ERR_REPLAYED:

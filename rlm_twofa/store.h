@@ -159,6 +159,13 @@ typedef struct {
 	char const		*method;		//!< "totp", "backup", ... or "none"
 	char const		*result;		//!< "accept" or "reject"
 	char const		*reason;		//!< "ok", "bad_password", "bad_code", "not_needed", ...
+
+	/* The sealed State (state.h) the answer came in, or NULL: a consume given this
+	 * login records the nonce as answered in its own write, first, and refuses with
+	 * TWOFA_ERR_EXPIRED (the challenge is over) if it was answered before. */
+	uint8_t const		*state_nonce;
+	size_t			state_nonce_len;
+	time_t			state_expires;		//!< kept until then (the State's deadline)
 } twofa_login_t;
 
 /*

@@ -1544,6 +1544,7 @@ static twofa_rcode_t sweep_used_steps(conn_t *c, time_t now)
 }
 
 static twofa_rcode_t log_login_in(conn_t *c, twofa_login_t const *l);
+static twofa_rcode_t state_first(conn_t *c, twofa_login_t const *login);
 
 static twofa_rcode_t consume_run(conn_t *c, void *arg)
 {
@@ -1555,6 +1556,7 @@ static twofa_rcode_t consume_run(conn_t *c, void *arg)
 	/* A failed sweep fails the call: SQLite may have ended the batch's transaction. */
 	rc = sweep_used_steps(c, a->now);
 	if (rc != TWOFA_OK) return rc;
+	if ((rc = state_first(c, a->login)) != TWOFA_OK) return rc;
 
 	stmt = stmt_start(c, STMT_CONSUME_STEP);
 	bind_consume(stmt, a->user_id, a->factor_id, a->step, a->now);
@@ -1589,9 +1591,12 @@ typedef struct {
 static twofa_rcode_t enrol_run(conn_t *c, void *arg)
 {
 	enrol_args_t const	*a = arg;
-	sqlite3_stmt		*stmt = stmt_start(c, STMT_FACTOR_ENROL);
+	sqlite3_stmt		*stmt;
 	int			changes = 0;
 	twofa_rcode_t		rc;
+
+	if ((rc = state_first(c, a->login)) != TWOFA_OK) return rc;
+	stmt = stmt_start(c, STMT_FACTOR_ENROL);
 
 	sqlite3_bind_int64(stmt, 1, a->user_id);
 	bind_text(stmt, 2, twofa_factor_kind_name(a->factor->kind));
@@ -1870,6 +1875,24 @@ static twofa_rcode_t state_use_run(conn_t *c, void *arg)
 	return (changes == 1) ? TWOFA_OK : TWOFA_ERR_REPLAYED;
 }
 
+/*
+ *	A consume answering a sealed State records the State first, in its
+ *	own call (the same transaction when batched): of two answers in one
+ *	State only one goes on, and the State is spent even if the code fails.
+ *	EXPIRED: answered before, the challenge is over.
+ */
+static twofa_rcode_t state_first(conn_t *c, twofa_login_t const *login)
+{
+	state_use_args_t	a;
+	twofa_rcode_t		rc;
+
+	if (!login || !login->state_nonce) return TWOFA_OK;
+	a = (state_use_args_t) { .nonce = login->state_nonce, .len = login->state_nonce_len,
+				 .expires = login->state_expires, .now = login->at };
+	rc = state_use_run(c, &a);
+	return (rc == TWOFA_ERR_REPLAYED) ? TWOFA_ERR_EXPIRED : rc;
+}
+
 static twofa_rcode_t sqlite_state_use(twofa_store_t *handle, uint8_t const *nonce, size_t len, time_t expires,
 				      time_t now)
 {
@@ -2058,6 +2081,7 @@ static twofa_rcode_t backup_consume_run(conn_t *c, void *arg)
 	twofa_rcode_t		rc;
 
 	a->left = 0;
+	if ((rc = state_first(c, a->login)) != TWOFA_OK) return rc;
 	rc = backup_find(c, a, &id);
 	if (rc != TWOFA_OK) return rc;
 	if (id) {
@@ -2250,6 +2274,7 @@ static twofa_rcode_t oob_consume_run(conn_t *c, void *arg)
 	twofa_rcode_t		rc;
 
 	memset(&code, 0, sizeof(code));
+	if ((rc = state_first(c, a->login)) != TWOFA_OK) return rc;
 	rc = oob_find(c, a, &matched, &code);
 	if (rc != TWOFA_OK) return rc;
 	if (matched) {

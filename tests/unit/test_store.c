@@ -1705,6 +1705,34 @@ done:
 	talloc_free(ctx);
 }
 
+/* A consume given the sealed State it answers records the State in its own write, first. */
+static void consume_records_the_state_it_answers(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	uint8_t		nonce[12] = { 9, 8, 7 };
+	twofa_login_t	row = { .at = NOW, .user = "alice", .method = "totp", .result = "accept", .reason = "ok",
+				.state_nonce = nonce, .state_nonce_len = sizeof(nonce), .state_expires = NOW + 60 };
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_factor_consume_step(store, id, factor_of(store, id, sealed), S0, NOW, &row) == TWOFA_OK);
+	CHECK(sql_value(path, "SELECT count(*) FROM used_states") == 1);
+	/* The same State again, with another good step: the challenge is over, the step not taken. */
+	CHECK(twofa_store_factor_consume_step(store, id, factor_of(store, id, sealed), S0 + 1, NOW, &row) ==
+	      TWOFA_ERR_EXPIRED);
+	CHECK(twofa_store_state_use(store, nonce, sizeof(nonce), NOW + 60, NOW) == TWOFA_ERR_REPLAYED);
+	CHECK(consume(store, id, S0 + 1, NOW) == TWOFA_OK);
+	/* A failed code spends the State all the same. */
+	nonce[0] = 1;
+	CHECK(twofa_store_factor_consume_step(store, id, factor_of(store, id, sealed), S0, NOW, &row) ==
+	      TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_state_use(store, nonce, sizeof(nonce), NOW + 60, NOW) == TWOFA_ERR_REPLAYED);
+done:
+	talloc_free(ctx);
+}
+
 /* A schema 4 store (before the exemption) keeps every user, factor and count; nobody is exempt. */
 static void schema_4_store_is_migrated(void)
 {
@@ -2274,6 +2302,7 @@ int main(void)
 	RUN(sqlite_url_and_bare_path_are_one_store);
 	RUN(bulk_transaction_through_a_handle);
 	RUN(state_nonce_is_used_once);
+	RUN(consume_records_the_state_it_answers);
 	RUN(oob_code_is_taken_once);
 	RUN(oob_code_expires_and_a_new_one_voids_the_old);
 	RUN(oob_code_of_another_factor_or_user_is_refused);
