@@ -165,6 +165,13 @@ email_to_both_addresses() {
 	tf_expect "second only" "$R_MSG" "Enter the code sent by email to b•••@home.example"
 	tf_round2 both "$(mail_code $((n + 2)))" "$R_STATE"
 	tf_expect "accept (second)" "$R_CODE" Access-Accept
+	# user show: the addresses and the choice, as stored; --json the same.
+	tf_expect "show email" "$(tf_admin user show both | sed -n 's/^email: *//p')" "second:both@example.org,both@home.example"
+	tf_expect "show method" "$(tf_admin user show both | sed -n 's/^method: *//p')" "default order"
+	tf_admin user set both --method email >/dev/null
+	tf_expect "json preferred" "$(tf_admin --json user show both | grep -c '"preferred":"email"')" 1
+	tf_admin user show sam | grep -q '^phone: *+44' && r=yes || r=no
+	tf_expect "show phone" "$r" yes
 }
 
 switching_method_and_resend_at_the_prompt() {

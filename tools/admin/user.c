@@ -151,6 +151,9 @@ static void user_json(FILE *out, twofa_user_t const *u, time_t now)
 	fprintf(out, ",\"password_failures\":%u,\"password_wait_until\":", u->password_failures);
 	if (u->password_next_try > now) fprintf(out, "\"%s\"", time_text(buf, sizeof(buf), u->password_next_try, true));
 	else fputs("null", out);
+	fprintf(out, ",\"preferred\":");
+	if (u->preferred) fprintf(out, "\"%s\"", twofa_factor_kind_name(u->preferred));
+	else fputs("null", out);
 	fprintf(out, ",\"exempt\":%s,\"last_login\":", u->exempt ? "true" : "false");
 	if (u->last_accept) fprintf(out, "\"%s\"}", time_text(buf, sizeof(buf), u->last_accept, true));
 	else fputs("null}", out);
@@ -178,6 +181,20 @@ static char const *factors_text(char *buf, size_t len, twofa_user_t const *u)
 				 twofa_factor_kind_name(u->factors[i].kind), u->factors[i].confirmed ? "" : "?");
 	}
 	return buf[0] ? buf : "-";
+}
+
+/** A factor's address (the phone, the mail addresses as stored), if the user holds one of kind.
+ *  Printed through print_field's rule: what the admin typed, but no control character. */
+static void print_address(twofa_user_t const *u, twofa_factor_kind_t kind, char const *label)
+{
+	twofa_factor_t const	*f = twofa_user_factor(u, kind);
+	char			buf[TWOFA_LOGIN_FIELD_MAX + 1];
+	size_t			i;
+
+	if (!f || !f->address) return;
+	snprintf(buf, sizeof(buf), "%s%s", f->address, f->confirmed ? "" : " (pending)");
+	for (i = 0; buf[i]; i++) if ((unsigned char) buf[i] < 0x20 || buf[i] == 0x7f) buf[i] = '?';
+	printf("%-15s%s\n", label, buf);
 }
 
 /** The newest Accept of name in the login log, 0 if none is kept. */
@@ -271,6 +288,9 @@ int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv)
 	printf("2fa:           %s\n", factor_state_name(u, TWOFA_FACTOR_TOTP));
 	printf("totp:          %s\n", totp_params_text(buf, sizeof(buf), u));
 	printf("factors:       %s\n", factors_text(buf, sizeof(buf), u));
+	print_address(u, TWOFA_FACTOR_SMS, "phone:");
+	print_address(u, TWOFA_FACTOR_EMAIL, "email:");
+	printf("method:        %s\n", u->preferred ? twofa_factor_kind_name(u->preferred) : "default order");
 	printf("backup codes:  %u left\n", u->backup_codes_left);
 	printf("exempt:        %s\n", u->exempt ? "yes (first factor alone)" : "no");
 	printf("failures:      %u\n", u->fail_count);
