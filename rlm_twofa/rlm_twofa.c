@@ -743,6 +743,8 @@ static twofa_netpolicy_rule_t const *nas_rule(rlm_twofa_t const *inst, REQUEST *
  */
 #define NET_APPENDED	200	//!< the code typed after the password (appended_t)
 #define NET_REMEMBERED	201	//!< with DECIDED_NOT_NEEDED: a remembered device let the password alone in
+#define NET_CERTIFICATE	202	//!< with DECIDED_NOT_NEEDED: an EAP-TLS certificate, with eap_tls = skip
+#define EAP_TYPE_TLS	13	//!< RFC 5216 (eap_types.h is rlm_eap's, not installed)
 
 typedef struct {
 	char		code[TWOFA_BACKUP_INPUT_MAX + 1];
@@ -937,6 +939,33 @@ static bool second_factor_without_challenge(rlm_twofa_t const *inst, REQUEST *re
 }
 
 /*
+ *	An Access-Accept of eap whose last round was EAP-TLS: the client
+ *	proved a certificate the eap module verified.  With eap_tls = skip
+ *	(or the NAS rule's eap_tls=skip) that is the second factor: no
+ *	challenge, which an EAP client could not answer anyway.  A rule
+ *	that rejects still does.
+ */
+static bool eap_tls_skips(rlm_twofa_t const *inst, REQUEST *request, VALUE_PAIR const *auth_type)
+{
+	twofa_netpolicy_rule_t const	*rule;
+	VALUE_PAIR			*eap_type;
+	char const			*by = auth_type ? dict_valnamebyattr(PW_AUTH_TYPE, 0, auth_type->vp_integer) : NULL;
+	bool				skip = inst->eap_tls_skip;
+
+	if (!by || (strcasecmp(by, "eap") != 0)) return false;
+	eap_type = fr_pair_find_by_num(request->packet->vps, PW_EAP_TYPE, 0, TAG_ANY);
+	if (!eap_type || (eap_type->vp_integer != EAP_TYPE_TLS)) return false;
+	rule = nas_rule(inst, request);
+	if (rule && (rule->action == TWOFA_NETPOLICY_REJECT)) return false;
+	if (rule && (rule->eap_tls != TWOFA_NETPOLICY_UNSET)) skip = (rule->eap_tls == TWOFA_NETPOLICY_YES);
+	if (!skip) return false;
+	RDEBUG2("EAP-TLS: the certificate is the second factor (eap_tls = skip)");
+	request_data_add(request, (void *) inst->decision_key, NET_CERTIFICATE, (void *) inst, false);
+	decided(inst, request, DECIDED_NOT_NEEDED);
+	return true;
+}
+
+/*
  *	On an Accept of this module: the NAS rule's reply= attributes if it
  *	has some, else the module's reply { }.  Checked against the
  *	dictionary at start (and on HUP), so nothing here can fail but memory.
@@ -1002,6 +1031,7 @@ static char const *accept_reason(rlm_twofa_t const *inst, REQUEST *request)
 	char const *reason;
 
 	if (request_data_reference(request, (void *) inst->decision_key, NET_REMEMBERED)) return "remembered";
+	if (request_data_reference(request, (void *) inst->decision_key, NET_CERTIFICATE)) return "certificate";
 	if (!rule) return "not_needed";
 	reason = talloc_asprintf(request, "bypass:%s", rule->name);
 	return reason ? reason : "bypass";
@@ -1453,6 +1483,7 @@ static rlm_rcode_t post_auth_accept(rlm_twofa_t const *inst, REQUEST *request)
 		/* Our challenge's answer, accepted by someone else: the code was never checked. */
 		return reject(inst, request, "post-auth", TWOFA_ERR_NOT_ENROLLED);
 	}
+	if (eap_tls_skips(inst, request, auth_type)) return RLM_MODULE_OK;
 
 	rc = load_user(inst, request, user_name(inst, request), &user);
 	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) return reject(inst, request, "post-auth", rc);

@@ -4,7 +4,9 @@
 # pam_radius_auth driven by pamtester (a challenge answered on stdin, and
 # the retry text after a wrong code), python3-pyrad doing a challenge
 # login, and eapol_test doing EAP-TTLS/PAP through the shipped inner-tunnel
-# snippet in append mode (a CA and a server certificate made now).
+# snippet in append mode (a CA and a server certificate made now), and
+# EAP-TLS, whose certificate skips the second factor where a rule says
+# eap_tls=skip and does not elsewhere (eap_tls = require).
 #
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -101,6 +103,9 @@ eap {
 	}
 	md5 {
 	}
+	tls {
+		tls = tls-common
+	}
 	ttls {
 		tls = tls-common
 		default_eap_type = md5
@@ -136,6 +141,48 @@ server outer {
 	}
 }
 OUTER
+	# EAP-TLS: a server that gates with twofa in post-auth; 127.0.0.2's rule says eap_tls=skip.
+	EAP_TLS_PORT=$(twofa_free_port)
+	cat > "$raddb/sites-enabled/outer-tls" <<OUTER
+server outer-tls {
+	client tls-nas {
+		ipaddr = 127.0.0.1
+		secret = $EAP_SECRET
+	}
+	client tls-nas-2 {
+		ipaddr = 127.0.0.2
+		secret = $EAP_SECRET
+	}
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $EAP_TLS_PORT
+	}
+	authorize {
+		eap {
+			ok = return
+		}
+	}
+	authenticate {
+		Auth-Type eap {
+			eap
+		}
+	}
+	post-auth {
+		twofa
+		Post-Auth-Type REJECT {
+			eap
+		}
+	}
+}
+OUTER
+	printf 'certs nas=tls-nas-2 action=require eap_tls=skip\n' > "$raddb/mods-config/twofa/policy"
+	( cd "$DIR/certs" &&
+	  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=erin" \
+		-keyout client.key -out client.csr 2>/dev/null &&
+	  printf 'extendedKeyUsage=clientAuth\n' > client.ext &&
+	  openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile client.ext -out client.pem 2>/dev/null ) || die "could not make the client certificate"
 	# The shipped snippet, its lines uncommented.
 	sed -e '/^##/d' -e 's/^#//' "$TOP/raddb/sites-available/twofa-inner-tunnel" > "$raddb/sites-enabled/twofa-inner-tunnel"
 }
@@ -182,6 +229,37 @@ eapol_test_ttls_pap_with_the_code_appended() {
 	tf_expect "and the supplicant gives up" "$(printf '%s\n' "$E_OUT" | tail -n 1)" "FAILURE"
 }
 
+# eapol_tls NAS: EAP-TLS as erin from NAS (127.0.0.1 or 127.0.0.2); sets E_RC and E_OUT.
+eapol_tls() {
+	( umask 077; cat > "$DIR/eapol-tls.conf" <<CONF
+network={
+	key_mgmt=WPA-EAP
+	eap=TLS
+	identity="erin"
+	ca_cert="$DIR/certs/ca.pem"
+	client_cert="$DIR/certs/client.pem"
+	private_key="$DIR/certs/client.key"
+}
+CONF
+	)
+	E_OUT=$(eapol_test -c "$DIR/eapol-tls.conf" -a 127.0.0.1 -p "$EAP_TLS_PORT" -A "$1" -s "$EAP_SECRET" -t 10 -r 0 2>&1)
+	E_RC=$?
+}
+
+last_logged() {
+	tf_admin log --json | python3 -c 'import json, sys; r = json.load(sys.stdin)[-1]; print(r["user"], r["result"], r["reason"])'
+}
+
+eap_tls_certificate_skips_the_second_factor_where_a_rule_says_so() {
+	eapol_tls 127.0.0.2
+	tf_expect "eap_tls=skip: the certificate is enough" "$(printf '%s\n' "$E_OUT" | tail -n 1)" "SUCCESS"
+	tf_expect "logged" "$(last_logged)" "erin accept certificate"
+	eapol_tls 127.0.0.1
+	tf_expect "eap_tls = require: no Accept on the certificate alone" "$(printf '%s\n' "$E_OUT" | tail -n 1)" "FAILURE"
+	tf_expect "no Access-Accept" "$(printf '%s\n' "$E_OUT" | grep -c 'Access-Accept')" 0
+}
+
+USERS_CSV+="erin,$PW,$(tf_secret)"$'\n'
 tf_server_setup clients "	append = yes"
 tf_server_stop
 # pam_radius_auth and pyrad 2.1 send no Message-Authenticator.
@@ -196,3 +274,4 @@ tf_run pam_radius_answers_the_challenge
 tf_run pam_radius_shows_the_retry_text_after_a_wrong_code
 tf_run pyrad_does_a_challenge_login
 tf_run eapol_test_ttls_pap_with_the_code_appended
+tf_run eap_tls_certificate_skips_the_second_factor_where_a_rule_says_so
