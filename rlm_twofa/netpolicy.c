@@ -556,10 +556,93 @@ static int parse_message(parser_t *p, char const *value, char const **out)
 	return 0;
 }
 
+/*
+ *	reply="Class=vpn-users, Filter-Id=std": attributes an Accept through
+ *	the rule carries.  Names as the dictionary spells them (the module
+ *	checks them there); a value is printable UTF-8 without a comma; the
+ *	first '=' ends the name (a value may hold more: Cisco-AVPair=a=b).
+ */
+static bool attribute_name_valid(char const *name, size_t len)
+{
+	size_t i;
+
+	if ((len == 0) || (len > 64)) return false;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!(((c >= 'a') && (c <= 'z')) || ((c >= 'A') && (c <= 'Z')) || ((c >= '0') && (c <= '9')) ||
+		      (c == '-') || (c == '_') || (c == '.'))) return false;
+	}
+	return true;
+}
+
+static char *trimmed(char *s)
+{
+	char *end;
+
+	while ((*s == ' ') || (*s == '\t')) s++;
+	end = s + strlen(s);
+	while ((end > s) && ((end[-1] == ' ') || (end[-1] == '\t'))) *--end = '\0';
+	return s;
+}
+
+static int parse_reply(parser_t *p, twofa_netpolicy_rule_t *rule, char *value)
+{
+	twofa_netpolicy_reply_t	*list;
+	char			*item, *save = NULL;
+	unsigned int		n = 0;
+
+	if (!*value) return fail(p, "rule %s: reply= is empty", rule->name);
+	if (!(list = talloc_zero_array(p->policy, twofa_netpolicy_reply_t, TWOFA_NETPOLICY_REPLY_MAX))) {
+		return fail(p, "out of memory");
+	}
+	if ((value[0] == ',') || (value[strlen(value) - 1] == ',') || strstr(value, ",,")) {
+		return fail(p, "rule %s: reply: an empty item in the list", rule->name);
+	}
+	for (item = strtok_r(value, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char	*eq, *name, *val;
+		size_t	i, len, k;
+
+		item = trimmed(item);
+		if (!(eq = strchr(item, '='))) {
+			return fail(p, "rule %s: reply: \"%.60s\" is not Attribute=value", rule->name, item);
+		}
+		*eq = '\0';
+		name = trimmed(item);
+		val = trimmed(eq + 1);
+		if (!attribute_name_valid(name, strlen(name))) {
+			return fail(p, "rule %s: reply: \"%.60s\" is not an attribute name", rule->name, name);
+		}
+		len = strlen(val);
+		if (!len) return fail(p, "rule %s: reply: %s has no value", rule->name, name);
+		if (len > TWOFA_REPLY_MESSAGE_MAX) return fail(p, "rule %s: reply: %s's value is over 253 bytes", rule->name, name);
+		for (i = 0; i < len; i += k) {
+			uint8_t c = (uint8_t) val[i];
+
+			k = twofa_utf8_len((uint8_t const *) val + i, len - i);
+			if (!k) return fail(p, "rule %s: reply: %s's value is not valid UTF-8", rule->name, name);
+			if ((k == 1) && ((c < 0x20) || (c == 0x7f))) {
+				return fail(p, "rule %s: reply: %s's value holds a control character", rule->name, name);
+			}
+		}
+		if (n == TWOFA_NETPOLICY_REPLY_MAX) {
+			return fail(p, "rule %s: reply: more than %d attributes", rule->name, TWOFA_NETPOLICY_REPLY_MAX);
+		}
+		list[n].name = talloc_strdup(list, name);
+		list[n].value = talloc_strdup(list, val);
+		if (!list[n].name || !list[n].value) return fail(p, "out of memory");
+		n++;
+	}
+	rule->reply = list;
+	rule->reply_count = n;
+	return 0;
+}
+
 /** One key=value of a rule; seen[] refuses a key given twice. */
 static int parse_option(parser_t *p, twofa_netpolicy_rule_t *rule, char *token, unsigned int *seen)
 {
-	static char const *keys[] = { "nas", "nas_ip", "from", "action", "message", "append", "remember" };
+	static char const *keys[] = { "nas", "nas_ip", "from", "action", "message", "append", "remember", "reply",
+				      "eap_tls" };
 	char		*eq = strchr(token, '='), *value;
 	unsigned int	k;
 
@@ -570,7 +653,8 @@ static int parse_option(parser_t *p, twofa_netpolicy_rule_t *rule, char *token, 
 		if (strcmp(token, keys[k]) == 0) break;
 	}
 	if (k == sizeof(keys) / sizeof(keys[0])) {
-		return fail(p, "rule %s: unknown key \"%.40s\" (nas, nas_ip, from, action, message, append, remember)",
+		return fail(p, "rule %s: unknown key \"%.40s\" (nas, nas_ip, from, action, message, append, remember, "
+			    "reply, eap_tls)",
 			    rule->name, token);
 	}
 	if (*seen & (1u << k)) return fail(p, "rule %s: %s given twice", rule->name, token);
@@ -591,7 +675,13 @@ static int parse_option(parser_t *p, twofa_netpolicy_rule_t *rule, char *token, 
 		return 0;
 	case 4: return parse_message(p, value, &rule->message);
 	case 5: return parse_flag(p, "append", value, &rule->append);
-	default: return parse_flag(p, "remember", value, &rule->remember);
+	case 6: return parse_flag(p, "remember", value, &rule->remember);
+	case 7: return parse_reply(p, rule, value);
+	default:
+		if (strcmp(value, "skip") == 0) rule->eap_tls = TWOFA_NETPOLICY_YES;
+		else if (strcmp(value, "require") == 0) rule->eap_tls = TWOFA_NETPOLICY_NO;
+		else return fail(p, "rule %s: eap_tls must be skip or require, not \"%.40s\"", rule->name, value);
+		return 0;
 	}
 }
 
@@ -629,6 +719,9 @@ static int parse_rule(parser_t *p, char *line)
 	if (!(seen & 0x3)) return fail(p, "rule %s: no nas= (write nas=* for every NAS)", rule.name);
 	if (rule.message && (rule.action != TWOFA_NETPOLICY_REQUIRE)) {
 		return fail(p, "rule %s: message is the challenge's text, only with action=require", rule.name);
+	}
+	if (rule.reply && (rule.action == TWOFA_NETPOLICY_REJECT)) {
+		return fail(p, "rule %s: reply= is for an Accept, not with action=reject", rule.name);
 	}
 
 	if (!(policy->count % 16)) {

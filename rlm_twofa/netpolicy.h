@@ -12,6 +12,7 @@
  *		  # comment
  *		  NAME nas=LIST [nas_ip=LIST] [from=LIST] action=skip|require|reject
  *		       [message="challenge text"] [append=yes|no] [remember=yes|no]
+ *		       [reply="Attr=value, Attr=value"] [eap_tls=skip|require]
  *
  *		LIST is comma-separated: IPv4 or IPv6 addresses and CIDRs,
  *		client shortnames (nas= only), "*" (any, alone), or @FILE, a
@@ -51,6 +52,14 @@ typedef struct {
 
 typedef struct twofa_netpolicy_set twofa_netpolicy_set_t;
 
+/** One attribute of a rule's reply=: checked against the dictionary by the module. */
+typedef struct {
+	char const			*name;
+	char const			*value;
+} twofa_netpolicy_reply_t;
+
+#define TWOFA_NETPOLICY_REPLY_MAX	32	//!< attributes in one reply=
+
 /** One rule as written; read-only once parsed. */
 typedef struct {
 	char const			*name;
@@ -59,8 +68,11 @@ typedef struct {
 	unsigned int			index;		//!< 0-based position in the file's order
 	twofa_netpolicy_action_t	action;
 	char const			*message;	//!< challenge text, NULL: the module's challenge_message
-	twofa_netpolicy_flag_t		append;		//!< parsed only: append mode comes later
-	twofa_netpolicy_flag_t		remember;	//!< parsed only: remembered devices come later
+	twofa_netpolicy_flag_t		append;		//!< the code typed after the password (append.h)
+	twofa_netpolicy_flag_t		remember;	//!< NO: no device is remembered or recognised here
+	twofa_netpolicy_flag_t		eap_tls;	//!< eap_tls=: YES skip, NO require, for EAP-TLS logins
+	twofa_netpolicy_reply_t const	*reply;		//!< reply= attributes of an Accept, NULL for none
+	unsigned int			reply_count;
 
 	twofa_netpolicy_set_t const	*nas;		//!< NULL: nas= not given
 	twofa_netpolicy_set_t const	*nas_ip;	//!< NULL: nas_ip= not given

@@ -55,6 +55,8 @@ RCSID("$Id$")
 #include "sender.h"
 #include "sms_http.h"
 #include "mail.h"
+#include "append.h"
+#include "devices.h"
 
 typedef enum {
 	PASSWORD_SOURCE_LOCAL = 0,	//!< crypt(3) hash in our store
@@ -167,6 +169,18 @@ typedef struct {
 
 	twofa_netpolicy_t	*policy;		//!< policy_file's rules, read at instantiate (and so on HUP)
 	void const		*decision_key;		//!< request data key, the same across HUPs (decision_key())
+
+	/* The network and its NAS (issue 16): the section "NAS compatibility" below. */
+	bool			append;			//!< the code typed after the password (append.h), by default
+	char const		*append_separator;	//!< between password and code; "" for none
+	uint32_t		remember_days;		//!< days a device is remembered after a second factor; 0: never
+	uint8_t			device_key[TWOFA_DEVICE_KEY_LEN];	//!< devices.h; wiped in detach
+	char const		*user_name_source;	//!< user_name = stripped | full
+	bool			full_name;		//!< look users up by User-Name as sent
+	char const		*eap_tls_name;		//!< eap_tls = require | skip
+	bool			eap_tls_skip;		//!< an EAP-TLS login needs no second factor
+	VALUE_PAIR		*reply_vps;		//!< reply { }: added to every Accept of this module
+	VALUE_PAIR		**rule_reply_vps;	//!< each rule's reply=, by rule index; NULL: the module's
 } rlm_twofa_t;
 
 static const CONF_PARSER totp_config[] = {
@@ -340,6 +354,12 @@ static const CONF_PARSER module_config[] = {
 	{ "failmode", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, failmode_name), "secure" },
 	{ "resend_limit", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, resend_limit), "3" },
 	{ "words", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) words_config },
+	/* NAS compatibility: append mode, remembered devices, names, EAP-TLS (reply { } is read apart). */
+	{ "append", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_twofa_t, append), "no" },
+	{ "append_separator", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, append_separator), "" },
+	{ "remember_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, remember_days), "30" },
+	{ "user_name", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, user_name_source), "stripped" },
+	{ "eap_tls", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, eap_tls_name), "require" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -454,7 +474,7 @@ static void add_reply_message(REQUEST *request, char const *text, FR_TOKEN op)
  *	that joins the store's batches.  Who, from where, how and why in a
  *	word: never a password, code or secret.
  */
-static char const *user_name(REQUEST *request);
+static char const *user_name(rlm_twofa_t const *inst, REQUEST *request);
 
 /** A reason word for a failure, for the log: stable, short, no detail. */
 static char const *login_reason(char const *stage, twofa_rcode_t rc)
@@ -509,12 +529,12 @@ typedef struct {
 	char		nas[INET6_ADDRSTRLEN];
 } login_record_t;
 
-static void login_record(REQUEST *request, login_record_t *l, char const *method, char const *result,
-			 char const *reason)
+static void login_record(rlm_twofa_t const *inst, REQUEST *request, login_record_t *l, char const *method,
+			 char const *result, char const *reason)
 {
 	VALUE_PAIR *csi = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
 
-	l->row = (twofa_login_t) { .at = time(NULL), .user = user_name(request), .nas = l->nas,
+	l->row = (twofa_login_t) { .at = time(NULL), .user = user_name(inst, request), .nas = l->nas,
 				   .method = method, .result = result, .reason = reason };
 	if (!ip_ntoh(&request->packet->src_ipaddr, l->nas, sizeof(l->nas))) l->row.nas = NULL;
 	if (csi && (csi->da->type == PW_TYPE_STRING) && (strlen(csi->vp_strvalue) == csi->vp_length)) {
@@ -528,7 +548,7 @@ static void log_login(rlm_twofa_t const *inst, REQUEST *request, char const *met
 	login_record_t	l;
 	twofa_rcode_t	rc;
 
-	login_record(request, &l, method, result, reason);
+	login_record(inst, request, &l, method, result, reason);
 	rc = twofa_store_log_login(inst->store, &l.row);
 	if (rc != TWOFA_OK) {
 		RERROR("Store log login failed (%s): %s", twofa_strerror(rc), twofa_store_errmsg(inst->store));
@@ -566,11 +586,20 @@ static void log_store_error(rlm_twofa_t const *inst, REQUEST *request, char cons
 	RERROR("Store %s failed (%s): %s", what, twofa_strerror(rc), twofa_store_errmsg(inst->store));
 }
 
-/** User-Name as a checked C string, or NULL (RADIUS strings may hold NULs and anything else). */
-static char const *user_name(REQUEST *request)
+/*
+ *	The name looked up, as a checked C string, or NULL (RADIUS strings may
+ *	hold NULs and anything else).  user_name = stripped: the name without
+ *	its realm, as the realm modules (suffix, ntdomain) leave it in
+ *	Stripped-User-Name; full: User-Name as the NAS sent it.
+ */
+static char const *user_name(rlm_twofa_t const *inst, REQUEST *request)
 {
-	VALUE_PAIR *vp = request->username;
+	VALUE_PAIR *vp = NULL;
 
+	if (!inst->full_name) {
+		vp = fr_pair_find_by_num(request->packet->vps, PW_STRIPPED_USER_NAME, 0, TAG_ANY);
+		if (!vp) vp = request->username;
+	}
 	if (!vp) vp = fr_pair_find_by_num(request->packet->vps, PW_USER_NAME, 0, TAG_ANY);
 	if (!vp || vp->da->type != PW_TYPE_STRING) return NULL;
 	if (!twofa_user_name_valid(vp->vp_strvalue, vp->vp_length)) return NULL;
@@ -965,6 +994,261 @@ static twofa_netpolicy_rule_t const *nas_rule(rlm_twofa_t const *inst, REQUEST *
 }
 
 /*
+ *	NAS compatibility (issue 16): append mode, remembered devices and
+ *	reply attributes.  The mechanisms are in append.c and devices.c;
+ *	here only what the flow calls, each in one place:
+ *	  - round one splits "password+code" (append_split_request) before
+ *	    the password is checked, so that it is checked once, alone;
+ *	  - second_factor_or_not verifies an appended code instead of
+ *	    sending the challenge (verify_appended), or lets a remembered
+ *	    device in without one (device_remembered);
+ *	  - a verified second factor remembers the device (remember_device);
+ *	  - post-auth adds the reply attributes to an Accept (add_reply_attributes).
+ *	Request data under decision_key, as the decisions above.
+ */
+#define NET_APPENDED	200	//!< the code typed after the password (appended_t)
+#define NET_REMEMBERED	201	//!< with DECIDED_NOT_NEEDED: a remembered device let the password alone in
+#define NET_CERTIFICATE	202	//!< with DECIDED_NOT_NEEDED: an EAP-TLS certificate, with eap_tls = skip
+#define EAP_TYPE_TLS	13	//!< RFC 5216 (eap_types.h is rlm_eap's, not installed)
+
+typedef struct {
+	char		code[TWOFA_BACKUP_INPUT_MAX + 1];
+	size_t		len;
+	uint8_t		method;			//!< TWOFA_METHOD_*
+} appended_t;
+
+static int _appended_free(appended_t *a)
+{
+	OPENSSL_cleanse(a, sizeof(*a));
+	return 0;
+}
+
+/** append = yes | no, or the NAS rule's append=. */
+static bool append_applies(rlm_twofa_t const *inst, twofa_netpolicy_rule_t const *rule)
+{
+	if (rule && (rule->append != TWOFA_NETPOLICY_UNSET)) return rule->append == TWOFA_NETPOLICY_YES;
+	return inst->append;
+}
+
+/*
+ *	Append mode, before the first factor is checked: if User-Password
+ *	ends in a code of a shape the user holds (append.h), the code is
+ *	cut off into request data and User-Password keeps the password
+ *	alone (the code's bytes wiped), for whatever checks it next: this
+ *	module, or the directory.  No code: nothing changes, and the login
+ *	gets the challenge.  An unknown user has no shapes, so no split: the
+ *	dummy hash is checked against the whole string, as for any name.
+ */
+static void append_split_request(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
+{
+	VALUE_PAIR		*vp = user_password(request);
+	twofa_factor_t const	*totp;
+	twofa_append_shapes_t	shapes = { .separator = inst->append_separator };
+	twofa_append_split_t	split;
+	appended_t		*a;
+
+	if (!user || !vp || !append_applies(inst, nas_rule(inst, request))) return;
+	totp = twofa_user_factor(user, TWOFA_FACTOR_TOTP);
+	if (totp && totp->confirmed) shapes.totp_digits = totp->totp.digits;
+	shapes.backup = user->backup_codes_left > 0;
+	if (!twofa_append_split(vp->vp_strvalue, vp->vp_length, &shapes, &split)) {
+		RDEBUG2("User \"%s\": append mode, no code after the password: the challenge asks for one", user->name);
+		return;
+	}
+	if (split.code_len > TWOFA_BACKUP_INPUT_MAX) return;
+	MEM(a = talloc_zero(request, appended_t));
+	talloc_set_destructor(a, _appended_free);
+	memcpy(a->code, vp->vp_strvalue + split.code_off, split.code_len);
+	a->len = split.code_len;
+	a->method = split.method;
+	/* The string shrinks in place: its tail (the code and any separator) is wiped. */
+	memset((char *) vp->vp_strvalue + split.password_len, 0, vp->vp_length - split.password_len);
+	vp->vp_length = split.password_len;
+	request_data_add(request, (void *) inst->decision_key, NET_APPENDED, a, true);
+	RDEBUG2("User \"%s\": append mode, a %s code after the password", user->name,
+		twofa_method_by_id(a->method)->name);
+}
+
+static void say_how_many_left(rlm_twofa_t const *inst, REQUEST *request, char const *name,
+			      twofa_method_t const *method, int left);
+
+/*
+ *	A remembered device's name: its Calling-Station-Id normalised
+ *	(devices.h), and its keyed hash for this user.  False if the
+ *	request names no device, remembering is off, or the NAS rule says
+ *	remember=no.
+ */
+static bool device_hash(rlm_twofa_t const *inst, REQUEST *request, twofa_netpolicy_rule_t const *rule,
+			int64_t user_id, uint8_t hash[TWOFA_DEVICE_HASH_LEN])
+{
+	VALUE_PAIR	*csi;
+	char		name[TWOFA_DEVICE_NAME_MAX + 1];
+
+	if (!inst->remember_days || (rule && (rule->remember == TWOFA_NETPOLICY_NO))) return false;
+	csi = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
+	if (!csi || (csi->da->type != PW_TYPE_STRING)) return false;
+	if (!twofa_device_normalise(csi->vp_strvalue, csi->vp_length, name)) return false;
+	return twofa_device_hash(inst->device_key, user_id, name, hash) == TWOFA_OK;
+}
+
+/** After a second factor: the device is remembered for remember_days (again: from now). */
+static void remember_device(rlm_twofa_t const *inst, REQUEST *request, int64_t user_id)
+{
+	uint8_t		hash[TWOFA_DEVICE_HASH_LEN];
+	char		nas[INET6_ADDRSTRLEN];
+	time_t		now = time(NULL);
+	twofa_rcode_t	rc;
+
+	if (!device_hash(inst, request, nas_rule(inst, request), user_id, hash)) return;
+	if (!ip_ntoh(&request->packet->src_ipaddr, nas, sizeof(nas))) nas[0] = '\0';
+	rc = twofa_store_device_remember(inst->store, user_id, hash, now,
+					 now + (time_t) inst->remember_days * 86400, nas[0] ? nas : NULL);
+	if (rc != TWOFA_OK) log_store_error(inst, request, "remember device", rc);
+	else RDEBUG2("Device remembered for %u days", inst->remember_days);
+}
+
+/** The right password from a remembered device: no challenge. */
+static bool device_remembered(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
+			      twofa_netpolicy_rule_t const *rule)
+{
+	uint8_t		hash[TWOFA_DEVICE_HASH_LEN];
+	twofa_rcode_t	rc;
+
+	if (!device_hash(inst, request, rule, user->id, hash)) return false;
+	rc = twofa_store_device_known(inst->store, user->id, hash, time(NULL));
+	if (rc == TWOFA_ERR_NOT_FOUND) return false;
+	if (rc != TWOFA_OK) {
+		log_store_error(inst, request, "device lookup", rc);	/* fail closed: the challenge */
+		return false;
+	}
+	RDEBUG2("User \"%s\": a remembered device, the first factor is enough", user->name);
+	request_data_add(request, (void *) inst->decision_key, NET_REMEMBERED, (void *) inst, false);
+	decided(inst, request, DECIDED_NOT_NEEDED);
+	return true;
+}
+
+/*
+ *	Append mode: the code came with the password.  Checked and consumed
+ *	as round two would, but no second chance: there is no challenge to
+ *	ask again in.  A wrong code counts toward the lockout, and every
+ *	failure is the one reject.
+ */
+static rlm_rcode_t verify_appended(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
+				   appended_t const *a)
+{
+	twofa_method_t const	*method = twofa_method_by_id(a->method);
+	twofa_method_ctx_t	mctx = method_ctx(inst);
+	twofa_pending_t		pending;
+	login_record_t		accepted;
+	send_info_t		info;
+	int64_t			proof = -1;
+	int			left = -1;
+	time_t			locked_until = 0;
+	bool			had_failures;
+	twofa_rcode_t		rc;
+
+	/* Only codes the user has at hand: TOTP, backup (append.c); never a send. */
+	if (!method || !method->held(user)) return reject(inst, request, "append", TWOFA_ERR_MALFORMED);
+	if (pending_from_user(inst, request, method, user, &pending, &info) != TWOFA_OK) {
+		RERROR("User \"%s\": stored %s factor is malformed", user->name, method->name);
+		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
+	}
+	login_record(inst, request, &accepted, method->name, "accept", "ok");
+	mctx.login = &accepted.row;
+	mctx.left = &left;
+	rc = method->check(request, &mctx, &pending, a->code, a->len, &proof);
+	if (rc == TWOFA_OK) rc = method->consume(&mctx, &pending, proof);
+	had_failures = pending.had_failures;
+	OPENSSL_cleanse(&pending, sizeof(pending));
+	switch (rc) {
+	case TWOFA_OK:
+		if (had_failures && (twofa_store_record_success(inst->store, user->id) != TWOFA_OK)) {
+			log_store_error(inst, request, "record success", TWOFA_ERR_STORE);
+		}
+		RDEBUG2("User \"%s\": appended %s code accepted", user->name, method->name);
+		say_how_many_left(inst, request, user->name, method, left);
+		decided(inst, request, DECIDED_SECOND_FACTOR);
+		remember_device(inst, request, user->id);
+		return RLM_MODULE_OK;
+
+	case TWOFA_ERR_BAD_CODE:
+	case TWOFA_ERR_MALFORMED:
+		if (twofa_store_record_failure(inst->store, user->id, &inst->lockout, time(NULL), &locked_until) != TWOFA_OK) {
+			log_store_error(inst, request, "record failure", TWOFA_ERR_STORE);
+		}
+		if (locked_until) return reject(inst, request, method->name, TWOFA_ERR_LOCKED);
+		return reject(inst, request, method->name, rc);
+
+	default:
+		return reject(inst, request, method->name, rc);
+	}
+}
+
+/*
+ *	The first factor passed and the user holds a method: the code typed
+ *	after the password, a remembered device, or the challenge (false:
+ *	the caller sends it).
+ */
+static bool second_factor_without_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
+					    twofa_netpolicy_rule_t const *rule, rlm_rcode_t *rcode)
+{
+	appended_t const *a = request_data_reference(request, (void *) inst->decision_key, NET_APPENDED);
+
+	if (a) {
+		*rcode = verify_appended(inst, request, user, a);
+		return true;
+	}
+	if (device_remembered(inst, request, user, rule)) {
+		*rcode = RLM_MODULE_OK;
+		return true;
+	}
+	return false;
+}
+
+/*
+ *	An Access-Accept of eap whose last round was EAP-TLS: the client
+ *	proved a certificate the eap module verified.  With eap_tls = skip
+ *	(or the NAS rule's eap_tls=skip) that is the second factor: no
+ *	challenge, which an EAP client could not answer anyway.  A rule
+ *	that rejects still does.
+ */
+static bool eap_tls_skips(rlm_twofa_t const *inst, REQUEST *request, VALUE_PAIR const *auth_type)
+{
+	twofa_netpolicy_rule_t const	*rule;
+	VALUE_PAIR			*eap_type;
+	char const			*by = auth_type ? dict_valnamebyattr(PW_AUTH_TYPE, 0, auth_type->vp_integer) : NULL;
+	bool				skip = inst->eap_tls_skip;
+
+	if (!by || (strcasecmp(by, "eap") != 0)) return false;
+	eap_type = fr_pair_find_by_num(request->packet->vps, PW_EAP_TYPE, 0, TAG_ANY);
+	if (!eap_type || (eap_type->vp_integer != EAP_TYPE_TLS)) return false;
+	rule = nas_rule(inst, request);
+	if (rule && (rule->action == TWOFA_NETPOLICY_REJECT)) return false;
+	if (rule && (rule->eap_tls != TWOFA_NETPOLICY_UNSET)) skip = (rule->eap_tls == TWOFA_NETPOLICY_YES);
+	if (!skip) return false;
+	RDEBUG2("EAP-TLS: the certificate is the second factor (eap_tls = skip)");
+	request_data_add(request, (void *) inst->decision_key, NET_CERTIFICATE, (void *) inst, false);
+	decided(inst, request, DECIDED_NOT_NEEDED);
+	return true;
+}
+
+/*
+ *	On an Accept of this module: the NAS rule's reply= attributes if it
+ *	has some, else the module's reply { }.  Checked against the
+ *	dictionary at start (and on HUP), so nothing here can fail but memory.
+ */
+static void add_reply_attributes(rlm_twofa_t const *inst, REQUEST *request)
+{
+	twofa_netpolicy_rule_t const	*rule = nas_rule(inst, request);
+	VALUE_PAIR			*list = inst->reply_vps, *copy;
+
+	if (rule && inst->rule_reply_vps && inst->rule_reply_vps[rule->index]) list = inst->rule_reply_vps[rule->index];
+	if (!list) return;
+	copy = fr_pair_list_copy(request->reply, list);
+	if (copy) fr_pair_add(&request->reply->vps, copy);
+}
+
+/*
  *	The first factor passed: a policy_file rule may decide now.  skip
  *	lets the first factor alone in (logged as "bypass:RULE"), reject is
  *	the one reject (logged as "policy:RULE"); require is the caller's
@@ -1013,6 +1297,8 @@ static char const *accept_reason(rlm_twofa_t const *inst, REQUEST *request)
 								    DECIDED_BYPASS);
 	char const *reason;
 
+	if (request_data_reference(request, (void *) inst->decision_key, NET_REMEMBERED)) return "remembered";
+	if (request_data_reference(request, (void *) inst->decision_key, NET_CERTIFICATE)) return "certificate";
 	if (!rule) return "not_needed";
 	reason = talloc_asprintf(request, "bypass:%s", rule->name);
 	return reason ? reason : "bypass";
@@ -1270,6 +1556,7 @@ static rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *reques
 		add_optional_reminder(inst, request);
 		return RLM_MODULE_OK;
 	}
+	if (second_factor_without_challenge(inst, request, user, rule, &rcode)) return rcode;
 	return challenge_with(inst, request, user, method, NULL, (rule && rule->message) ? rule->message : NULL);
 }
 
@@ -1376,7 +1663,7 @@ static rlm_rcode_t ldap_second_factor(rlm_twofa_t const *inst, REQUEST *request,
 
 static rlm_rcode_t CC_HINT(nonnull) round_one_ldap(rlm_twofa_t const *inst, REQUEST *request)
 {
-	char const		*name = user_name(request);
+	char const		*name = user_name(inst, request);
 	VALUE_PAIR		*password = user_password(request);
 	ldap_log_ctx_t		lc = { .inst = inst, .request = request };
 	twofa_user_t		*user = NULL;
@@ -1390,6 +1677,8 @@ static rlm_rcode_t CC_HINT(nonnull) round_one_ldap(rlm_twofa_t const *inst, REQU
 	rc = load_user(inst, request, name, &user);
 	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) return reject(inst, request, "password", rc);
 	if (user && (user->password_next_try > time(NULL))) return reject(inst, request, "password", TWOFA_ERR_THROTTLED);
+	append_split_request(inst, request, user);
+	password = user_password(request);
 
 	/* No password (or one with a NUL): ldap.c refuses it without a bind. */
 	rc = twofa_ldap_authenticate(inst->ldap, request, name, password ? password->vp_strvalue : "",
@@ -1405,7 +1694,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_one_ldap(rlm_twofa_t const *inst, REQU
 /** Round one with password_source = local: the password, then the challenge. */
 static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *request)
 {
-	char const	*name = user_name(request);
+	char const	*name = user_name(inst, request);
 	twofa_user_t	*user = NULL;
 	twofa_rcode_t	rc, prc;
 
@@ -1422,6 +1711,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_one(rlm_twofa_t const *inst, REQUEST *
 	if (inst->password_source == PASSWORD_SOURCE_LDAP) return round_one_ldap(inst, request);
 
 	rc = load_user(inst, request, name, &user);
+	append_split_request(inst, request, user);
 	prc = check_local_password(inst, request, user);
 	if (rc == TWOFA_OK) rc = prc;
 	if (user && (prc == TWOFA_ERR_BAD_PASSWORD)) count_password_failure(inst, request, user);
@@ -1447,7 +1737,7 @@ static twofa_rcode_t verify_answer(rlm_twofa_t const *inst, REQUEST *request, tw
 	twofa_rcode_t		rc;
 
 	/* The Accept's row, and the sealed State answered, go into the consume's own store write. */
-	login_record(request, &accepted, method->name, "accept", "ok");
+	login_record(inst, request, &accepted, method->name, "accept", "ok");
 	if ((u = request_data_reference(request, (void *) inst->decision_key, UNSEALED_STATE)) && !u->spent) {
 		accepted.row.state_nonce = u->nonce;
 		accepted.row.state_nonce_len = sizeof(u->nonce);
@@ -1563,7 +1853,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 {
 	twofa_pending_t		pending;
 	twofa_method_t const	*method;
-	char const		*name = user_name(request);
+	char const		*name = user_name(inst, request);
 	int			left = -1;
 	twofa_rcode_t		rc;
 
@@ -1613,6 +1903,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 		RDEBUG2("User \"%s\": %s answer accepted", name, method->name);
 		say_how_many_left(inst, request, name, method, left);	/* logged by the consume */
 		decided(inst, request, DECIDED_SECOND_FACTOR);
+		remember_device(inst, request, pending.user_id);
 		return RLM_MODULE_OK;
 
 	case TWOFA_ERR_BAD_CODE:
@@ -1678,7 +1969,7 @@ static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 	}
 	if ((inst->password_source == PASSWORD_SOURCE_NONE) && !was_decided(inst, request, DECIDED_REJECT) &&
 	    !fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
-	    (load_user(inst, request, user_name(request), &user) == TWOFA_OK)) {
+	    (load_user(inst, request, user_name(inst, request), &user) == TWOFA_OK)) {
 		count_password_failure(inst, request, user);
 		talloc_free(user);
 	}
@@ -1709,8 +2000,9 @@ static rlm_rcode_t post_auth_accept(rlm_twofa_t const *inst, REQUEST *request)
 		/* Our challenge's answer, accepted by someone else: the code was never checked. */
 		return reject(inst, request, "post-auth", TWOFA_ERR_NOT_ENROLLED);
 	}
+	if (eap_tls_skips(inst, request, auth_type)) return RLM_MODULE_OK;
 
-	rc = load_user(inst, request, user_name(request), &user);
+	rc = load_user(inst, request, user_name(inst, request), &user);
 	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) return reject(inst, request, "post-auth", rc);
 	if (!user) {
 		bool checked = !auth_type || (auth_type->vp_integer != PW_AUTH_TYPE_ACCEPT);
@@ -1753,11 +2045,13 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 
 	case PW_CODE_ACCESS_ACCEPT:
 		if (was_decided(inst, request, DECIDED_SECOND_FACTOR)) {	/* logged in round two */
+			add_reply_attributes(inst, request);
 			add_message_authenticator(request);
 			return RLM_MODULE_OK;
 		}
 		if (was_decided(inst, request, DECIDED_NOT_NEEDED)) {
 			log_login(inst, request, "none", "accept", accept_reason(inst, request));
+			add_reply_attributes(inst, request);
 			add_message_authenticator(request);
 			return RLM_MODULE_OK;
 		}
@@ -1766,6 +2060,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 		if (rcode == RLM_MODULE_HANDLED) return RLM_MODULE_UPDATED;	/* a challenge: FreeRADIUS saves session-state */
 		/* The first factor alone will do: exempt, or nothing on file under enforce = optional. */
 		log_login(inst, request, "none", "accept", accept_reason(inst, request));
+		add_reply_attributes(inst, request);
 		add_message_authenticator(request);
 		return rcode;
 
@@ -2101,6 +2396,102 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	return 0;
 }
 
+/*
+ *	NAS compatibility settings: append mode, remembered devices, the
+ *	name looked up, EAP-TLS, reply attributes (the section "NAS
+ *	compatibility" above).  Checked once, at start and on HUP.
+ */
+static int parse_net_config(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	if (!inst->append_separator) inst->append_separator = "";
+	if (inst->append_separator[0] && !twofa_append_separator_valid(inst->append_separator)) {
+		cf_log_err_cs(conf, "append_separator \"%s\": 1 to %d printable characters, no letter, digit, '-' "
+			      "or blank (they would end codes)", inst->append_separator, TWOFA_APPEND_SEPARATOR_MAX);
+		return -1;
+	}
+	FR_INTEGER_BOUND_CHECK("remember_days", inst->remember_days, <=, TWOFA_REMEMBER_DAYS_MAX);
+	if (strcmp(inst->user_name_source, "stripped") == 0) {
+		inst->full_name = false;
+	} else if (strcmp(inst->user_name_source, "full") == 0) {
+		inst->full_name = true;
+	} else {
+		cf_log_err_cs(conf, "user_name must be \"stripped\" or \"full\", not \"%s\"", inst->user_name_source);
+		return -1;
+	}
+	if (strcmp(inst->eap_tls_name, "require") == 0) {
+		inst->eap_tls_skip = false;
+	} else if (strcmp(inst->eap_tls_name, "skip") == 0) {
+		inst->eap_tls_skip = true;
+	} else {
+		cf_log_err_cs(conf, "eap_tls must be \"require\" or \"skip\", not \"%s\"", inst->eap_tls_name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ *	One reply attribute, by its dictionary name, into list.  Refused: a
+ *	name the dictionary does not have, a server-internal attribute, one
+ *	the protocol or this module owns, a value that does not parse.
+ */
+static int reply_attribute(rlm_twofa_t *inst, VALUE_PAIR **list, char const *name, char const *value,
+			   char *err, size_t err_len)
+{
+	DICT_ATTR const *da = dict_attrbyname(name);
+
+	if (!da) {
+		snprintf(err, err_len, "unknown attribute \"%s\" (not in the dictionary)", name);
+		return -1;
+	}
+	if ((!da->vendor && (da->attr > 255)) || (!da->vendor &&
+	    ((da->attr == PW_STATE) || (da->attr == PW_MESSAGE_AUTHENTICATOR) || (da->attr == PW_EAP_MESSAGE) ||
+	     (da->attr == PW_PROXY_STATE) || (da->attr == PW_USER_PASSWORD)))) {
+		snprintf(err, err_len, "attribute \"%s\" may not be set here", name);
+		return -1;
+	}
+	if (!fr_pair_make(inst, list, name, value, T_OP_ADD)) {
+		snprintf(err, err_len, "%s = \"%s\": %s", name, value, fr_strerror());
+		return -1;
+	}
+	return 0;
+}
+
+/* reply { Attr = value ... } of the module, and each rule's reply=. */
+static int load_reply_attributes(CONF_SECTION *conf, rlm_twofa_t *inst)
+{
+	CONF_SECTION	*cs = cf_section_sub_find(conf, "reply");
+	CONF_ITEM	*ci;
+	char		err[512];
+	unsigned int	i, j;
+
+	for (ci = cs ? cf_item_find_next(cs, NULL) : NULL; ci; ci = cf_item_find_next(cs, ci)) {
+		CONF_PAIR *cp;
+
+		if (!cf_item_is_pair(ci)) continue;
+		cp = cf_item_to_pair(ci);
+		if (!cf_pair_value(cp) || (reply_attribute(inst, &inst->reply_vps, cf_pair_attr(cp), cf_pair_value(cp),
+							   err, sizeof(err)) < 0)) {
+			cf_log_err_cp(cp, "reply: %s", cf_pair_value(cp) ? err : "no value");
+			return -1;
+		}
+	}
+	if (!inst->policy || !inst->policy->count) return 0;
+	MEM(inst->rule_reply_vps = talloc_zero_array(inst, VALUE_PAIR *, inst->policy->count));
+	for (i = 0; i < inst->policy->count; i++) {
+		twofa_netpolicy_rule_t const *rule = &inst->policy->rules[i];
+
+		for (j = 0; j < rule->reply_count; j++) {
+			if (reply_attribute(inst, &inst->rule_reply_vps[i], rule->reply[j].name, rule->reply[j].value,
+					    err, sizeof(err)) < 0) {
+				cf_log_err_cs(conf, "policy_file: %s:%u: rule %s: reply: %s", rule->file, rule->line,
+					      rule->name, err);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 /** Does cs call module name: among its own items (top), or anywhere below? */
 static bool section_calls(CONF_SECTION const *cs, char const *name, bool top)
 {
@@ -2312,8 +2703,10 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 
 	if (mod_name_and_attrs(conf, inst) < 0) return -1;
 	if (parse_config(conf, inst) < 0) return -1;
+	if (parse_net_config(conf, inst) < 0) return -1;
 	if (check_wiring(inst, conf) < 0) return -1;
 	if (load_policy(conf, inst) < 0) return -1;
+	if (load_reply_attributes(conf, inst) < 0) return -1;
 
 	if (twofa_crypto_load_key(inst->key_file, inst->key, err, sizeof(err)) != TWOFA_OK) {
 		cf_log_err_cs(conf, "Cannot use key_file: %s", err);
@@ -2321,6 +2714,10 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	}
 	if (load_state_keys(conf, inst) < 0) return -1;
 	if (setup_delivery(conf, inst) < 0) return -1;
+	if (twofa_device_key_derive(inst->key, inst->device_key) != TWOFA_OK) {
+		cf_log_err_cs(conf, "Cannot derive the remembered devices' key");
+		return -1;
+	}
 
 	store_config.url = inst->store_path;
 	store_config.sqlite.busy_timeout_ms = inst->busy_timeout;
@@ -2386,6 +2783,7 @@ static int mod_detach(void *instance)
 	OPENSSL_cleanse(inst->key, sizeof(inst->key));
 	OPENSSL_cleanse(inst->state_keys, sizeof(inst->state_keys));
 	OPENSSL_cleanse(inst->delivery.okey, sizeof(inst->delivery.okey));
+	OPENSSL_cleanse(inst->device_key, sizeof(inst->device_key));
 	TALLOC_FREE(inst->store);
 	TALLOC_FREE(inst->ldap);	/* unbinds every pooled connection */
 

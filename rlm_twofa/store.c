@@ -250,6 +250,30 @@ twofa_rcode_t twofa_store_set_preferred(twofa_store_t *store, char const *name, 
 	return store->ops->set_preferred(store, name, kind);
 }
 
+twofa_rcode_t twofa_store_device_remember(twofa_store_t *store, int64_t user_id,
+					  uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now, time_t expires,
+					  char const *nas)
+{
+	return store->ops->device_remember(store, user_id, hash, now, expires, nas);
+}
+
+twofa_rcode_t twofa_store_device_known(twofa_store_t *store, int64_t user_id,
+				       uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now)
+{
+	return store->ops->device_known(store, user_id, hash, now);
+}
+
+twofa_rcode_t twofa_store_device_list(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, time_t now,
+				      twofa_device_t **out, size_t *count)
+{
+	return store->ops->device_list(store, ctx, name, now, out, count);
+}
+
+twofa_rcode_t twofa_store_device_forget(twofa_store_t *store, char const *name, int64_t id, unsigned int *forgotten)
+{
+	return store->ops->device_forget(store, name, id, forgotten);
+}
+
 static char const *const kind_names[] = {
 	[TWOFA_FACTOR_TOTP]	= "totp",
 	[TWOFA_FACTOR_SMS]	= "sms",

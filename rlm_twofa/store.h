@@ -26,6 +26,7 @@
 #include "totp.h"
 #include "backup.h"
 #include "oob.h"
+#include "devices.h"
 
 typedef struct twofa_store twofa_store_t;
 
@@ -344,5 +345,36 @@ typedef struct twofa_store_txn twofa_store_txn_t;
 twofa_rcode_t twofa_store_begin(twofa_store_t *store, twofa_store_txn_t **txn);
 twofa_rcode_t twofa_store_commit(twofa_store_txn_t **txn);
 twofa_rcode_t twofa_store_rollback(twofa_store_txn_t **txn);
+
+/*
+ *	Remembered devices (devices.h): a keyed hash per device and user,
+ *	never the device's name in clear.
+ */
+typedef struct {
+	int64_t			id;			//!< for twofa-admin devices --forget
+	time_t			created;		//!< first remembered
+	time_t			last_used;		//!< last remembered again (a second factor from it)
+	time_t			expires;
+	char const		*nas;			//!< the NAS that last remembered it, as text; may be NULL
+} twofa_device_t;
+
+/** Remember the device whose hash is hash for user_id until expires (again: a new
+ *  expiry, the same id), and forget the user's devices expired at now, in one call.
+ *  @return TWOFA_OK, TWOFA_ERR_BUSY, TWOFA_ERR_STORE (TWOFA_ERR_STORE too if the user is gone). */
+twofa_rcode_t twofa_store_device_remember(twofa_store_t *store, int64_t user_id,
+					  uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now, time_t expires,
+					  char const *nas);
+/** Is the device remembered for user_id and not expired at now?  One read.
+ *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND (not remembered), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_device_known(twofa_store_t *store, int64_t user_id,
+				       uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now);
+/** The user's devices not expired at now, oldest first; *out a talloc array under ctx.
+ *  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND (no such user), a store error. */
+twofa_rcode_t twofa_store_device_list(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, time_t now,
+				      twofa_device_t **out, size_t *count);
+/** Forget the user's device id, or all of them (id 0).  *forgotten (may be NULL):
+ *  how many went (0: no such device).  @return TWOFA_OK, TWOFA_ERR_NOT_FOUND (no
+ *  such user), a store error. */
+twofa_rcode_t twofa_store_device_forget(twofa_store_t *store, char const *name, int64_t id, unsigned int *forgotten);
 
 #endif

@@ -96,6 +96,16 @@ struct twofa_store_ops {
 	twofa_rcode_t	(*send_allow)(twofa_store_t *store, int64_t user_id, char const *nas, time_t now,
 				      unsigned int per_user, unsigned int per_nas);
 	twofa_rcode_t	(*set_preferred)(twofa_store_t *store, char const *name, twofa_factor_kind_t kind);
+
+	/* Remembered devices (devices.h). */
+	twofa_rcode_t	(*device_remember)(twofa_store_t *store, int64_t user_id,
+					   uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now, time_t expires,
+					   char const *nas);
+	twofa_rcode_t	(*device_known)(twofa_store_t *store, int64_t user_id,
+					uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now);
+	twofa_rcode_t	(*device_list)(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, time_t now,
+				       twofa_device_t **out, size_t *count);
+	twofa_rcode_t	(*device_forget)(twofa_store_t *store, char const *name, int64_t id, unsigned int *forgotten);
 };
 
 extern twofa_store_ops_t const twofa_store_sqlite_ops;

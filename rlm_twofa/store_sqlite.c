@@ -28,7 +28,7 @@
 #include "store_backend.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	9
+#define SCHEMA_VERSION	10
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -209,6 +209,22 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"	nonce BLOB PRIMARY KEY,"
 	"	expires INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX used_states_expires ON used_states (expires);",
+	/*
+	 * 9 -> 10: remembered devices (devices.h): a keyed hash of the user's
+	 * id and the device's normalised Calling-Station-Id, never the name
+	 * in clear.  A login from a remembered device looks up (user_id,
+	 * hash) by the unique index; nas is the NAS that remembered it, for
+	 * twofa-admin devices.
+	 */
+	"CREATE TABLE devices ("
+	"	id INTEGER PRIMARY KEY,"
+	"	user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"	hash BLOB NOT NULL,"
+	"	created INTEGER NOT NULL,"
+	"	last_used INTEGER NOT NULL,"
+	"	expires INTEGER NOT NULL,"
+	"	nas TEXT,"
+	"	UNIQUE (user_id, hash));",
 };
 
 typedef enum {
@@ -258,6 +274,12 @@ typedef enum {
 	STMT_BEGIN_READ,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
+	/* Remembered devices (devices.h). */
+	STMT_DEVICE_REMEMBER,
+	STMT_DEVICE_EXPIRE,
+	STMT_DEVICE_KNOWN,
+	STMT_DEVICE_LIST,
+	STMT_DEVICE_FORGET,
 	STMT_COUNT
 } stmt_t;
 
@@ -442,6 +464,16 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
 	[STMT_COMMIT]		= "COMMIT",
 	[STMT_ROLLBACK]		= "ROLLBACK",
+	/* A device remembered again keeps its id and first date; ?1 user, ?2 hash, ?3 now, ?4 expiry, ?5 NAS. */
+	[STMT_DEVICE_REMEMBER]	= "INSERT INTO devices (user_id, hash, created, last_used, expires, nas) "
+				  "VALUES (?1, ?2, ?3, ?3, ?4, ?5) ON CONFLICT (user_id, hash) DO UPDATE SET "
+				  "last_used = ?3, expires = ?4, nas = ?5",
+	[STMT_DEVICE_EXPIRE]	= "DELETE FROM devices WHERE user_id = ?1 AND expires <= ?2",
+	[STMT_DEVICE_KNOWN]	= "SELECT 1 FROM devices WHERE user_id = ?1 AND hash = ?2 AND expires > ?3",
+	[STMT_DEVICE_LIST]	= "SELECT id, created, last_used, expires, nas FROM devices WHERE user_id = ?1 "
+				  "AND expires > ?2 ORDER BY id",
+	/* ?2 = 0: every device of the user. */
+	[STMT_DEVICE_FORGET]	= "DELETE FROM devices WHERE user_id = ?1 AND (?2 = 0 OR id = ?2)",
 };
 
 typedef struct sqlite_store sqlite_store_t;
@@ -2355,6 +2387,153 @@ static twofa_rcode_t sqlite_set_preferred(twofa_store_t *handle, char const *nam
 			   kind ? twofa_factor_kind_name(kind) : NULL, NULL, TWOFA_ERR_NOT_FOUND);
 }
 
+/*
+ *	Remembered devices (devices.h).  Remember and known are on the login
+ *	path: through store_call, batched with the other logins' calls.
+ */
+typedef struct {
+	int64_t		user_id;
+	uint8_t const	*hash;
+	time_t		now;
+	time_t		expires;
+	char const	*nas;
+} device_args_t;
+
+static twofa_rcode_t device_remember_run(conn_t *c, void *arg)
+{
+	device_args_t const	*a = arg;
+	sqlite3_stmt		*stmt = stmt_start(c, STMT_DEVICE_EXPIRE);
+	twofa_rcode_t		rc;
+
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	sqlite3_bind_int64(stmt, 2, a->now);
+	if ((rc = stmt_run(c, stmt, "expire devices", NULL)) != TWOFA_OK) return rc;
+
+	stmt = stmt_start(c, STMT_DEVICE_REMEMBER);
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	sqlite3_bind_blob(stmt, 2, a->hash, TWOFA_DEVICE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, a->now);
+	sqlite3_bind_int64(stmt, 4, a->expires);
+	bind_field(stmt, 5, a->nas);
+	return stmt_run(c, stmt, "remember device", NULL);
+}
+
+static twofa_rcode_t sqlite_device_remember(twofa_store_t *handle, int64_t user_id,
+					    uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now, time_t expires,
+					    char const *nas)
+{
+	SQLITE_STORE(handle);
+	device_args_t a = { .user_id = user_id, .hash = hash, .now = now, .expires = expires, .nas = nas };
+
+	return store_call(store, true, device_remember_run, &a);
+}
+
+static twofa_rcode_t device_known_run(conn_t *c, void *arg)
+{
+	device_args_t const	*a = arg;
+	sqlite3_stmt		*stmt = stmt_start(c, STMT_DEVICE_KNOWN);
+	int			rc;
+
+	sqlite3_bind_int64(stmt, 1, a->user_id);
+	sqlite3_bind_blob(stmt, 2, a->hash, TWOFA_DEVICE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, a->now);
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	if (rc == SQLITE_ROW) return TWOFA_OK;
+	if (rc == SQLITE_DONE) return TWOFA_ERR_NOT_FOUND;
+	return conn_error(c, "device known", rc);
+}
+
+static twofa_rcode_t sqlite_device_known(twofa_store_t *handle, int64_t user_id,
+					 uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now)
+{
+	SQLITE_STORE(handle);
+	device_args_t a = { .user_id = user_id, .hash = hash, .now = now };
+
+	return store_call(store, false, device_known_run, &a);
+}
+
+/* The id of the user named name: NOT_FOUND if none. */
+static twofa_rcode_t user_id_of(conn_t *c, char const *name, int64_t *id)
+{
+	sqlite3_stmt	*stmt = stmt_start(c, STMT_USER_ID);
+	int		rc;
+
+	bind_text(stmt, 1, name);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) *id = sqlite3_column_int64(stmt, 0);
+	stmt_done(stmt);
+	if (rc == SQLITE_ROW) return TWOFA_OK;
+	if (rc == SQLITE_DONE) return TWOFA_ERR_NOT_FOUND;
+	return conn_error(c, "user id", rc);
+}
+
+static twofa_rcode_t sqlite_device_list(twofa_store_t *handle, TALLOC_CTX *ctx, char const *name, time_t now,
+					twofa_device_t **out, size_t *count)
+{
+	SQLITE_STORE(handle);
+	CONN_USE(c);
+	sqlite3_stmt	*stmt;
+	twofa_device_t	*list;
+	int64_t		user_id = 0;
+	size_t		n = 0;
+	twofa_rcode_t	ret;
+	int		rc;
+
+	*out = NULL;
+	*count = 0;
+	CONN_OR_FAIL(c, store);
+	if ((ret = user_id_of(c, name, &user_id)) != TWOFA_OK) return ret;
+	if (!(list = talloc_zero_array(ctx, twofa_device_t, 0))) return TWOFA_ERR_NO_MEMORY;
+
+	stmt = stmt_start(c, STMT_DEVICE_LIST);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, now);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		twofa_device_t *d;
+
+		list = talloc_realloc(ctx, list, twofa_device_t, n + 1);
+		if (!list) break;
+		d = &list[n++];
+		d->id = sqlite3_column_int64(stmt, 0);
+		d->created = sqlite3_column_int64(stmt, 1);
+		d->last_used = sqlite3_column_int64(stmt, 2);
+		d->expires = sqlite3_column_int64(stmt, 3);
+		d->nas = column_strdup(list, stmt, 4);
+	}
+	if (!list || (rc != SQLITE_DONE)) {
+		ret = list ? conn_error(c, "list devices", rc) : TWOFA_ERR_NO_MEMORY;
+		stmt_done(stmt);
+		talloc_free(list);
+		return ret;
+	}
+	stmt_done(stmt);
+	*out = list;
+	*count = n;
+	return TWOFA_OK;
+}
+
+static twofa_rcode_t sqlite_device_forget(twofa_store_t *handle, char const *name, int64_t id,
+					  unsigned int *forgotten)
+{
+	SQLITE_STORE(handle);
+	CONN_USE(c);
+	sqlite3_stmt	*stmt;
+	int64_t		user_id = 0;
+	int		changes = 0;
+	twofa_rcode_t	rc;
+
+	if (forgotten) *forgotten = 0;
+	CONN_OR_FAIL(c, store);
+	if ((rc = user_id_of(c, name, &user_id)) != TWOFA_OK) return rc;
+	stmt = stmt_start(c, STMT_DEVICE_FORGET);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, id);
+	rc = stmt_run(c, stmt, "forget devices", &changes);
+	if ((rc == TWOFA_OK) && forgotten) *forgotten = (unsigned int) changes;
+	return rc;
+}
+
 twofa_store_ops_t const twofa_store_sqlite_ops = {
 	.scheme			= "sqlite",
 	.open			= sqlite_open,
@@ -2390,4 +2569,8 @@ twofa_store_ops_t const twofa_store_sqlite_ops = {
 	.send_allow		= sqlite_send_allow,
 	.set_preferred		= sqlite_set_preferred,
 	.state_use		= sqlite_state_use,
+	.device_remember	= sqlite_device_remember,
+	.device_known		= sqlite_device_known,
+	.device_list		= sqlite_device_list,
+	.device_forget		= sqlite_device_forget,
 };

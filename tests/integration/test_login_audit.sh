@@ -89,7 +89,9 @@ since_and_exit_codes() {
 	tf_admin -s "$DIR/nothere.db" log >/dev/null 2>&1; tf_expect "no store" $? 2
 }
 
-tf_server_setup login_audit "attempts = 1"
+# remember_days = 0: the same Calling-Station-Id logs in again, and must be challenged again.
+tf_server_setup login_audit "attempts = 1
+	remember_days = 0"
 trap tf_server_stop EXIT
 tf_run three_outcomes_are_logged
 tf_run exempt_login_is_logged_as_not_needed

@@ -327,10 +327,38 @@ static void a_missing_policy_file_says_so(void)
 	CHECK_STR(err, "cannot open /nonexistent/policy: No such file or directory");
 }
 
+/* reply= and eap_tls=: what the module applies (it checks the names in the dictionary). */
+static void reply_and_eap_tls_options_parse(void)
+{
+	twofa_netpolicy_t *p = parse("vpn nas=10.0.0.1 action=require reply=\"Class=vpn-users, Cisco-AVPair=shell:priv-lvl=1\" "
+				     "eap_tls=skip\nwifi nas=10.0.0.2 action=skip eap_tls=require\n");
+
+	CHECK(p != NULL);
+	if (!p) return;
+	CHECK(p->rules[0].reply_count == 2);
+	if (p->rules[0].reply_count == 2) {
+		CHECK_STR(p->rules[0].reply[0].name, "Class");
+		CHECK_STR(p->rules[0].reply[0].value, "vpn-users");
+		CHECK_STR(p->rules[0].reply[1].name, "Cisco-AVPair");
+		CHECK_STR(p->rules[0].reply[1].value, "shell:priv-lvl=1");
+	}
+	CHECK(p->rules[0].eap_tls == TWOFA_NETPOLICY_YES);
+	CHECK(p->rules[1].eap_tls == TWOFA_NETPOLICY_NO);
+	CHECK(p->rules[1].reply == NULL);
+	talloc_free(p);
+	CHECK(strstr(error_of("r nas=* action=skip reply=Class\n"), "policy:1: rule r: reply: \"Class\" is not Attribute=value"));
+	CHECK(strstr(error_of("r nas=* action=skip reply=\"Class=a,,Filter-Id=b\"\n"), "an empty item"));
+	CHECK(strstr(error_of("r nas=* action=skip reply=\"Cl ass=a\"\n"), "is not an attribute name"));
+	CHECK(strstr(error_of("r nas=* action=skip reply=Class=\n"), "Class has no value"));
+	CHECK(strstr(error_of("r nas=* action=reject reply=Class=a\n"), "not with action=reject"));
+	CHECK(strstr(error_of("r nas=* action=skip eap_tls=maybe\n"), "eap_tls must be skip or require"));
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) return 1;
 	RUN(the_admins_sentence_is_two_rules);
+	RUN(reply_and_eap_tls_options_parse);
 	RUN(first_match_wins_in_file_order);
 	RUN(nas_matches_address_cidr_or_shortname);
 	RUN(nas_ip_matches_the_claimed_address_and_nas_too);

@@ -226,13 +226,13 @@ static int totp_state(twofa_user_t const *u)
 	return !f ? TOTP_NONE : f->confirmed ? TOTP_CONFIRMED : TOTP_PENDING;
 }
 
-static void store_creates_schema_version_9(void)
+static void store_creates_schema_version_10(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 9);
+	if (store) CHECK(twofa_store_schema_version(store) == 10);
 	talloc_free(ctx);
 }
 
@@ -263,7 +263,7 @@ static void schema_1_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 9);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	if (!store) goto done;
 	id = user_id(store, "alice");
 	remember_factor(store, "alice", sealed);
@@ -1166,7 +1166,7 @@ static void schema_2_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 2);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 9);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1440,7 +1440,7 @@ static void schema_3_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 3);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 9);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1563,11 +1563,12 @@ done:
 }
 
 /*
- *	Schema 7's factors back to schema 6's totp tables, with every secret
+ *	Schema 8's devices dropped, schema 7's factors back to schema 6's totp tables, with every secret
  *	and used step, as a store of release 6 held them: for the tests that
  *	make an older store out of a new one.
  */
-#define BACK_TO_SCHEMA_8 "DROP TABLE used_states;"
+#define BACK_TO_SCHEMA_9 "DROP TABLE devices;"
+#define BACK_TO_SCHEMA_8 BACK_TO_SCHEMA_9 "DROP TABLE used_states;"
 #define BACK_TO_SCHEMA_7 BACK_TO_SCHEMA_8 \
 	"DROP TRIGGER factor_removed_oob; DROP TABLE oob_codes; DROP TABLE sends; ALTER TABLE users DROP COLUMN preferred;"
 #define BACK_TO_SCHEMA_6 BACK_TO_SCHEMA_7 \
@@ -1602,7 +1603,7 @@ static void schema_6_store_is_migrated(void)
 	CHECK(sql_value(path, "SELECT count(*) FROM totp_used") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 9);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	if (!store) goto done;
 	CHECK(sql_value(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('totp', 'totp_used')") == 0);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1753,9 +1754,9 @@ static void schema_4_store_is_migrated(void)
 	CHECK(sql_value(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'exempt'") == 0);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 9);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 9);
+	CHECK(sql_value(path, "PRAGMA user_version") == 10);
 	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && !u->exempt && totp_state(u) == TOTP_CONFIRMED && u->backup_codes_left == 2);
@@ -1941,9 +1942,9 @@ static void schema_5_store_is_migrated(void)
 	CHECK(sql_exec(path, BACK_TO_SCHEMA_6 "DROP TABLE logins; PRAGMA user_version = 5"));
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 9);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 9);
+	CHECK(sql_value(path, "PRAGMA user_version") == 10);
 	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && u->exempt && totp_state(u) == TOTP_CONFIRMED);
@@ -2234,7 +2235,7 @@ static void schema_7_store_is_migrated(void)
 	talloc_free(store);
 	CHECK(sql_exec(path, BACK_TO_SCHEMA_7 "PRAGMA user_version = 7"));
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 9);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	if (!store) goto done;
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && twofa_user_factor(u, TWOFA_FACTOR_SMS));
 	CHECK(set_code(store, id[0], f[0], "131313", NOW + 300) == TWOFA_OK);
@@ -2249,7 +2250,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_9);
+	RUN(store_creates_schema_version_10);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);

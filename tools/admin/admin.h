@@ -5,7 +5,8 @@
  *		key, the audit log, passwords from the terminal).
  *
  *		main.c has the command table; one file per command group
- *		(init.c, user.c, user_import.c, contact.c, totp.c, backup.c, log.c, policy.c);
+ *		(init.c, user.c, user_import.c, contact.c, totp.c, backup.c, log.c, policy.c,
+ *		devices.c);
  *		common.c the helpers.
  */
 #ifndef TWOFA_ADMIN_H
@@ -135,5 +136,9 @@ int cmd_log(admin_t *a, command_t const *cmd, int argc, char **argv);		/* log.c 
 
 int cmd_policy_test(admin_t *a, command_t const *cmd, int argc, char **argv);	/* policy.c */
 int cmd_policy_check(admin_t *a, command_t const *cmd, int argc, char **argv);
+
+int cmd_devices(admin_t *a, command_t const *cmd, int argc, char **argv);	/* devices.c */
+/** Forget every remembered device of name (after reset, passwd, 2fa), with an audit row. */
+int forget_user_devices(admin_t *a, char const *name);
 
 #endif

@@ -49,6 +49,8 @@ static command_t const commands[] = {
 	  "[--policy-file FILE] [--json]", "which per-NAS rule a request matches, and what would happen (to NAME)" },
 	{ "policy", "check", cmd_policy_check, "[--policy-file FILE]",
 	  "read the per-NAS rule file as radiusd would: errors with file, line and why (exit 1)" },
+	{ "devices", NULL, cmd_devices, "NAME [--forget ID|--all] [--json]",
+	  "a user's remembered devices (remember_days); --forget ID or --all forgets them" },
 	{ "log", NULL, cmd_log, "[NAME] [--since TIME] [--json]",
 	  "logins, oldest first: time, user, result, reason, method, NAS address, Calling-Station-Id" },
 };

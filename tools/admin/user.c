@@ -54,6 +54,7 @@ int cmd_user_passwd(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if ((ret = new_password_hash(a->ctx, name, &hash)) != ADMIN_OK) return ret;
 	if ((rc = twofa_store_set_password(a->store, name, hash)) != TWOFA_OK) return store_failed(a, rc, name);
 	if ((ret = audit(a, "user passwd", name, NULL)) != ADMIN_OK) return ret;
+	if ((ret = forget_user_devices(a, name)) != ADMIN_OK) return ret;
 	return done(a, name, "password changed");
 }
 
@@ -86,6 +87,7 @@ int cmd_user_2fa(admin_t *a, command_t const *cmd, int argc, char **argv)
 
 	if ((rc = twofa_store_set_exempt(a->store, name, exempt)) != TWOFA_OK) return store_failed(a, rc, name);
 	if ((ret = audit(a, "user 2fa", name, exempt ? "off: exempt" : "on: not exempt")) != ADMIN_OK) return ret;
+	if ((ret = forget_user_devices(a, name)) != ADMIN_OK) return ret;
 	return done(a, name, exempt ? "exempt from the second factor" : "second factor required");
 }
 
@@ -104,6 +106,7 @@ int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv)
 	snprintf(detail, sizeof(detail), "%u factor%s removed, %u unused backup codes voided, counters reset",
 		 removed, (removed == 1) ? "" : "s", voided);
 	if ((ret = audit(a, "user reset", name, detail)) != ADMIN_OK) return ret;
+	if ((ret = forget_user_devices(a, name)) != ADMIN_OK) return ret;
 	return done(a, name, "reset: factors removed, counters reset");
 }
 
