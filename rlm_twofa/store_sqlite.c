@@ -203,12 +203,17 @@ static char const *migrations[SCHEMA_VERSION] = {
 	/*
 	 * 8 -> 9: the nonces of sealed States answered (state.h), each kept
 	 * until its State's deadline: a State is good for one answer, on
-	 * any radiusd sharing the store.  Pruned by expiry, through its index.
+	 * any radiusd sharing the store.  Keyed by deadline first: a State
+	 * always carries the same deadline, so (expires, nonce) is as unique
+	 * as the nonce, and new rows land at the end of the tree (the pages
+	 * a login writes stay few and cached) while the prune takes the
+	 * front.  (Keyed by the random nonce, each login dirtied a page of
+	 * its own and an index: 15 us more CPU per login, bench/README.md.)
 	 */
 	"CREATE TABLE used_states ("
-	"	nonce BLOB PRIMARY KEY,"
-	"	expires INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE INDEX used_states_expires ON used_states (expires);",
+	"	expires INTEGER NOT NULL,"
+	"	nonce BLOB NOT NULL,"
+	"	PRIMARY KEY (expires, nonce)) WITHOUT ROWID;",
 	/*
 	 * 9 -> 10: remembered devices (devices.h): a keyed hash of the user's
 	 * id and the device's normalised Calling-Station-Id, never the name
@@ -458,8 +463,9 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_SET_PREFERRED]	= "UPDATE users SET preferred = ?2 WHERE name = ?1",
 	/* Of racing callers with one nonce, the primary key lets one insert. */
 	[STMT_STATE_USE]	= "INSERT OR IGNORE INTO used_states (nonce, expires) VALUES (?1, ?2)",
-	[STMT_STATE_PRUNE]	= "DELETE FROM used_states WHERE nonce IN "
-				  "(SELECT nonce FROM used_states WHERE expires < ?1 LIMIT ?2)",
+	/* The front of the tree: the ?2 oldest at most, those past ?1. */
+	[STMT_STATE_PRUNE]	= "DELETE FROM used_states WHERE (expires, nonce) IN "
+				  "(SELECT expires, nonce FROM used_states WHERE expires < ?1 ORDER BY expires LIMIT ?2)",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
 	[STMT_COMMIT]		= "COMMIT",
