@@ -17,7 +17,7 @@ TWOFA_PACKAGES="build-essential autoconf automake libtool pkg-config dpkg-dev
 	freeradius freeradius-utils libfreeradius-dev libtalloc-dev libpcre3-dev
 	libssl-dev libsqlite3-dev sqlite3 libldap2-dev libcurl4-openssl-dev
 	libqrencode-dev libpng-dev libcrypt-dev oathtool python3-pyrad python3-pycryptodome
-	libfaketime slapd ldap-utils"
+	libfaketime slapd ldap-utils postgresql libpq-dev"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "${0##*/}: $*"; exit 1; }
