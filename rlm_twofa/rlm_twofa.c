@@ -69,7 +69,7 @@ static char const *enforce_names[] = {
 
 typedef struct {
 	char const		*name;			//!< instance name, also the Auth-Type value
-	char const		*store_path;		//!< SQLite file
+	char const		*store_path;		//!< the store URL: an SQLite file, or postgresql://...
 	char const		*key_file;		//!< AES-256 key for TOTP secrets at rest
 	char const		*password_source_name;	//!< "local", "none" or "ldap"
 	password_source_t	password_source;
@@ -85,6 +85,12 @@ typedef struct {
 	uint32_t		window;			//!< TOTP steps either side of now
 	uint32_t		busy_timeout;		//!< sqlite { busy_timeout }: ms to wait for a locked store
 	uint32_t		old_busy_timeout;	//!< busy_timeout at the top, deprecated
+	struct {
+		char const	*password_file;		//!< the role's password, mode 0600; "" for none
+		uint32_t	connect_timeout;	//!< seconds
+		uint32_t	statement_timeout;	//!< ms: a call's limit, and a wait for a connection
+		uint32_t	pool_size;		//!< connections per radiusd
+	} pg;					//!< postgresql { }: store = postgresql://...
 	twofa_lockout_t		lockout;		//!< consecutive failed codes across logins
 	twofa_password_throttle_t throttle;		//!< consecutive failed first factors
 	uint32_t		backup_codes_low;	//!< at most this many left: the Accept says so
@@ -144,6 +150,15 @@ static const CONF_PARSER backup_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+/* Settings of the PostgreSQL backend only (store = postgresql://...). */
+static const CONF_PARSER postgresql_config[] = {
+	{ "password_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, pg.password_file), "" },
+	{ "connect_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, pg.connect_timeout), "5" },
+	{ "statement_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, pg.statement_timeout), "2000" },
+	{ "pool_size", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, pg.pool_size), "10" },
+	CONF_PARSER_TERMINATOR
+};
+
 /* Settings of the SQLite backend only (store = sqlite:PATH, or a path). */
 static const CONF_PARSER sqlite_config[] = {
 	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, busy_timeout), "1000" },
@@ -186,6 +201,7 @@ static const CONF_PARSER module_config[] = {
 	/* Deprecated, no default: parse_busy_timeout() looks for the pair itself. */
 	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, old_busy_timeout), NULL },
 	{ "sqlite", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sqlite_config },
+	{ "postgresql", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) postgresql_config },
 	{ "password_source", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, password_source_name), "local" },
 	{ "enforce", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, enforce_name), "required" },
 	/* Deprecated, no default: parse_enforce() looks for the pair itself. */
@@ -1517,6 +1533,12 @@ static int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("challenge_timeout", inst->challenge_timeout, >=, 10);
 	FR_INTEGER_BOUND_CHECK("challenge_timeout", inst->challenge_timeout, <=, 600);
 	FR_INTEGER_BOUND_CHECK("sqlite.busy_timeout", inst->busy_timeout, <=, 30000);
+	FR_INTEGER_BOUND_CHECK("postgresql.connect_timeout", inst->pg.connect_timeout, >=, 2);
+	FR_INTEGER_BOUND_CHECK("postgresql.connect_timeout", inst->pg.connect_timeout, <=, 60);
+	FR_INTEGER_BOUND_CHECK("postgresql.statement_timeout", inst->pg.statement_timeout, >=, 100);
+	FR_INTEGER_BOUND_CHECK("postgresql.statement_timeout", inst->pg.statement_timeout, <=, 30000);
+	FR_INTEGER_BOUND_CHECK("postgresql.pool_size", inst->pg.pool_size, >=, 1);
+	FR_INTEGER_BOUND_CHECK("postgresql.pool_size", inst->pg.pool_size, <=, 100);
 	/* NIST SP 800-63B 5.2.2: at most 100 consecutive failed attempts. */
 	FR_INTEGER_BOUND_CHECK("lockout.max_failures", inst->lockout.max_failures, >=, 1);
 	FR_INTEGER_BOUND_CHECK("lockout.max_failures", inst->lockout.max_failures, <=, 100);
@@ -1595,6 +1617,14 @@ static int check_wiring(rlm_twofa_t const *inst, CONF_SECTION *conf)
 	return 0;
 }
 
+/* The store's word that is no call's failure (a database down or back, a clock far off). */
+static void store_warn(void *ctx, char const *message)
+{
+	rlm_twofa_t const *inst = ctx;
+
+	WARN("rlm_twofa (%s): store: %s", inst->name, message);
+}
+
 static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_twofa_t		*inst = instance;
@@ -1615,7 +1645,13 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	store_config.url = inst->store_path;
 	store_config.sqlite.busy_timeout_ms = inst->busy_timeout;
 	store_config.sqlite.background_checkpoint = true;
+	store_config.postgresql.password_file = inst->pg.password_file;
+	store_config.postgresql.connect_timeout = inst->pg.connect_timeout;
+	store_config.postgresql.statement_timeout_ms = inst->pg.statement_timeout;
+	store_config.postgresql.pool_size = inst->pg.pool_size;
 	store_config.login_keep_days = inst->audit_days;
+	store_config.warn = store_warn;
+	store_config.warn_ctx = inst;
 	rc = twofa_store_open(inst, &store_config, &inst->store);
 	if (rc == TWOFA_ERR_MALFORMED) {		/* a URL of no backend: the config is wrong, not the store */
 		cf_log_err_cs(conf, "%s", twofa_store_errmsg(inst->store));

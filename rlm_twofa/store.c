@@ -12,6 +12,7 @@
 /* The backends this build has, by URL scheme.  A bare path is an SQLite file. */
 static twofa_store_ops_t const *const backends[] = {
 	&twofa_store_sqlite_ops,
+	&twofa_store_pg_ops,
 };
 
 /* A store that is no store: it only says why (an unknown scheme); no other call may be made on it. */
@@ -34,7 +35,7 @@ static twofa_rcode_t open_failed(TALLOC_CTX *ctx, twofa_store_t **out, char cons
 	if (!store) return TWOFA_ERR_NO_MEMORY;
 	store->handle.ops = &failed_ops;
 	snprintf(store->errmsg, sizeof(store->errmsg), "store %.200s: no backend for this URL in this build "
-		 "(sqlite:PATH, or a path)", url);
+		 "(sqlite:PATH, a path, or postgresql://USER@HOST:PORT/DB)", url);
 	*out = &store->handle;
 	return TWOFA_ERR_MALFORMED;
 }
@@ -191,6 +192,18 @@ twofa_rcode_t twofa_store_list_logins(twofa_store_t *store, TALLOC_CTX *ctx, cha
 				      twofa_login_t **out, size_t *count)
 {
 	return store->ops->list_logins(store, ctx, user, since, out, count);
+}
+
+twofa_rcode_t twofa_store_dump(twofa_store_t *store, TALLOC_CTX *ctx, twofa_store_dump_t **out)
+{
+	*out = NULL;
+	return store->ops->dump(store, ctx, out);
+}
+
+twofa_rcode_t twofa_store_load(twofa_store_t *store, twofa_store_dump_t const *dump)
+{
+	if (!store->ops->load) return TWOFA_ERR_MALFORMED;
+	return store->ops->load(store, dump);
 }
 
 twofa_rcode_t twofa_store_begin(twofa_store_t *store, twofa_store_txn_t **txn)
