@@ -1,7 +1,8 @@
 # pg.sh: a real PostgreSQL for the tests (Debian's postgresql package),
 # sourced by lib.sh.  Its own cluster, made with initdb in a folder of the
 # test's, listening on 127.0.0.1 only at a free high port, no unix socket;
-# TLS on with a certificate of a test CA (tf_make_ca); scram-sha-256
+# TLS on with a certificate of a test CA (tf_make_ca; PG_TLS=0: off, as
+# bench/run wants it); scram-sha-256
 # passwords.  It runs as the postgres user, with freerad as a
 # supplementary group only so that it may enter the test's work folder
 # (root:freerad, 0750).  Stopped by pg_ctl, which signals the PID in
@@ -16,7 +17,7 @@
 #                      in the test database; prints the rows, unaligned
 #
 # Sets PG_URL (postgresql://twofa@127.0.0.1:PORT/twofa?sslmode=verify-full
-# &sslrootcert=CA), PG_PLAIN_URL (sslmode=disable), PG_PASSWORD_FILE (the
+# &sslrootcert=CA; with PG_TLS=0 the plain one), PG_PLAIN_URL (sslmode=disable), PG_PASSWORD_FILE (the
 # role's password, mode 0600 owned by freerad: radiusd reads it), PG_CA,
 # PG_PORT, PG_LOG and PG_DIR.
 
@@ -40,11 +41,13 @@ tf_pg_setup() {
 	mkdir -p "$PG_DIR/data" "$PG_DIR/log"
 	chgrp freerad "$PG_DIR" && chmod 0750 "$PG_DIR"
 	chown postgres:postgres "$PG_DIR/data" "$PG_DIR/log" && chmod 0700 "$PG_DIR/data"
-	tf_make_ca "$PG_DIR/tls"
-	chgrp freerad "$PG_DIR/tls" && chmod 0750 "$PG_DIR/tls"
-	# The server's key, its own: PostgreSQL wants it 0600 (or 0640 root-owned).
-	chown postgres "$PG_DIR/tls/server.key" && chmod 0600 "$PG_DIR/tls/server.key"
-	PG_CA=$PG_DIR/tls/ca.pem
+	if [ "${PG_TLS:-1}" = 1 ]; then
+		tf_make_ca "$PG_DIR/tls"
+		chgrp freerad "$PG_DIR/tls" && chmod 0750 "$PG_DIR/tls"
+		# The server's key, its own: PostgreSQL wants it 0600 (or 0640 root-owned).
+		chown postgres "$PG_DIR/tls/server.key" && chmod 0600 "$PG_DIR/tls/server.key"
+		PG_CA=$PG_DIR/tls/ca.pem
+	fi
 	PG_LOG=$PG_DIR/log/postgres.log
 	PG_PORT=$(tf_free_tcp_port)
 
@@ -57,14 +60,18 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = ''
 max_connections = 60
-fsync = off
+fsync = ${PG_FSYNC:-off}
 synchronous_commit = off
 full_page_writes = off
+log_min_messages = warning
+CONF
+	if [ "${PG_TLS:-1}" = 1 ]; then
+		cat >> "$PG_DIR/data/postgresql.conf" <<CONF
 ssl = on
 ssl_cert_file = '$PG_DIR/tls/server.pem'
 ssl_key_file = '$PG_DIR/tls/server.key'
-log_min_messages = warning
 CONF
+	fi
 	cat > "$PG_DIR/data/pg_hba.conf" <<HBA
 # TYPE	DATABASE	USER	ADDRESS		METHOD
 host	all		all	127.0.0.1/32	scram-sha-256
@@ -80,7 +87,8 @@ HBA
 		"$(cat "$PG_PASSWORD_FILE")" | tf_pg_psql postgres > "$PG_DIR/create.out" 2>&1 \
 		|| { cat "$PG_DIR/create.out" >&2; die "creating the role and database failed"; }
 	PG_PLAIN_URL="postgresql://twofa@127.0.0.1:$PG_PORT/twofa?sslmode=disable"
-	PG_URL="postgresql://twofa@127.0.0.1:$PG_PORT/twofa?sslmode=verify-full&sslrootcert=$PG_CA"
+	PG_URL=$PG_PLAIN_URL
+	[ "${PG_TLS:-1}" = 1 ] && PG_URL="postgresql://twofa@127.0.0.1:$PG_PORT/twofa?sslmode=verify-full&sslrootcert=$PG_CA"
 }
 
 # tf_pg_psql DB: psql as the superuser on DB, SQL on stdin; rows unaligned, no headers.
