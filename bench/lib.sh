@@ -228,7 +228,8 @@ start_server() {
 	local name=$1 site=$2 store=$3 csv=$4 files_extra=${5:-} modconf=${6:-}
 	DIR=$OUT/$name
 	PORT=$(twofa_free_port)
-	twofa_make_raddb "$DIR" "$PORT" "$store/twofa.db" "$store/twofa.key" "$modconf"
+	# BENCH_STORE_URL: the store elsewhere (PostgreSQL), with STORE_DIR's key.
+	twofa_make_raddb "$DIR" "$PORT" "${BENCH_STORE_URL:-$store/twofa.db}" "$store/twofa.key" "$modconf"
 	# One log line per login is the tests' choice, not the benchmark's:
 	# measure the logins, not the log file.
 	sed -i -E "s#^(\s*auth\s*=).*#\1 ${BENCH_AUTH_LOG:-no}#" "$DIR/raddb/radiusd.conf"

@@ -41,6 +41,15 @@ static const CONF_PARSER backup_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+/* Settings of the PostgreSQL backend only (store = postgresql://...). */
+static const CONF_PARSER postgresql_config[] = {
+	{ "password_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_twofa_t, pg.password_file), "" },
+	{ "connect_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, pg.connect_timeout), "5" },
+	{ "statement_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, pg.statement_timeout), "2000" },
+	{ "pool_size", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, pg.pool_size), "10" },
+	CONF_PARSER_TERMINATOR
+};
+
 /* Settings of the SQLite backend only (store = sqlite:PATH, or a path). */
 static const CONF_PARSER sqlite_config[] = {
 	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, busy_timeout), "1000" },
@@ -150,6 +159,7 @@ const CONF_PARSER twofa_module_config[] = {
 	/* Deprecated, no default: parse_busy_timeout() looks for the pair itself. */
 	{ "busy_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_twofa_t, old_busy_timeout), NULL },
 	{ "sqlite", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sqlite_config },
+	{ "postgresql", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) postgresql_config },
 	{ "password_source", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, password_source_name), "local" },
 	{ "enforce", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, enforce_name), "required" },
 	/* Deprecated, no default: parse_enforce() looks for the pair itself. */
@@ -525,6 +535,12 @@ int parse_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	FR_INTEGER_BOUND_CHECK("challenge_timeout", inst->challenge_timeout, >=, 10);
 	FR_INTEGER_BOUND_CHECK("challenge_timeout", inst->challenge_timeout, <=, 600);
 	FR_INTEGER_BOUND_CHECK("sqlite.busy_timeout", inst->busy_timeout, <=, 30000);
+	FR_INTEGER_BOUND_CHECK("postgresql.connect_timeout", inst->pg.connect_timeout, >=, 2);
+	FR_INTEGER_BOUND_CHECK("postgresql.connect_timeout", inst->pg.connect_timeout, <=, 60);
+	FR_INTEGER_BOUND_CHECK("postgresql.statement_timeout", inst->pg.statement_timeout, >=, 100);
+	FR_INTEGER_BOUND_CHECK("postgresql.statement_timeout", inst->pg.statement_timeout, <=, 30000);
+	FR_INTEGER_BOUND_CHECK("postgresql.pool_size", inst->pg.pool_size, >=, 1);
+	FR_INTEGER_BOUND_CHECK("postgresql.pool_size", inst->pg.pool_size, <=, 100);
 	/* NIST SP 800-63B 5.2.2: at most 100 consecutive failed attempts. */
 	FR_INTEGER_BOUND_CHECK("lockout.max_failures", inst->lockout.max_failures, >=, 1);
 	FR_INTEGER_BOUND_CHECK("lockout.max_failures", inst->lockout.max_failures, <=, 100);

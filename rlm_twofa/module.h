@@ -52,7 +52,7 @@ typedef enum {
 
 typedef struct {
 	char const		*name;			//!< instance name, also the Auth-Type value
-	char const		*store_path;		//!< SQLite file
+	char const		*store_path;		//!< the store URL: an SQLite file, or postgresql://...
 	char const		*key_file;		//!< AES-256 key for TOTP secrets at rest
 	char const		*password_source_name;	//!< "local", "none" or "ldap"
 	password_source_t	password_source;
@@ -68,6 +68,12 @@ typedef struct {
 	uint32_t		window;			//!< TOTP steps either side of now
 	uint32_t		busy_timeout;		//!< sqlite { busy_timeout }: ms to wait for a locked store
 	uint32_t		old_busy_timeout;	//!< busy_timeout at the top, deprecated
+	struct {
+		char const	*password_file;		//!< the role's password, mode 0600; "" for none
+		uint32_t	connect_timeout;	//!< seconds
+		uint32_t	statement_timeout;	//!< ms: a call's limit, and a wait for a connection
+		uint32_t	pool_size;		//!< connections per radiusd
+	} pg;					//!< postgresql { }: store = postgresql://...
 	twofa_lockout_t		lockout;		//!< consecutive failed codes across logins
 	twofa_password_throttle_t throttle;		//!< consecutive failed first factors
 	uint32_t		backup_codes_low;	//!< at most this many left: the Accept says so

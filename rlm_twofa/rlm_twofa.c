@@ -460,6 +460,14 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	}
 }
 
+/* The store's word that is no call's failure (a database down or back, a clock far off). */
+static void store_warn(void *ctx, char const *message)
+{
+	rlm_twofa_t const *inst = ctx;
+
+	WARN("rlm_twofa (%s): store: %s", inst->name, message);
+}
+
 static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_twofa_t		*inst = instance;
@@ -488,7 +496,13 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	store_config.url = inst->store_path;
 	store_config.sqlite.busy_timeout_ms = inst->busy_timeout;
 	store_config.sqlite.background_checkpoint = true;
+	store_config.postgresql.password_file = inst->pg.password_file;
+	store_config.postgresql.connect_timeout = inst->pg.connect_timeout;
+	store_config.postgresql.statement_timeout_ms = inst->pg.statement_timeout;
+	store_config.postgresql.pool_size = inst->pg.pool_size;
 	store_config.login_keep_days = inst->audit_days;
+	store_config.warn = store_warn;
+	store_config.warn_ctx = inst;
 	rc = twofa_store_open(inst, &store_config, &inst->store);
 	if (rc == TWOFA_ERR_MALFORMED) {		/* a URL of no backend: the config is wrong, not the store */
 		cf_log_err_cs(conf, "%s", twofa_store_errmsg(inst->store));

@@ -12,6 +12,7 @@
 /* The backends this build has, by URL scheme.  A bare path is an SQLite file. */
 static twofa_store_ops_t const *const backends[] = {
 	&twofa_store_sqlite_ops,
+	&twofa_store_pg_ops,
 };
 
 /* A store that is no store: it only says why (an unknown scheme); no other call may be made on it. */
@@ -34,10 +35,17 @@ static twofa_rcode_t open_failed(TALLOC_CTX *ctx, twofa_store_t **out, char cons
 	if (!store) return TWOFA_ERR_NO_MEMORY;
 	store->handle.ops = &failed_ops;
 	snprintf(store->errmsg, sizeof(store->errmsg), "store %.200s: no backend for this URL in this build "
-		 "(sqlite:PATH, or a path)", url);
+		 "(sqlite:PATH, a path, or postgresql://USER@HOST:PORT/DB)", url);
 	*out = &store->handle;
 	return TWOFA_ERR_MALFORMED;
 }
+
+/*
+ *	A backend may lack a late operation (a table grown before its backend
+ *	caught up): the call then fails as a store error would, closed, never
+ *	through a NULL pointer.
+ */
+#define OP_OR_FAIL(_store, _op) do { if (!(_store)->ops->_op) return TWOFA_ERR_STORE; } while (0)
 
 twofa_rcode_t twofa_store_open(TALLOC_CTX *ctx, twofa_store_config_t const *config, twofa_store_t **out)
 {
@@ -197,7 +205,21 @@ twofa_rcode_t twofa_store_state_use(twofa_store_t *store, uint8_t const *nonce, 
 				    time_t now)
 {
 	if (!nonce || !len || (len > 64)) return TWOFA_ERR_MALFORMED;
+	OP_OR_FAIL(store, state_use);
 	return store->ops->state_use(store, nonce, len, expires, now);
+}
+
+twofa_rcode_t twofa_store_dump(twofa_store_t *store, TALLOC_CTX *ctx, twofa_store_dump_t **out)
+{
+	*out = NULL;
+	OP_OR_FAIL(store, dump);
+	return store->ops->dump(store, ctx, out);
+}
+
+twofa_rcode_t twofa_store_load(twofa_store_t *store, twofa_store_dump_t const *dump)
+{
+	if (!store->ops->load) return TWOFA_ERR_MALFORMED;
+	return store->ops->load(store, dump);
 }
 
 twofa_rcode_t twofa_store_begin(twofa_store_t *store, twofa_store_txn_t **txn)
@@ -229,6 +251,7 @@ twofa_rcode_t twofa_store_rollback(twofa_store_txn_t **txn)
 twofa_rcode_t twofa_store_oob_set(twofa_store_t *store, int64_t user_id, int64_t factor_id,
 				  twofa_oob_hash_t const *code, time_t expires)
 {
+	OP_OR_FAIL(store, oob_set);
 	return store->ops->oob_set(store, user_id, factor_id, code, expires);
 }
 
@@ -236,17 +259,20 @@ twofa_rcode_t twofa_store_oob_consume(twofa_store_t *store, int64_t user_id, int
 				      uint8_t const okey[TWOFA_OOB_KEY_LEN], char const *answer, unsigned int digits,
 				      time_t now, twofa_login_t const *login)
 {
+	OP_OR_FAIL(store, oob_consume);
 	return store->ops->oob_consume(store, user_id, factor_id, okey, answer, digits, now, login);
 }
 
 twofa_rcode_t twofa_store_send_allow(twofa_store_t *store, int64_t user_id, char const *nas, time_t now,
 				     unsigned int per_user, unsigned int per_nas)
 {
+	OP_OR_FAIL(store, send_allow);
 	return store->ops->send_allow(store, user_id, nas, now, per_user, per_nas);
 }
 
 twofa_rcode_t twofa_store_set_preferred(twofa_store_t *store, char const *name, twofa_factor_kind_t kind)
 {
+	OP_OR_FAIL(store, set_preferred);
 	return store->ops->set_preferred(store, name, kind);
 }
 
@@ -254,23 +280,27 @@ twofa_rcode_t twofa_store_device_remember(twofa_store_t *store, int64_t user_id,
 					  uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now, time_t expires,
 					  char const *nas)
 {
+	OP_OR_FAIL(store, device_remember);
 	return store->ops->device_remember(store, user_id, hash, now, expires, nas);
 }
 
 twofa_rcode_t twofa_store_device_known(twofa_store_t *store, int64_t user_id,
 				       uint8_t const hash[TWOFA_DEVICE_HASH_LEN], time_t now)
 {
+	OP_OR_FAIL(store, device_known);
 	return store->ops->device_known(store, user_id, hash, now);
 }
 
 twofa_rcode_t twofa_store_device_list(twofa_store_t *store, TALLOC_CTX *ctx, char const *name, time_t now,
 				      twofa_device_t **out, size_t *count)
 {
+	OP_OR_FAIL(store, device_list);
 	return store->ops->device_list(store, ctx, name, now, out, count);
 }
 
 twofa_rcode_t twofa_store_device_forget(twofa_store_t *store, char const *name, int64_t id, unsigned int *forgotten)
 {
+	OP_OR_FAIL(store, device_forget);
 	return store->ops->device_forget(store, name, id, forgotten);
 }
 

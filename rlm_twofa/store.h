@@ -5,10 +5,16 @@
  *		The module and tools/twofa-admin both use it.  The backend is
  *		picked by the store's URL (store.c): "sqlite:PATH" or a bare
  *		path is store_sqlite.c, the only file that includes sqlite3.h;
- *		a PostgreSQL backend shared by several radiusd goes beside it
- *		(store_backend.h: the table of operations) without touching the
- *		login flow.  Backend-only settings are in the config's own
- *		sub-struct.
+ *		"postgresql://..." is store_pg.c, the only file that includes
+ *		libpq-fe.h, one database shared by several radiusd
+ *		(store_backend.h: the table of operations).  Backend-only
+ *		settings are in the config's own sub-struct.
+ *
+ *		"now": the calls that take one use it for what the caller
+ *		computed with it (a TOTP step's age, a login's time).  The
+ *		PostgreSQL backend takes lock and throttle times (locked_until,
+ *		password_next_try, and whether a lock holds) from the
+ *		database's clock, so that servers whose clocks differ agree.
  *
  *		Thread safety: one twofa_store_t may be used from many threads at
  *		once.  Each call holds the store for that one call only, never
@@ -99,14 +105,28 @@ typedef struct {
 } twofa_password_throttle_t;
 
 typedef struct {
-	char const		*url;			//!< "sqlite:PATH", or a bare PATH (an SQLite file)
+	char const		*url;			//!< "sqlite:PATH", a bare PATH (an SQLite file), or
+							//!< "postgresql://USER@HOST:PORT/DB?sslmode=..." (no password in it)
 	bool			create;			//!< create the store (twofa-admin init); else it must exist
 	unsigned int		login_keep_days;	//!< the login log keeps this many days; 0: never pruned
+	/** A backend's word that is no call's failure (a reconnect, a clock far from the
+	 *  database's), for the caller's log; NULL: none.  Never a secret in it. */
+	void			(*warn)(void *ctx, char const *message);
+	void			*warn_ctx;
 
 	struct {					//!< read by the SQLite backend only
 		unsigned int	busy_timeout_ms;	//!< how long to wait for a lock before TWOFA_ERR_BUSY
 		bool		background_checkpoint;	//!< checkpoint in a thread of the store's own (radiusd)
 	} sqlite;
+
+	struct {					//!< read by the PostgreSQL backend only (store_pg.c)
+		char const	*password_file;		//!< the role's password, one line, mode 0600; NULL or "":
+							//!< libpq's own (PGPASSFILE, ~/.pgpass), or none
+		unsigned int	connect_timeout;	//!< seconds to connect (libpq: at least 2); 0: 5
+		unsigned int	statement_timeout_ms;	//!< a call's limit, and a wait for a free connection,
+							//!< before TWOFA_ERR_BUSY; 0: 2000
+		unsigned int	pool_size;		//!< connections at most, each used by one call at a time; 0: 8
+	} postgresql;
 } twofa_store_config_t;
 
 /** Open the store its URL names and bring its schema up to date (migrations).
@@ -333,6 +353,61 @@ twofa_rcode_t twofa_store_send_allow(twofa_store_t *store, int64_t user_id, char
 /** The method round one offers the user first (twofa-admin user set --method):
  *  kind, or 0 for none (the default order).  NOT_FOUND if no such user. */
 twofa_rcode_t twofa_store_set_preferred(twofa_store_t *store, char const *name, twofa_factor_kind_t kind);
+
+/*
+ *	The whole store, row by row (twofa-admin migrate): every user with its
+ *	factors and counters (ids kept), used steps, backup codes, audit and
+ *	login rows.  Everything is read into memory at once.
+ */
+typedef struct {
+	int64_t			factor_id;
+	int64_t			step;
+	int64_t			expires;
+} twofa_used_step_t;
+
+typedef struct {
+	int64_t			id;
+	int64_t			user_id;
+	uint8_t			*salt;
+	size_t			salt_len;
+	uint8_t			*hash;
+	size_t			hash_len;
+	time_t			created;
+	time_t			used_at;		//!< 0: unused
+} twofa_backup_row_t;
+
+typedef struct {
+	int64_t			id;
+	time_t			at;
+	char const		*actor;
+	char const		*action;
+	char const		*user;			//!< NULL if none
+	char const		*detail;		//!< NULL if none
+} twofa_audit_row_t;
+
+typedef struct {
+	int			schema_version;
+	twofa_user_t		**users;		//!< by id; each with its factors (last_step as stored)
+	size_t			num_users;
+	twofa_used_step_t	*used;			//!< the backend's record of used steps (see load)
+	size_t			num_used;
+	twofa_backup_row_t	*codes;
+	size_t			num_codes;
+	twofa_audit_row_t	*audit;
+	size_t			num_audit;
+	twofa_login_t		*logins;
+	size_t			num_logins;
+} twofa_store_dump_t;
+
+/** Read every row into *out (talloc'd under ctx), in one read transaction. */
+twofa_rcode_t twofa_store_dump(twofa_store_t *store, TALLOC_CTX *ctx, twofa_store_dump_t **out);
+/** Write every row of dump, ids kept, into a store that holds no user, audit or
+ *  login row yet, in one transaction: all of it or nothing.  Used steps may be
+ *  kept as the backend keeps them: PostgreSQL folds them into each factor's
+ *  high-water step (last_step), so no used step can be taken again.
+ *  @return TWOFA_OK, TWOFA_ERR_EXISTS (the target is not empty), TWOFA_ERR_MALFORMED
+ *  (another schema version than the target's), TWOFA_ERR_BUSY, TWOFA_ERR_STORE. */
+twofa_rcode_t twofa_store_load(twofa_store_t *store, twofa_store_dump_t const *dump);
 
 /*
  *	Bulk work (twofa-admin user import): one transaction around many calls.

@@ -1,5 +1,5 @@
 /*
- * store_backend.h	What a store backend provides (store_sqlite.c, later
+ * store_backend.h	What a store backend provides (store_sqlite.c,
  *			store_pg.c): a table of operations, one per call of
  *			store.h.  store.c picks the backend by the store's URL
  *			and calls through the table; only backends and store.c
@@ -25,7 +25,7 @@ struct twofa_store_txn {
 };
 
 struct twofa_store_ops {
-	char const	*scheme;	//!< "sqlite"
+	char const	*scheme;	//!< "sqlite", "postgresql"
 
 	/** location: the URL without the scheme's prefix (SQLite: the file's path).
 	 *  As twofa_store_open(): *out is set, when possible, even on failure. */
@@ -73,6 +73,9 @@ struct twofa_store_ops {
 	twofa_rcode_t	(*list_logins)(twofa_store_t *store, TALLOC_CTX *ctx, char const *user, time_t since,
 				       twofa_login_t **out, size_t *count);
 
+	twofa_rcode_t	(*dump)(twofa_store_t *store, TALLOC_CTX *ctx, twofa_store_dump_t **out);
+	twofa_rcode_t	(*load)(twofa_store_t *store, twofa_store_dump_t const *dump);	//!< NULL: not supported
+
 	twofa_rcode_t	(*begin)(twofa_store_t *store, twofa_store_txn_t **txn);
 	twofa_rcode_t	(*commit)(twofa_store_txn_t *txn);
 	twofa_rcode_t	(*rollback)(twofa_store_txn_t *txn);
@@ -109,5 +112,6 @@ struct twofa_store_ops {
 };
 
 extern twofa_store_ops_t const twofa_store_sqlite_ops;
+extern twofa_store_ops_t const twofa_store_pg_ops;
 
 #endif

@@ -275,6 +275,9 @@ typedef enum {
 	STMT_SET_PREFERRED,
 	STMT_STATE_USE,
 	STMT_STATE_PRUNE,
+	STMT_DUMP_USED,
+	STMT_DUMP_CODES,
+	STMT_DUMP_AUDIT,
 	STMT_BEGIN,
 	STMT_BEGIN_READ,
 	STMT_COMMIT,
@@ -466,6 +469,10 @@ static char const *statements[STMT_COUNT] = {
 	/* The front of the tree: the ?2 oldest at most, those past ?1. */
 	[STMT_STATE_PRUNE]	= "DELETE FROM used_states WHERE (expires, nonce) IN "
 				  "(SELECT expires, nonce FROM used_states WHERE expires < ?1 ORDER BY expires LIMIT ?2)",
+	/* twofa-admin migrate: every row, in key order. */
+	[STMT_DUMP_USED]	= "SELECT factor_id, step, expires FROM factor_used ORDER BY factor_id, step",
+	[STMT_DUMP_CODES]	= "SELECT id, user_id, salt, hash, created, used_at FROM backup_codes ORDER BY id",
+	[STMT_DUMP_AUDIT]	= "SELECT id, at, actor, action, user, detail FROM audit ORDER BY id",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
 	[STMT_COMMIT]		= "COMMIT",
@@ -2540,6 +2547,128 @@ static twofa_rcode_t sqlite_device_forget(twofa_store_t *handle, char const *nam
 	return rc;
 }
 
+/*
+ *	The whole store (twofa-admin migrate), in one read transaction.
+ */
+static void *blob_dup(TALLOC_CTX *ctx, sqlite3_stmt *stmt, int col, size_t *len)
+{
+	*len = (size_t) sqlite3_column_bytes(stmt, col);
+	return talloc_memdup(ctx, sqlite3_column_blob(stmt, col), *len ? *len : 1);
+}
+
+/* Grow *array (of size elements, *count used) by one; NULL if out of memory. */
+#define GROW(_ctx, _array, _count, _type) \
+	((_array) = talloc_realloc((_ctx), (_array), _type, (_count) + 1), \
+	 (_array) ? memset(&(_array)[(_count)++], 0, sizeof(_type)) : NULL)
+
+static twofa_rcode_t dump_rows(conn_t *c, twofa_store_dump_t *d)
+{
+	sqlite3_stmt	*stmt;
+	twofa_rcode_t	rc;
+	int		step;
+
+	stmt = stmt_start(c, STMT_LIST_USERS);
+	rc = users_from_rows(c, stmt, d, "dump users", &d->users, &d->num_users, SIZE_MAX);
+	stmt_done(stmt);
+	if (rc != TWOFA_OK) return rc;
+
+	stmt = stmt_start(c, STMT_DUMP_USED);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		twofa_used_step_t *u = GROW(d, d->used, d->num_used, twofa_used_step_t);
+
+		if (!u) goto oom;
+		u->factor_id = sqlite3_column_int64(stmt, 0);
+		u->step = sqlite3_column_int64(stmt, 1);
+		u->expires = sqlite3_column_int64(stmt, 2);
+	}
+	stmt_done(stmt);
+	if (step != SQLITE_DONE) return conn_error(c, "dump used steps", step);
+
+	stmt = stmt_start(c, STMT_DUMP_CODES);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		twofa_backup_row_t *b = GROW(d, d->codes, d->num_codes, twofa_backup_row_t);
+
+		if (!b) goto oom;
+		b->id = sqlite3_column_int64(stmt, 0);
+		b->user_id = sqlite3_column_int64(stmt, 1);
+		if (!(b->salt = blob_dup(d->codes, stmt, 2, &b->salt_len)) ||
+		    !(b->hash = blob_dup(d->codes, stmt, 3, &b->hash_len))) goto oom;
+		b->created = sqlite3_column_int64(stmt, 4);
+		b->used_at = sqlite3_column_int64(stmt, 5);
+	}
+	stmt_done(stmt);
+	if (step != SQLITE_DONE) return conn_error(c, "dump backup codes", step);
+
+	stmt = stmt_start(c, STMT_DUMP_AUDIT);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		twofa_audit_row_t *a = GROW(d, d->audit, d->num_audit, twofa_audit_row_t);
+
+		if (!a) goto oom;
+		a->id = sqlite3_column_int64(stmt, 0);
+		a->at = sqlite3_column_int64(stmt, 1);
+		a->actor = column_strdup(d, stmt, 2);
+		a->action = column_strdup(d, stmt, 3);
+		a->user = column_strdup(d, stmt, 4);
+		a->detail = column_strdup(d, stmt, 5);
+	}
+	stmt_done(stmt);
+	if (step != SQLITE_DONE) return conn_error(c, "dump audit", step);
+
+	stmt = stmt_start(c, STMT_LIST_LOGINS);
+	sqlite3_bind_null(stmt, 1);
+	sqlite3_bind_int64(stmt, 2, INT64_MIN);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		twofa_login_t *l = GROW(d, d->logins, d->num_logins, twofa_login_t);
+
+		if (!l) goto oom;
+		l->id = sqlite3_column_int64(stmt, 0);
+		l->at = sqlite3_column_int64(stmt, 1);
+		l->user = column_strdup(d, stmt, 2);
+		l->nas = column_strdup(d, stmt, 3);
+		l->calling_station_id = column_strdup(d, stmt, 4);
+		l->method = column_strdup(d, stmt, 5);
+		l->result = column_strdup(d, stmt, 6);
+		l->reason = column_strdup(d, stmt, 7);
+	}
+	stmt_done(stmt);
+	if (step != SQLITE_DONE) return conn_error(c, "dump logins", step);
+	return TWOFA_OK;
+
+oom:
+	stmt_done(stmt);
+	return TWOFA_ERR_NO_MEMORY;
+}
+
+static twofa_rcode_t sqlite_dump(twofa_store_t *handle, TALLOC_CTX *ctx, twofa_store_dump_t **out)
+{
+	SQLITE_STORE(handle);
+	twofa_store_dump_t	*d;
+	twofa_rcode_t		rc;
+	bool			own_transaction;
+
+	if (!(d = talloc_zero(ctx, twofa_store_dump_t))) return TWOFA_ERR_NO_MEMORY;
+	d->schema_version = store->schema_version;
+	{
+		CONN_USE(c);
+
+		c = conn_acquire(store);
+		if (!c) {
+			talloc_free(d);
+			return TWOFA_ERR_STORE;
+		}
+		own_transaction = sqlite3_get_autocommit(c->db);
+		rc = own_transaction ? stmt_run_plain(c, STMT_BEGIN_READ, "begin") : TWOFA_OK;
+		if (rc == TWOFA_OK) rc = dump_rows(c, d);
+		if (own_transaction && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_COMMIT, "commit");
+	}
+	if (rc != TWOFA_OK) {
+		talloc_free(d);
+		return rc;
+	}
+	*out = d;
+	return TWOFA_OK;
+}
+
 twofa_store_ops_t const twofa_store_sqlite_ops = {
 	.scheme			= "sqlite",
 	.open			= sqlite_open,
@@ -2567,6 +2696,8 @@ twofa_store_ops_t const twofa_store_sqlite_ops = {
 	.audit			= sqlite_audit,
 	.log_login		= sqlite_log_login,
 	.list_logins		= sqlite_list_logins,
+	.dump			= sqlite_dump,
+	.load			= NULL,		/* PostgreSQL to SQLite: not yet */
 	.begin			= sqlite_begin,
 	.commit			= sqlite_commit,
 	.rollback		= sqlite_rollback,

@@ -175,3 +175,6 @@ tf_stop_sinks() {
 
 # A real slapd (tf_slapd_setup and the rest): tests/integration/slapd.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/slapd.sh"
+
+# A real PostgreSQL (tf_pg_setup and the rest): tests/integration/pg.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/pg.sh"

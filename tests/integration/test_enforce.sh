@@ -219,9 +219,11 @@ store_url_names_the_backend() {
 	enforce = optional" || { tf_expect "sqlite:PATH starts" no yes; return; }
 	tf_round1 nora "$PW"
 	tf_expect "sqlite:PATH: the same store" "$R_CODE" "Access-Accept"
-	refuses_to_start "postgresql:// (no backend yet)" "store = postgresql://db.example.org/twofa" || return
-	tf_expect "says why" "$(logged 'postgresql://db.example.org/twofa: no backend for this URL')" yes
+	refuses_to_start "mysql:// (no such backend)" "store = mysql://db.example.org/twofa" || return
+	tf_expect "says why" "$(logged 'mysql://db.example.org/twofa: no backend for this URL')" yes
 	tf_expect "a clean refusal" "$(logged 'Instantiation failed for module "twofa"')" yes
+	refuses_to_start "a password in a postgresql:// URL" "store = \"postgresql://twofa:pw@127.0.0.1:1/twofa\"" || return
+	tf_expect "says where it goes instead" "$(logged 'password in it would be shown.*password_file')" yes
 }
 
 deprecated_busy_timeout_still_works() {

@@ -289,7 +289,7 @@ static void missing_store_without_create_is_not_found(void)
 static void other_backends_are_refused_clearly(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
-	twofa_store_config_t	config = { .url = "postgresql://db/twofa", .sqlite.busy_timeout_ms = 100 };
+	twofa_store_config_t	config = { .url = "mysql://db/twofa", .sqlite.busy_timeout_ms = 100 };
 	twofa_store_t		*store = NULL;
 
 	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_MALFORMED);

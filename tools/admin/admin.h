@@ -6,7 +6,7 @@
  *
  *		main.c has the command table; one file per command group
  *		(init.c, user.c, user_import.c, contact.c, totp.c, backup.c, log.c, policy.c,
- *		devices.c);
+ *		devices.c, migrate.c);
  *		common.c the helpers.
  */
 #ifndef TWOFA_ADMIN_H
@@ -31,6 +31,7 @@
 
 #define PROGNAME		"twofa-admin"
 #define DEFAULT_STORE		"/var/lib/freeradius/twofa/twofa.db"
+#define DEFAULT_KEY_DIR		"/var/lib/freeradius/twofa"	//!< the key's folder for a postgresql:// store
 #define DEFAULT_OWNER		"freerad"	//!< the user radiusd runs as on Debian
 #define DEFAULT_ISSUER		"rlm_twofa"
 #define BUSY_TIMEOUT_MS		5000
@@ -46,6 +47,7 @@ typedef struct {
 	TALLOC_CTX	*ctx;
 	char const	*store_path;
 	char const	*key_path;
+	char const	*db_password_file;	//!< PostgreSQL: the role's password (--db-password-file)
 	char const	*actor;			//!< who runs us, for the audit log
 	bool		json;
 	twofa_store_t	*store;
@@ -96,6 +98,8 @@ char const *totp_params_text(char *buf, size_t len, twofa_user_t const *u);
 int done(admin_t *a, char const *name, char const *what);
 
 char const *store_file(admin_t const *a);
+/** The store is a database server's (postgresql://...), not a file. */
+bool store_is_server(char const *url);
 char *dir_of(TALLOC_CTX *ctx, char const *path);
 int become(uid_t uid, gid_t gid);
 int drop_to_store_owner(admin_t *a);
@@ -133,6 +137,8 @@ int cmd_backup_generate(admin_t *a, command_t const *cmd, int argc, char **argv)
 int cmd_backup_remove(admin_t *a, command_t const *cmd, int argc, char **argv);
 
 int cmd_log(admin_t *a, command_t const *cmd, int argc, char **argv);		/* log.c */
+
+int cmd_migrate(admin_t *a, command_t const *cmd, int argc, char **argv);	/* migrate.c */
 
 int cmd_policy_test(admin_t *a, command_t const *cmd, int argc, char **argv);	/* policy.c */
 int cmd_policy_check(admin_t *a, command_t const *cmd, int argc, char **argv);

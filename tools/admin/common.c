@@ -203,6 +203,11 @@ char const *store_file(admin_t const *a)
 	return (strncmp(a->store_path, "sqlite:", 7) == 0) ? a->store_path + 7 : a->store_path;
 }
 
+bool store_is_server(char const *url)
+{
+	return strncmp(url, "postgresql:", 11) == 0;
+}
+
 char *dir_of(TALLOC_CTX *ctx, char const *path)
 {
 	char const *slash = strrchr(path, '/');
@@ -223,15 +228,20 @@ int become(uid_t uid, gid_t gid)
 
 /** As root, become the owner of the store's directory before SQLite opens the
  *  store, so that its -wal and -shm files are never created as root: radiusd,
- *  running as that owner, could not open them.
+ *  running as that owner, could not open them.  For a postgresql:// store, the
+ *  owner of the key file's directory: the key and the database's password file
+ *  are radiusd's, mode 0600.
  */
 int drop_to_store_owner(admin_t *a)
 {
 	struct stat	st;
 	struct passwd	*pw;
 
+	/* A database server's store has no folder here: the key's folder says whose it is. */
+	char const	*dir = dir_of(a->ctx, store_is_server(a->store_path) ? a->key_path : store_file(a));
+
 	if (geteuid() != 0) return ADMIN_OK;
-	if (stat(dir_of(a->ctx, store_file(a)), &st) < 0) return ADMIN_OK;	/* opening will say why */
+	if (stat(dir, &st) < 0) return ADMIN_OK;	/* opening will say why */
 	if (st.st_uid == 0) return ADMIN_OK;
 
 	pw = getpwuid(st.st_uid);
@@ -241,7 +251,9 @@ int drop_to_store_owner(admin_t *a)
 int open_store(admin_t *a, bool create)
 {
 	twofa_store_config_t	config = {
-		.url = a->store_path, .create = create, .sqlite.busy_timeout_ms = BUSY_TIMEOUT_MS
+		.url = a->store_path, .create = create, .sqlite.busy_timeout_ms = BUSY_TIMEOUT_MS,
+		.postgresql.password_file = a->db_password_file, .postgresql.statement_timeout_ms = BUSY_TIMEOUT_MS,
+		.postgresql.pool_size = 2
 	};
 	twofa_rcode_t		rc;
 	int			ret;

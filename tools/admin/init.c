@@ -181,8 +181,12 @@ static int init_print(admin_t *a, struct passwd const *owner, bool store_created
 		fputs("}\n", stdout);
 		return ADMIN_OK;
 	}
-	printf("store %s: %s (schema %d)\n", store_file(a), store_created ? "created" : "exists, kept",
-	       twofa_store_schema_version(a->store));
+	if (store_is_server(a->store_path)) {
+		printf("store %s: ready (schema %d)\n", a->store_path, twofa_store_schema_version(a->store));
+	} else {
+		printf("store %s: %s (schema %d)\n", store_file(a), store_created ? "created" : "exists, kept",
+		       twofa_store_schema_version(a->store));
+	}
 	printf("key file %s: %s\n", a->key_path, key_created ? "created" : "exists, kept");
 	if (owner) printf("owner: %s\n", owner->pw_name);
 	return ADMIN_OK;
@@ -225,6 +229,35 @@ done:
 	return ret;
 }
 
+/** A database server's store: only the key file here (and its folder), handed to owner. */
+static int init_key_only(admin_t *a, struct passwd const *owner, bool *key_created)
+{
+	char const	*key_dir = dir_of(a->ctx, a->key_path), *slash = strrchr(a->key_path, '/');
+	entry_t		key;
+	char		err[256] = "";
+	int		dfd = -1, ret;
+	twofa_rcode_t	rc;
+
+	if ((ret = make_dirs(a->ctx, key_dir, 0750)) != ADMIN_OK) return ret;
+	if ((ret = open_dir_nofollow(key_dir, &dfd)) != ADMIN_OK) return ret;
+	key = (entry_t) { .path = a->key_path, .dfd = dfd, .base = slash ? slash + 1 : a->key_path };
+	if ((ret = check_entry(&key, NULL)) != ADMIN_OK) goto done;
+	rc = create_key_in(&key, err, sizeof(err));
+	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_EXISTS)) {
+		ret = say(ADMIN_ERROR, "key file %s: %s", a->key_path, err);
+		goto done;
+	}
+	*key_created = (rc == TWOFA_OK);
+	if (owner && (fchown(dfd, owner->pw_uid, owner->pw_gid) < 0)) {
+		ret = say(ADMIN_ERROR, "cannot chown %s: %s", key_dir, strerror(errno));
+		goto done;
+	}
+	ret = check_entry(&key, owner);
+done:
+	close(dfd);
+	return ret;
+}
+
 int cmd_init(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
 	static struct option const opts[] = { { "owner", required_argument, NULL, 'o' }, OPT_HELP, OPT_END };
@@ -248,6 +281,13 @@ int cmd_init(admin_t *a, command_t const *cmd, int argc, char **argv)
 		owner = NULL;		/* already ours */
 	}
 
+	if (store_is_server(a->store_path)) {
+		/* The schema is made by the database's role, whoever runs us. */
+		if ((ret = init_key_only(a, owner, &key_created)) != ADMIN_OK) return ret;
+		if ((ret = open_store(a, true)) != ADMIN_OK) return ret;
+		if ((ret = audit(a, "init", NULL, "store ready")) != ADMIN_OK) return ret;
+		return init_print(a, owner, false, key_created);
+	}
 	if ((ret = init_files(a, owner, &store_created, &key_created)) != ADMIN_OK) return ret;
 	/* SQLite creates the schema, -wal and -shm as the owner, not as root. */
 	if (owner && (owner->pw_uid != 0) && ((ret = become(owner->pw_uid, owner->pw_gid)) != ADMIN_OK)) return ret;

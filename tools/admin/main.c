@@ -53,6 +53,8 @@ static command_t const commands[] = {
 	  "a user's remembered devices (remember_days); --forget ID or --all forgets them" },
 	{ "log", NULL, cmd_log, "[NAME] [--since TIME] [--json]",
 	  "logins, oldest first: time, user, result, reason, method, NAS address, Calling-Station-Id" },
+	{ "migrate", NULL, cmd_migrate, "--from URL --to URL",
+	  "copy every row of a store into a new, empty one (sqlite:PATH to postgresql://...), then verify the copy" },
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -70,7 +72,10 @@ static void usage(FILE *out, char const *group)
 	if (group) return;
 	fputs("\nOptions (before the command):\n"
 	      "  -s, --store PATH     the store (default $TWOFA_STORE, else " DEFAULT_STORE ")\n"
-	      "  -k, --key-file PATH  the key file (default $TWOFA_KEY, else twofa.key beside the store)\n"
+	      "  -k, --key-file PATH  the key file (default $TWOFA_KEY, else twofa.key beside the store;\n"
+	      "                       for a postgresql:// store, in " DEFAULT_KEY_DIR ")\n"
+	      "      --db-password-file FILE  PostgreSQL: the role's password, mode 0600\n"
+	      "                       (default $TWOFA_DB_PASSWORD_FILE, else libpq's PGPASSFILE or ~/.pgpass)\n"
 	      "      --json           print data as JSON\n"
 	      "  -h, --help           this text;  --version  the version\n"
 	      "\nExit status: 0 done, 1 bad usage or refused, 2 store, key or crypto error.\n", out);
@@ -105,7 +110,8 @@ int main(int argc, char **argv)
 {
 	static struct option const opts[] = {
 		{ "store", required_argument, NULL, 's' }, { "key-file", required_argument, NULL, 'k' },
-		{ "json", no_argument, NULL, 'j' }, { "version", no_argument, NULL, 'V' }, OPT_HELP, OPT_END };
+		{ "json", no_argument, NULL, 'j' }, { "version", no_argument, NULL, 'V' },
+		{ "db-password-file", required_argument, NULL, 'P' }, OPT_HELP, OPT_END };
 	admin_t			a = { .json = false };
 	command_t const		*cmd;
 	char const		*env;
@@ -115,18 +121,23 @@ int main(int argc, char **argv)
 	if (!(a.ctx = talloc_new(NULL))) return ADMIN_ERROR;
 	a.store_path = ((env = getenv("TWOFA_STORE")) && *env) ? env : DEFAULT_STORE;
 	a.key_path = ((env = getenv("TWOFA_KEY")) && *env) ? env : NULL;
+	a.db_password_file = ((env = getenv("TWOFA_DB_PASSWORD_FILE")) && *env) ? env : NULL;
 
 	while ((c = getopt_long(argc, argv, "+s:k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': a.store_path = optarg; break;
 		case 'k': a.key_path = optarg; break;
 		case 'j': a.json = true; break;
+		case 'P': a.db_password_file = optarg; break;
 		case 'V': printf(PROGNAME " (rlm_twofa) " PACKAGE_VERSION "\n"); return ADMIN_OK;
 		case 'h': usage(stdout, NULL); return ADMIN_OK;
 		default: usage(stderr, NULL); return ADMIN_REFUSED;
 		}
 	}
-	if (!a.key_path) a.key_path = talloc_asprintf(a.ctx, "%s/twofa.key", dir_of(a.ctx, store_file(&a)));
+	if (!a.key_path) {
+		a.key_path = talloc_asprintf(a.ctx, "%s/twofa.key", store_is_server(a.store_path) ? DEFAULT_KEY_DIR :
+					     dir_of(a.ctx, store_file(&a)));
+	}
 	a.actor = invoking_user(a.ctx);		/* before any privilege drop changes getuid() */
 
 	if (!(cmd = find_command(argc - optind, argv + optind, &words))) {

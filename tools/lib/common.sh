@@ -17,7 +17,7 @@ TWOFA_PACKAGES="build-essential autoconf automake libtool pkg-config dpkg-dev
 	freeradius freeradius-utils libfreeradius-dev libtalloc-dev libpcre3-dev
 	libssl-dev libsqlite3-dev sqlite3 libldap2-dev libcurl4-openssl-dev
 	libqrencode-dev libpng-dev libcrypt-dev oathtool python3-pyrad python3-pycryptodome
-	libfaketime slapd ldap-utils libpam-radius-auth pamtester eapoltest"
+	libfaketime slapd ldap-utils libpam-radius-auth pamtester eapoltest postgresql libpq-dev"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "${0##*/}: $*"; exit 1; }
@@ -142,7 +142,10 @@ twofa_make_raddb() {
 		"$raddb/radiusd.conf"
 	sed -i -E -e "s#^(\s*port\s*=).*#\1 $port#" -e "s#^(\s*ipaddr\s*=\s*)\*#\1127.0.0.1#" \
 		"$raddb/sites-available/twofa"
-	sed -i -E -e "s#^(\s*store\s*=).*#\1 $store#" -e "s#^(\s*key_file\s*=).*#\1 $key#" \
+	# A URL may hold '&': sed's "the matched text" in a replacement.
+	local store_sed=${store//\\/\\\\} key_sed=${key//\\/\\\\}
+	store_sed=${store_sed//&/\\&}; key_sed=${key_sed//&/\\&}
+	sed -i -E -e "s#^(\s*store\s*=).*#\1 $store_sed#" -e "s#^(\s*key_file\s*=).*#\1 $key_sed#" \
 		"$raddb/mods-available/twofa"
 	if [ -n "$extra" ]; then
 		# Extra "name = value" lines go at the top of the twofa section.

@@ -1,0 +1,598 @@
+/*
+ * pg_store_probe.c	The PostgreSQL store (store_pg.c) against a real server:
+ *			tests/integration/test_pg.sh starts one (pg.sh) and runs
+ *			this with the store's URL in the environment.
+ *
+ *	TWOFA_PG_URL		a database of its own for these cases
+ *	TWOFA_PG_EMPTY_URL	an empty database (migrations from nothing)
+ *	TWOFA_PG_PASSWORD_FILE	the role's password
+ *
+ *	Prints "ok NAME" or "FAIL NAME" per case, as the unit tests do.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "store.h"
+#include "backup.h"
+
+static char const	*url, *empty_url, *password_file;
+static int		seq;
+
+static twofa_totp_params_t const params = { TWOFA_HASH_SHA1, 6, 30 };
+static uint8_t const sealed[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+				  21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34 };
+
+static twofa_store_t *open_url(TALLOC_CTX *ctx, char const *which, bool create, unsigned int timeout_ms)
+{
+	twofa_store_config_t	config = { .url = which, .create = create,
+					   .postgresql = { .password_file = password_file,
+							   .statement_timeout_ms = timeout_ms, .pool_size = 4 } };
+	twofa_store_t		*store = NULL;
+	twofa_rcode_t		rc = twofa_store_open(ctx, &config, &store);
+
+	if (rc != TWOFA_OK) {
+		printf("  open: %s: %s\n", twofa_strerror(rc), store ? twofa_store_errmsg(store) : "?");
+		fflush(stdout);		/* racers leave by _exit */
+		return NULL;
+	}
+	return store;
+}
+
+static twofa_store_t *open_store(TALLOC_CTX *ctx)
+{
+	return open_url(ctx, url, true, 2000);
+}
+
+/* A new user with a confirmed TOTP factor; *user_id and *factor_id (may be NULL) get their ids. */
+static char const *new_user(TALLOC_CTX *ctx, twofa_store_t *store, int64_t *user_id, int64_t *factor_id)
+{
+	char const		*name = talloc_asprintf(ctx, "user-%d-%d", (int) getpid(), ++seq);
+	twofa_factor_t		f = { .kind = TWOFA_FACTOR_TOTP, .confirmed = true, .sealed = (uint8_t *) sealed,
+				      .sealed_len = sizeof(sealed), .totp = params };
+	twofa_user_t		*u;
+	twofa_factor_t const	*got;
+
+	CHECK(twofa_store_add_user(store, name, "$y$hash") == TWOFA_OK);
+	CHECK(twofa_store_factor_set(store, name, &f) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	if (user_id) *user_id = u ? u->id : 0;
+	got = u ? twofa_user_factor(u, TWOFA_FACTOR_TOTP) : NULL;
+	if (factor_id) *factor_id = got ? got->id : 0;
+	return name;
+}
+
+static int64_t step_now(void)
+{
+	return (int64_t) time(NULL) / 30;
+}
+
+static void schema_is_version_7_and_opens_again(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+
+	CHECK(store && twofa_store_schema_version(store) == 7);
+	store = open_url(ctx, url, false, 2000);
+	CHECK(store && twofa_store_schema_version(store) == 7);
+	talloc_free(ctx);
+}
+
+/* Four servers start at once on an empty database: one makes the schema, the others wait and use it. */
+static void migrations_from_empty_run_once_under_the_lock(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_config_t	config = { .url = empty_url, .create = false,
+					   .postgresql = { .password_file = password_file } };
+	twofa_store_t		*store = NULL;
+	int			go[2], i, status, ok = 0;
+	pid_t			pids[4];
+
+	/* No schema and no create: not found, and nothing made. */
+	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_NOT_FOUND);
+	CHECK(store && strstr(twofa_store_errmsg(store), "twofa-admin init") != NULL);
+	TALLOC_FREE(store);
+
+	CHECK(pipe(go) == 0);
+	for (i = 0; i < 4; i++) {
+		if ((pids[i] = fork()) == 0) {
+			char b;
+
+			close(go[1]);
+			if (read(go[0], &b, 1) < 0) _exit(3);
+			store = open_url(NULL, empty_url, true, 2000);
+			_exit(store && (twofa_store_schema_version(store) == 7) ? 0 : 1);
+		}
+	}
+	close(go[0]);
+	close(go[1]);		/* all start together */
+	for (i = 0; i < 4; i++) {
+		if ((waitpid(pids[i], &status, 0) == pids[i]) && WIFEXITED(status) && (WEXITSTATUS(status) == 0)) ok++;
+	}
+	CHECK(ok == 4);
+	store = open_url(ctx, empty_url, false, 2000);
+	CHECK(store && twofa_store_schema_version(store) == 7);
+	talloc_free(ctx);
+}
+
+static void password_in_the_url_is_refused(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_config_t	config = { .url = "postgresql://twofa:secret@127.0.0.1:1/twofa" };
+	twofa_store_t		*store = NULL;
+
+	CHECK(twofa_store_open(ctx, &config, &store) == TWOFA_ERR_MALFORMED);
+	CHECK(store && strstr(twofa_store_errmsg(store), "password_file") != NULL);
+	CHECK(store && !strstr(twofa_store_errmsg(store), "secret"));
+	talloc_free(ctx);
+}
+
+static void users_round_trip_in_any_case(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	twofa_user_t	*u;
+	char const	*name;
+
+	if (!store) goto done;
+	name = talloc_asprintf(ctx, "Zoë-%d", (int) getpid());
+	CHECK(twofa_store_add_user(store, name, "$y$h") == TWOFA_OK);
+	CHECK(twofa_store_add_user(store, name, "$y$h") == TWOFA_ERR_EXISTS);
+	CHECK(twofa_store_add_user(store, talloc_asprintf(ctx, "zoë-%d", (int) getpid()), NULL) == TWOFA_ERR_EXISTS);
+	CHECK(twofa_store_get_user(store, ctx, talloc_asprintf(ctx, "ZOë-%d", (int) getpid()), &u) == TWOFA_OK);
+	CHECK(u && strcmp(u->name, name) == 0 && u->password_hash && strcmp(u->password_hash, "$y$h") == 0);
+	CHECK(twofa_store_set_exempt(store, name, true) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->exempt);
+	CHECK(twofa_store_delete_user(store, name) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_delete_user(store, name) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
+static void consumed_step_is_refused_again_and_earlier_ones_too(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	int64_t		uid, fid, s = step_now();
+	time_t		now = time(NULL);
+	twofa_user_t	*u;
+
+	if (!store) goto done;
+	new_user(ctx, store, &uid, &fid);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, s, now, NULL) == TWOFA_OK);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, s, now, NULL) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, s - 1, now, NULL) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, s + 1, now, NULL) == TWOFA_OK);
+	/* Older than the store remembers: refused, whatever the high-water mark. */
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, s - 100, now, NULL) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid + 1000000, s + 2, now, NULL) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_factor_consume_step(store, uid + 1000000, fid, s + 2, now, NULL) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_get_user(store, ctx, "nobody-here", &u) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
+static void replaced_factor_is_not_consumed(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	int64_t		uid, fid, fid2;
+	char const	*name;
+	twofa_factor_t	f = { .kind = TWOFA_FACTOR_TOTP, .confirmed = true, .sealed = (uint8_t *) sealed,
+			      .sealed_len = sizeof(sealed), .totp = params };
+	twofa_user_t	*u;
+
+	if (!store) goto done;
+	name = new_user(ctx, store, &uid, &fid);
+	CHECK(twofa_store_factor_set(store, name, &f) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	fid2 = twofa_user_factor(u, TWOFA_FACTOR_TOTP)->id;
+	CHECK(fid2 > fid);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, step_now(), time(NULL), NULL) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid2, step_now(), time(NULL), NULL) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+/* N processes, each with its own store (and connections), consume the same step at once. */
+static int race_processes(int n, int (*each)(twofa_store_t *store, void *arg), void *arg)
+{
+	int	go[2], ready[2], i, status, wins = 0;
+	pid_t	pids[16];
+	char	b;
+
+	if ((pipe(go) < 0) || (pipe(ready) < 0)) return -1;
+	for (i = 0; i < n; i++) {
+		if ((pids[i] = fork()) == 0) {
+			twofa_store_t *store;
+
+			close(go[1]);
+			close(ready[0]);
+			store = open_url(NULL, url, false, 5000);
+			if (!store) _exit(2);
+			if (write(ready[1], "r", 1) != 1) _exit(2);
+			if (read(go[0], &b, 1) < 0) _exit(2);		/* EOF: go */
+			_exit(each(store, arg));	/* _exit: the parent's connections are not touched */
+		}
+	}
+	close(go[0]);
+	close(ready[1]);
+	for (i = 0; i < n; i++) if (read(ready[0], &b, 1) != 1) break;
+	close(go[1]);
+	close(ready[0]);
+	for (i = 0; i < n; i++) {
+		if ((waitpid(pids[i], &status, 0) == pids[i]) && WIFEXITED(status)) {
+			if (WEXITSTATUS(status) == 0) wins++;
+			else if (WEXITSTATUS(status) != 1) printf("  a racer failed: %d\n", WEXITSTATUS(status));
+		}
+	}
+	return wins;
+}
+
+typedef struct {
+	int64_t		user_id;
+	int64_t		factor_id;
+	int64_t		step;
+	uint8_t		bkey[TWOFA_BACKUP_KEY_LEN];
+	char		code[TWOFA_BACKUP_CODE_LEN + 1];
+} race_t;
+
+static int consume_one(twofa_store_t *store, void *arg)
+{
+	race_t const	*r = arg;
+	twofa_rcode_t	rc = twofa_store_factor_consume_step(store, r->user_id, r->factor_id, r->step, time(NULL), NULL);
+
+	if (rc == TWOFA_OK) return 0;
+	return (rc == TWOFA_ERR_REPLAYED) ? 1 : 2;
+}
+
+static void same_step_from_four_processes_exactly_one_wins(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	race_t		r;
+	int		round;
+
+	if (!store) goto done;
+	new_user(ctx, store, &r.user_id, &r.factor_id);
+	for (round = 0; round < 5; round++) {
+		r.step = step_now() + round;
+		CHECK(race_processes(4, consume_one, &r) == 1);
+	}
+done:
+	talloc_free(ctx);
+}
+
+typedef struct {
+	twofa_store_t	*store;
+	race_t const	*race;
+	pthread_barrier_t *barrier;
+	twofa_rcode_t	rc;
+} thread_arg_t;
+
+static void *consume_thread(void *p)
+{
+	thread_arg_t *t = p;
+
+	pthread_barrier_wait(t->barrier);
+	t->rc = twofa_store_factor_consume_step(t->store, t->race->user_id, t->race->factor_id, t->race->step,
+						time(NULL), NULL);
+	return NULL;
+}
+
+/* Eight threads of one process share its pool (4 connections): one wins, the others wait their turn. */
+static void same_step_from_eight_threads_exactly_one_wins(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	race_t			r;
+	pthread_t		th[8];
+	thread_arg_t		args[8];
+	pthread_barrier_t	barrier;
+	int			i, wins = 0, replayed = 0;
+
+	if (!store) goto done;
+	new_user(ctx, store, &r.user_id, &r.factor_id);
+	r.step = step_now();
+	pthread_barrier_init(&barrier, NULL, 8);
+	for (i = 0; i < 8; i++) {
+		args[i] = (thread_arg_t) { .store = store, .race = &r, .barrier = &barrier };
+		pthread_create(&th[i], NULL, consume_thread, &args[i]);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		if (args[i].rc == TWOFA_OK) wins++;
+		if (args[i].rc == TWOFA_ERR_REPLAYED) replayed++;
+	}
+	pthread_barrier_destroy(&barrier);
+	CHECK(wins == 1);
+	CHECK(replayed == 7);
+done:
+	talloc_free(ctx);
+}
+
+static int use_code(twofa_store_t *store, void *arg)
+{
+	race_t const	*r = arg;
+	twofa_rcode_t	rc = twofa_store_backup_consume(store, r->user_id, r->bkey, r->code, time(NULL), NULL, NULL);
+
+	if (rc == TWOFA_OK) return 0;
+	return (rc == TWOFA_ERR_REPLAYED) || (rc == TWOFA_ERR_BAD_CODE) ? 1 : 2;
+}
+
+static void same_backup_code_from_four_processes_exactly_one_wins(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	twofa_backup_hash_t	hashes[3];
+	char			codes[3][TWOFA_BACKUP_CODE_LEN + 1];
+	unsigned int		voided = 99, left = 0;
+	char const		*name;
+	race_t			r;
+	int			i;
+
+	if (!store) goto done;
+	memset(r.bkey, 7, sizeof(r.bkey));
+	name = new_user(ctx, store, &r.user_id, NULL);
+	for (i = 0; i < 3; i++) {
+		CHECK(twofa_backup_code_from_number(1234567 + i, codes[i]));
+		CHECK(twofa_backup_code_seal(r.bkey, codes[i], &hashes[i]) == TWOFA_OK);
+	}
+	CHECK(twofa_store_backup_set(store, name, hashes, 3, &voided) == TWOFA_OK && voided == 0);
+	memcpy(r.code, codes[1], sizeof(r.code));
+	CHECK(race_processes(4, use_code, &r) == 1);
+	/* Used: no longer among the unused codes, so no match at all. */
+	CHECK(twofa_store_backup_consume(store, r.user_id, r.bkey, codes[1], time(NULL), &left, NULL) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, r.user_id, r.bkey, codes[2], time(NULL), &left, NULL) == TWOFA_OK);
+	CHECK(left == 1);
+	CHECK(twofa_store_backup_set(store, name, hashes, 0, &voided) == TWOFA_OK && voided == 1);
+	CHECK(twofa_store_backup_consume(store, r.user_id, r.bkey, codes[0], time(NULL), &left, NULL) == TWOFA_ERR_BAD_CODE);
+done:
+	talloc_free(ctx);
+}
+
+/* Lockout: the count, the doubling, the end by the database's clock (this machine's, here). */
+static void failures_lock_double_and_block_consumes(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	twofa_lockout_t		policy = { .max_failures = 3, .lock_seconds = 60, .max_lock_seconds = 100 };
+	int64_t			uid, fid;
+	time_t			until = 1, now = time(NULL);
+	twofa_user_t		*u;
+	char const		*name;
+
+	if (!store) goto done;
+	name = new_user(ctx, store, &uid, &fid);
+	CHECK(twofa_store_record_failure(store, uid, &policy, now, &until) == TWOFA_OK && until == 0);
+	CHECK(twofa_store_record_failure(store, uid, &policy, now, &until) == TWOFA_OK && until == 0);
+	CHECK(twofa_store_record_failure(store, uid, &policy, now, &until) == TWOFA_OK);
+	CHECK(until >= now + 55 && until <= time(NULL) + 65);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, step_now(), time(NULL), NULL) == TWOFA_ERR_LOCKED);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->lock_count == 1 && u->fail_count == 0);
+	/* The next lock doubles, up to the ceiling. */
+	CHECK(twofa_store_record_failure(store, uid, &policy, now, &until) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, uid, &policy, now, &until) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, uid, &policy, now, &until) == TWOFA_OK);
+	CHECK(until >= now + 95 && until <= time(NULL) + 105);
+	CHECK(twofa_store_unlock(store, name) == TWOFA_OK);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, step_now(), time(NULL), NULL) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, uid, &policy, now, &until) == TWOFA_OK);
+	CHECK(twofa_store_record_success(store, uid) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->fail_count == 0 && u->locked_until == 0);
+done:
+	talloc_free(ctx);
+}
+
+/* A lock (the database's clock) holds for every consume-once and for an enrolment at login. */
+static void locked_user_cannot_enrol_or_use_a_backup_code(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	twofa_lockout_t		policy = { .max_failures = 1, .lock_seconds = 600, .max_lock_seconds = 600 };
+	twofa_factor_t		f = { .kind = TWOFA_FACTOR_TOTP, .sealed = (uint8_t *) sealed,
+				      .sealed_len = sizeof(sealed), .totp = params };
+	twofa_backup_hash_t	hash;
+	uint8_t			bkey[TWOFA_BACKUP_KEY_LEN] = { 3 };
+	char			code[TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_user_t		*u;
+	char const		*name;
+
+	if (!store) goto done;
+	name = talloc_asprintf(ctx, "locked-%d", (int) getpid());
+	CHECK(twofa_store_add_user(store, name, NULL) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	CHECK(twofa_backup_code_from_number(4242, code) && twofa_backup_code_seal(bkey, code, &hash) == TWOFA_OK);
+	CHECK(twofa_store_backup_set(store, name, &hash, 1, NULL) == TWOFA_OK);
+	CHECK(twofa_store_record_failure(store, u->id, &policy, time(NULL), NULL) == TWOFA_OK);
+	CHECK(twofa_store_factor_enrol(store, u->id, &f, step_now(), time(NULL), NULL) == TWOFA_ERR_EXISTS);
+	CHECK(twofa_store_backup_consume(store, u->id, bkey, code, time(NULL), NULL, NULL) == TWOFA_ERR_LOCKED);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->num_factors == 0 && u->backup_codes_left == 1);
+done:
+	talloc_free(ctx);
+}
+
+typedef struct {
+	twofa_store_t		*store;
+	int64_t			user_id;
+	twofa_lockout_t const	*policy;
+	pthread_barrier_t	*barrier;
+} fail_arg_t;
+
+static void *fail_thread(void *p)
+{
+	fail_arg_t *f = p;
+
+	pthread_barrier_wait(f->barrier);
+	twofa_store_record_failure(f->store, f->user_id, f->policy, time(NULL), NULL);
+	return NULL;
+}
+
+/* Failures counted at once from many threads are all counted: four of them with max 4 make one lock. */
+static void racing_failures_are_all_counted(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	twofa_lockout_t		policy = { .max_failures = 4, .lock_seconds = 60, .max_lock_seconds = 600 };
+	pthread_barrier_t	barrier;
+	pthread_t		th[4];
+	fail_arg_t		arg;
+	twofa_user_t		*u;
+	char const		*name;
+	int			i;
+
+	if (!store) goto done;
+	name = new_user(ctx, store, &arg.user_id, NULL);
+	arg = (fail_arg_t) { .store = store, .user_id = arg.user_id, .policy = &policy, .barrier = &barrier };
+	pthread_barrier_init(&barrier, NULL, 4);
+	for (i = 0; i < 4; i++) pthread_create(&th[i], NULL, fail_thread, &arg);
+	for (i = 0; i < 4; i++) pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&barrier);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	CHECK(u && u->lock_count == 1 && u->fail_count == 0 && u->locked_until > time(NULL));
+done:
+	talloc_free(ctx);
+}
+
+static void password_failures_back_off(void)
+{
+	TALLOC_CTX			*ctx = talloc_new(NULL);
+	twofa_store_t			*store = open_store(ctx);
+	twofa_password_throttle_t	policy = { .free_failures = 1, .delay_seconds = 10, .max_delay_seconds = 15 };
+	int64_t				uid;
+	time_t				next = 1, now = time(NULL);
+
+	if (!store) goto done;
+	new_user(ctx, store, &uid, NULL);
+	CHECK(twofa_store_record_password_failure(store, uid, &policy, now, &next) == TWOFA_OK && next == 0);
+	CHECK(twofa_store_record_password_failure(store, uid, &policy, now, &next) == TWOFA_OK);
+	CHECK(next >= now + 9 && next <= time(NULL) + 11);
+	CHECK(twofa_store_record_password_failure(store, uid, &policy, now, &next) == TWOFA_OK);
+	CHECK(next >= now + 14 && next <= time(NULL) + 16);
+	CHECK(twofa_store_record_password_success(store, uid) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+static void consume_writes_its_login_row(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	int64_t		uid, fid;
+	char const	*name;
+	twofa_login_t	*l, login = { .at = time(NULL), .nas = "127.0.0.1", .method = "totp", .result = "accept",
+				      .reason = "ok", .calling_station_id = "bad \xff\xfe utf-8" };
+	size_t		n = 0;
+
+	if (!store) goto done;
+	name = new_user(ctx, store, &uid, &fid);
+	login.user = name;
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, step_now(), time(NULL), &login) == TWOFA_OK);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, step_now(), time(NULL), &login) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_list_logins(store, ctx, name, 0, &l, &n) == TWOFA_OK && n == 1);
+	CHECK(n == 1 && strcmp(l[0].result, "accept") == 0 && strcmp(l[0].calling_station_id, "bad ?? utf-8") == 0);
+done:
+	talloc_free(ctx);
+}
+
+static void enrol_at_login_keeps_a_confirmed_factor(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	twofa_factor_t	f = { .kind = TWOFA_FACTOR_TOTP, .sealed = (uint8_t *) sealed, .sealed_len = sizeof(sealed),
+			      .totp = params };
+	twofa_user_t	*u;
+	char const	*name;
+
+	if (!store) goto done;
+	name = talloc_asprintf(ctx, "enrol-%d", (int) getpid());
+	CHECK(twofa_store_add_user(store, name, NULL) == TWOFA_OK);
+	CHECK(twofa_store_factor_set(store, name, &f) == TWOFA_OK);	/* pending: replaced by the enrolment */
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	CHECK(twofa_store_factor_enrol(store, u->id, &f, step_now(), time(NULL), NULL) == TWOFA_OK);
+	CHECK(twofa_store_factor_enrol(store, u->id, &f, step_now(), time(NULL), NULL) == TWOFA_ERR_EXISTS);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	CHECK(u->num_factors == 1 && u->factors[0].confirmed && u->factors[0].last_step == step_now());
+	CHECK(twofa_store_factor_consume_step(store, u->id, u->factors[0].id, step_now(), time(NULL), NULL) ==
+	      TWOFA_ERR_REPLAYED);
+done:
+	talloc_free(ctx);
+}
+
+static void reset_removes_factors_and_codes(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	twofa_backup_hash_t	hash;
+	uint8_t			bkey[TWOFA_BACKUP_KEY_LEN] = { 1 };
+	char			code[TWOFA_BACKUP_CODE_LEN + 1];
+	unsigned int		removed = 0, voided = 0;
+	twofa_user_t		*u;
+	char const		*name;
+
+	if (!store) goto done;
+	name = new_user(ctx, store, NULL, NULL);
+	CHECK(twofa_backup_code_from_number(7654321, code) && twofa_backup_code_seal(bkey, code, &hash) == TWOFA_OK);
+	CHECK(twofa_store_backup_set(store, name, &hash, 1, NULL) == TWOFA_OK);
+	CHECK(twofa_store_reset_user(store, name, &removed, &voided) == TWOFA_OK && removed == 1 && voided == 1);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->num_factors == 0 && u->backup_codes_left == 0);
+	CHECK(twofa_store_reset_user(store, "nobody-at-all", NULL, NULL) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
+static void bulk_transaction_commits_or_rolls_back(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	twofa_store_txn_t	*txn = NULL;
+	twofa_user_t		*u;
+	char const		*a = talloc_asprintf(ctx, "bulk-a-%d", (int) getpid());
+	char const		*b = talloc_asprintf(ctx, "bulk-b-%d", (int) getpid());
+
+	if (!store) goto done;
+	CHECK(twofa_store_begin(store, &txn) == TWOFA_OK);
+	CHECK(twofa_store_add_user(store, a, NULL) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, a, &u) == TWOFA_OK);	/* its own writes, in the transaction */
+	CHECK(twofa_store_rollback(&txn) == TWOFA_OK && !txn);
+	CHECK(twofa_store_get_user(store, ctx, a, &u) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_begin(store, &txn) == TWOFA_OK);
+	CHECK(twofa_store_add_user(store, b, NULL) == TWOFA_OK);
+	CHECK(twofa_store_commit(&txn) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, b, &u) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+int main(void)
+{
+	url = getenv("TWOFA_PG_URL");
+	empty_url = getenv("TWOFA_PG_EMPTY_URL");
+	password_file = getenv("TWOFA_PG_PASSWORD_FILE");
+	if (!url || !empty_url || !password_file) {
+		printf("FAIL pg_store_probe: TWOFA_PG_URL, TWOFA_PG_EMPTY_URL and TWOFA_PG_PASSWORD_FILE must be set\n");
+		return 1;
+	}
+	RUN(schema_is_version_7_and_opens_again);
+	RUN(migrations_from_empty_run_once_under_the_lock);
+	RUN(password_in_the_url_is_refused);
+	RUN(users_round_trip_in_any_case);
+	RUN(consumed_step_is_refused_again_and_earlier_ones_too);
+	RUN(replaced_factor_is_not_consumed);
+	RUN(same_step_from_four_processes_exactly_one_wins);
+	RUN(same_step_from_eight_threads_exactly_one_wins);
+	RUN(same_backup_code_from_four_processes_exactly_one_wins);
+	RUN(failures_lock_double_and_block_consumes);
+	RUN(racing_failures_are_all_counted);
+	RUN(locked_user_cannot_enrol_or_use_a_backup_code);
+	RUN(password_failures_back_off);
+	RUN(consume_writes_its_login_row);
+	RUN(enrol_at_login_keeps_a_confirmed_factor);
+	RUN(reset_removes_factors_and_codes);
+	RUN(bulk_transaction_commits_or_rolls_back);
+	CHECK_EXIT();
+}
