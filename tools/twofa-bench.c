@@ -118,6 +118,7 @@ typedef struct {
 	unsigned int	timeout_ms;
 	unsigned int	retries;
 	bool		pending_only;
+	char const	*save_states;		//!< with pending_only: "name hexstate" per challenge, to answer later
 	unsigned int	period;			//!< TOTP step, seconds
 	unsigned int	digits;
 	unsigned int	window;			//!< steps either side of now the server accepts
@@ -648,6 +649,19 @@ static void send_code(login_t *l, uint8_t const *state, size_t state_len, double
 	transmit(l, now);
 }
 
+/* --save-states: the challenge's State, for answering a sample later (bench/run's pending row). */
+static FILE *states_out;
+
+static void save_state(bench_user_t const *u, uint8_t const *state, size_t len)
+{
+	size_t i;
+
+	if (!states_out) return;
+	fprintf(states_out, "%s ", u->name);
+	for (i = 0; i < len; i++) fprintf(states_out, "%02x", state[i]);
+	fputc('\n', states_out);
+}
+
 static void handle_reply(unsigned int sock, uint8_t *buf, size_t len, double now)
 {
 	login_t		*l;
@@ -688,6 +702,7 @@ static void handle_reply(unsigned int sock, uint8_t *buf, size_t len, double now
 				return;
 			}
 			if (cfg.pending_only) {
+				save_state(l->user, state, state_len);
 				finish(l, now, true);	/* never answered: it stays pending */
 				return;
 			}
@@ -773,6 +788,7 @@ static void usage(int status)
 		"  --timeout MS          per request, before a retry (default 2000)\n"
 		"  --retries N           retransmissions per request (default 2)\n"
 		"  --pending-only        send round 1 only, never answer the challenge\n"
+		"  --save-states FILE    with --pending-only: each State, as \"name hex\" lines\n"
 		"  --window N            steps either side of now the server accepts (default 1)\n"
 		"  --period S, --digits N, --hash SHA1|SHA256|SHA512   TOTP parameters\n"
 		"  --quiet               only the key=value line\n");
@@ -806,6 +822,7 @@ static void parse_args(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "retries", required_argument, NULL, 'R' },
 		{ "pending-only", no_argument, NULL, 'P' },
+		{ "save-states", required_argument, NULL, 'X' },
 		{ "period", required_argument, NULL, 'p' },
 		{ "digits", required_argument, NULL, 'd' },
 		{ "hash", required_argument, NULL, 'H' },
@@ -816,7 +833,7 @@ static void parse_args(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:S:u:n:i:k:r:t:R:Pp:d:H:w:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:S:u:n:i:k:r:t:R:PX:p:d:H:w:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (strcmp(optarg, "pap") == 0) cfg.mode = MODE_PAP;
@@ -833,6 +850,7 @@ static void parse_args(int argc, char **argv)
 		case 't': cfg.timeout_ms = (unsigned int) parse_ulong("--timeout", optarg, 1, 600000); break;
 		case 'R': cfg.retries = (unsigned int) parse_ulong("--retries", optarg, 0, 100); break;
 		case 'P': cfg.pending_only = true; break;
+		case 'X': cfg.save_states = optarg; break;
 		case 'p': cfg.period = (unsigned int) parse_ulong("--period", optarg, 1, 3600); break;
 		case 'd': cfg.digits = (unsigned int) parse_ulong("--digits", optarg, 6, 8); break;
 		case 'H':
@@ -847,6 +865,8 @@ static void parse_args(int argc, char **argv)
 	if (optind != argc) usage(2);
 	if (!cfg.users_file) die("--users CSV is required");
 	if (cfg.pending_only && (cfg.mode != MODE_TWOFA)) die("--pending-only needs --mode twofa");
+	if (cfg.save_states && !cfg.pending_only) die("--save-states needs --pending-only");
+	if (cfg.save_states && !(states_out = fopen(cfg.save_states, "w"))) die("%s: %s", cfg.save_states, strerror(errno));
 	if (cfg.inflight > cfg.sockets * IDS_PER_SOCKET) {
 		die("--inflight %u needs at least %u sockets (256 Ids each)", cfg.inflight,
 		    (cfg.inflight + IDS_PER_SOCKET - 1) / IDS_PER_SOCKET);
