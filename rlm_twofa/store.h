@@ -356,8 +356,11 @@ twofa_rcode_t twofa_store_set_preferred(twofa_store_t *store, char const *name, 
 
 /*
  *	The whole store, row by row (twofa-admin migrate): every user with its
- *	factors and counters (ids kept), used steps, backup codes, audit and
- *	login rows.  Everything is read into memory at once.
+ *	factors, counters and preferred method (ids kept), used steps, backup
+ *	codes, remembered devices, audit and login rows.  Everything is read
+ *	into memory at once.  What lives minutes (SMS and email codes, sends
+ *	counted for the hourly limits, answered States' nonces) is not part
+ *	of it: a code not yet answered is sent again after the move.
  */
 typedef struct {
 	int64_t			factor_id;
@@ -386,6 +389,17 @@ typedef struct {
 } twofa_audit_row_t;
 
 typedef struct {
+	int64_t			id;
+	int64_t			user_id;
+	uint8_t			*hash;			//!< devices.h: the keyed hash, never the name
+	size_t			hash_len;
+	time_t			created;
+	time_t			last_used;
+	time_t			expires;
+	char const		*nas;			//!< NULL if none
+} twofa_device_row_t;
+
+typedef struct {
 	int			schema_version;
 	twofa_user_t		**users;		//!< by id; each with its factors (last_step as stored)
 	size_t			num_users;
@@ -397,6 +411,8 @@ typedef struct {
 	size_t			num_audit;
 	twofa_login_t		*logins;
 	size_t			num_logins;
+	twofa_device_row_t	*devices;		//!< by id
+	size_t			num_devices;
 } twofa_store_dump_t;
 
 /** Read every row into *out (talloc'd under ctx), in one read transaction. */

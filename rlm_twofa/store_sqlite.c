@@ -278,6 +278,7 @@ typedef enum {
 	STMT_DUMP_USED,
 	STMT_DUMP_CODES,
 	STMT_DUMP_AUDIT,
+	STMT_DUMP_DEVICES,
 	STMT_BEGIN,
 	STMT_BEGIN_READ,
 	STMT_COMMIT,
@@ -473,6 +474,7 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_DUMP_USED]	= "SELECT factor_id, step, expires FROM factor_used ORDER BY factor_id, step",
 	[STMT_DUMP_CODES]	= "SELECT id, user_id, salt, hash, created, used_at FROM backup_codes ORDER BY id",
 	[STMT_DUMP_AUDIT]	= "SELECT id, at, actor, action, user, detail FROM audit ORDER BY id",
+	[STMT_DUMP_DEVICES]	= "SELECT id, user_id, hash, created, last_used, expires, nas FROM devices ORDER BY id",
 	[STMT_BEGIN]		= "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ]	= "BEGIN",	/* deferred: in WAL, reads never wait for a writer */
 	[STMT_COMMIT]		= "COMMIT",
@@ -2632,6 +2634,22 @@ static twofa_rcode_t dump_rows(conn_t *c, twofa_store_dump_t *d)
 	}
 	stmt_done(stmt);
 	if (step != SQLITE_DONE) return conn_error(c, "dump logins", step);
+
+	stmt = stmt_start(c, STMT_DUMP_DEVICES);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		twofa_device_row_t *v = GROW(d, d->devices, d->num_devices, twofa_device_row_t);
+
+		if (!v) goto oom;
+		v->id = sqlite3_column_int64(stmt, 0);
+		v->user_id = sqlite3_column_int64(stmt, 1);
+		if (!(v->hash = blob_dup(d->devices, stmt, 2, &v->hash_len))) goto oom;
+		v->created = sqlite3_column_int64(stmt, 3);
+		v->last_used = sqlite3_column_int64(stmt, 4);
+		v->expires = sqlite3_column_int64(stmt, 5);
+		v->nas = column_strdup(d->devices, stmt, 6);
+	}
+	stmt_done(stmt);
+	if (step != SQLITE_DONE) return conn_error(c, "dump devices", step);
 	return TWOFA_OK;
 
 oom:

@@ -18,6 +18,8 @@
 #include "check.h"
 #include "store.h"
 #include "backup.h"
+#include "oob.h"
+#include "devices.h"
 
 static char const	*url, *empty_url, *password_file;
 static int		seq;
@@ -70,14 +72,14 @@ static int64_t step_now(void)
 	return (int64_t) time(NULL) / 30;
 }
 
-static void schema_is_version_7_and_opens_again(void)
+static void schema_is_version_10_and_opens_again(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_store(ctx);
 
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	store = open_url(ctx, url, false, 2000);
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	talloc_free(ctx);
 }
 
@@ -104,7 +106,7 @@ static void migrations_from_empty_run_once_under_the_lock(void)
 			close(go[1]);
 			if (read(go[0], &b, 1) < 0) _exit(3);
 			store = open_url(NULL, empty_url, true, 2000);
-			_exit(store && (twofa_store_schema_version(store) == 7) ? 0 : 1);
+			_exit(store && (twofa_store_schema_version(store) == 10) ? 0 : 1);
 		}
 	}
 	close(go[0]);
@@ -114,7 +116,7 @@ static void migrations_from_empty_run_once_under_the_lock(void)
 	}
 	CHECK(ok == 4);
 	store = open_url(ctx, empty_url, false, 2000);
-	CHECK(store && twofa_store_schema_version(store) == 7);
+	CHECK(store && twofa_store_schema_version(store) == 10);
 	talloc_free(ctx);
 }
 
@@ -568,6 +570,334 @@ done:
 	talloc_free(ctx);
 }
 
+/*
+ *	Schema 8-10: sealed States, SMS and email codes, send limits, the
+ *	preferred method, remembered devices.
+ */
+/* A fresh random-looking nonce of 16 bytes, different per call and process. */
+static void new_nonce(uint8_t nonce[16])
+{
+	static uint32_t	n;
+	uint32_t	pid = (uint32_t) getpid(), t = (uint32_t) time(NULL), i = ++n;
+
+	memset(nonce, 0x5a, 16);
+	memcpy(nonce, &pid, 4);
+	memcpy(nonce + 4, &t, 4);
+	memcpy(nonce + 8, &i, 4);
+}
+
+typedef struct {
+	uint8_t		nonce[16];
+	time_t		expires;
+} state_race_t;
+
+static int use_state(twofa_store_t *store, void *arg)
+{
+	state_race_t const	*s = arg;
+	twofa_rcode_t		rc = twofa_store_state_use(store, s->nonce, sizeof(s->nonce), s->expires, time(NULL));
+
+	if (rc == TWOFA_OK) return 0;
+	return (rc == TWOFA_ERR_REPLAYED) ? 1 : 2;
+}
+
+static void state_used_once_across_processes(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	state_race_t	s;
+	int		round;
+
+	if (!store) goto done;
+	for (round = 0; round < 3; round++) {
+		new_nonce(s.nonce);
+		s.expires = time(NULL) + 120;
+		CHECK(race_processes(4, use_state, &s) == 1);
+		CHECK(twofa_store_state_use(store, s.nonce, sizeof(s.nonce), s.expires, time(NULL)) == TWOFA_ERR_REPLAYED);
+	}
+	/* Expired nonces are pruned now and then (TWOFA_STATE_PRUNE_EVERY calls), a fresh one never. */
+	new_nonce(s.nonce);
+	CHECK(twofa_store_state_use(store, s.nonce, sizeof(s.nonce), time(NULL) + 120, time(NULL)) == TWOFA_OK);
+	for (round = 0; round < 2 * TWOFA_STATE_PRUNE_EVERY; round++) {
+		uint8_t old[16];
+
+		new_nonce(old);
+		CHECK(twofa_store_state_use(store, old, sizeof(old), time(NULL) - 3600, time(NULL)) == TWOFA_OK);
+	}
+	CHECK(twofa_store_state_use(store, s.nonce, sizeof(s.nonce), time(NULL) + 120, time(NULL)) == TWOFA_ERR_REPLAYED);
+done:
+	talloc_free(ctx);
+}
+
+/* A login answering a sealed State, for a consume. */
+static twofa_login_t state_login(char const *name, uint8_t const nonce[16])
+{
+	return (twofa_login_t) { .at = time(NULL), .user = name, .nas = "127.0.0.1", .method = "totp",
+				 .result = "accept", .reason = "ok", .state_nonce = nonce, .state_nonce_len = 16,
+				 .state_expires = time(NULL) + 120 };
+}
+
+static int64_t logins_of(TALLOC_CTX *ctx, twofa_store_t *store, char const *name)
+{
+	twofa_login_t	*l;
+	size_t		n = 0;
+
+	if (twofa_store_list_logins(store, ctx, name, 0, &l, &n) != TWOFA_OK) return -1;
+	return (int64_t) n;
+}
+
+/* Every consume records the State first: a State answered once is EXPIRED for any consume after. */
+static void consume_with_a_state_nonce_refuses_a_second_use(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	uint8_t			nonce[16], spent[16], bkey[TWOFA_BACKUP_KEY_LEN] = { 9 };
+	char			code[TWOFA_BACKUP_CODE_LEN + 1], wrong[TWOFA_BACKUP_CODE_LEN + 1];
+	twofa_backup_hash_t	hash;
+	twofa_factor_t		sms = { .kind = TWOFA_FACTOR_SMS, .address = "+441234567890" };
+	twofa_login_t		login;
+	twofa_user_t		*u;
+	int64_t			uid, fid, s = step_now();
+	char const		*name;
+
+	if (!store) goto done;
+	name = new_user(ctx, store, &uid, &fid);
+	new_nonce(nonce);
+	login = state_login(name, nonce);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, s, time(NULL), &login) == TWOFA_OK);
+	CHECK(logins_of(ctx, store, name) == 1);
+	/* The same State again, with a step not used yet: the State decides. */
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, s + 1, time(NULL), &login) == TWOFA_ERR_EXPIRED);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->factors[0].last_step == s);
+	CHECK(twofa_backup_code_from_number(3141592, code) && twofa_backup_code_seal(bkey, code, &hash) == TWOFA_OK);
+	CHECK(twofa_store_backup_set(store, name, &hash, 1, NULL) == TWOFA_OK);
+	CHECK(twofa_store_backup_consume(store, uid, bkey, code, time(NULL), NULL, &login) == TWOFA_ERR_EXPIRED);
+	CHECK(twofa_store_factor_enrol(store, uid, &sms, s, time(NULL), &login) == TWOFA_ERR_EXPIRED);
+	CHECK(twofa_store_state_use(store, nonce, sizeof(nonce), login.state_expires, time(NULL)) == TWOFA_ERR_REPLAYED);
+	CHECK(logins_of(ctx, store, name) == 1);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->num_factors == 1 && u->backup_codes_left == 1);
+
+	/* A wrong answer spends its State too (kept, not rolled back with the refusal). */
+	new_nonce(spent);
+	login = state_login(name, spent);
+	CHECK(twofa_store_factor_consume_step(store, uid, fid, s, time(NULL), &login) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_state_use(store, spent, sizeof(spent), login.state_expires, time(NULL)) == TWOFA_ERR_REPLAYED);
+	new_nonce(spent);
+	login = state_login(name, spent);
+	CHECK(twofa_backup_code_from_number(2718281, wrong));
+	CHECK(twofa_store_backup_consume(store, uid, bkey, wrong, time(NULL), NULL, &login) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_backup_consume(store, uid, bkey, code, time(NULL), NULL, &login) == TWOFA_ERR_EXPIRED);
+
+	/* A fresh State: the backup code, then an enrolment that stores the SMS factor's number. */
+	new_nonce(nonce);
+	login = state_login(name, nonce);
+	CHECK(twofa_store_backup_consume(store, uid, bkey, code, time(NULL), NULL, &login) == TWOFA_OK);
+	new_nonce(nonce);
+	login = state_login(name, nonce);
+	CHECK(twofa_store_factor_enrol(store, uid, &sms, s, time(NULL), &login) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	CHECK(u && twofa_user_factor(u, TWOFA_FACTOR_SMS) &&
+	      twofa_user_factor(u, TWOFA_FACTOR_SMS)->address &&
+	      strcmp(twofa_user_factor(u, TWOFA_FACTOR_SMS)->address, "+441234567890") == 0);
+	CHECK(logins_of(ctx, store, name) == 3);
+done:
+	talloc_free(ctx);
+}
+
+/* A user with a confirmed SMS factor; *factor_id gets its id. */
+static char const *new_sms_user(TALLOC_CTX *ctx, twofa_store_t *store, int64_t *user_id, int64_t *factor_id)
+{
+	char const		*name = new_user(ctx, store, user_id, NULL);
+	twofa_factor_t		f = { .kind = TWOFA_FACTOR_SMS, .confirmed = true, .address = "+15555550100" };
+	twofa_user_t		*u = NULL;
+	twofa_factor_t const	*got;
+
+	CHECK(twofa_store_factor_set(store, name, &f) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	got = u ? twofa_user_factor(u, TWOFA_FACTOR_SMS) : NULL;
+	*factor_id = got ? got->id : 0;
+	return name;
+}
+
+typedef struct {
+	int64_t		user_id;
+	int64_t		factor_id;
+	uint8_t		okey[TWOFA_OOB_KEY_LEN];
+	char		code[TWOFA_OOB_DIGITS_MAX + 1];
+} oob_race_t;
+
+static int use_oob(twofa_store_t *store, void *arg)
+{
+	oob_race_t const	*o = arg;
+	twofa_rcode_t		rc = twofa_store_oob_consume(store, o->user_id, o->factor_id, o->okey, o->code, 6,
+							     time(NULL), NULL);
+
+	if (rc == TWOFA_OK) return 0;
+	return (rc == TWOFA_ERR_REPLAYED) ? 1 : 2;
+}
+
+static void oob_code_from_four_processes_exactly_one_wins(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	twofa_oob_hash_t	hash;
+	oob_race_t		o;
+	char			other[TWOFA_OOB_DIGITS_MAX + 1];
+	int64_t			totp_id;
+	twofa_user_t		*u;
+	char const		*name;
+	int			round;
+
+	if (!store) goto done;
+	memset(o.okey, 4, sizeof(o.okey));
+	name = new_sms_user(ctx, store, &o.user_id, &o.factor_id);
+	for (round = 0; round < 3; round++) {
+		CHECK(twofa_oob_code_generate(6, o.code) == TWOFA_OK);
+		CHECK(twofa_oob_code_seal(o.okey, o.code, &hash) == TWOFA_OK);
+		CHECK(twofa_store_oob_set(store, o.user_id, o.factor_id, &hash, time(NULL) + 300) == TWOFA_OK);
+		CHECK(race_processes(4, use_oob, &o) == 1);
+		CHECK(twofa_store_oob_consume(store, o.user_id, o.factor_id, o.okey, o.code, 6, time(NULL), NULL) ==
+		      TWOFA_ERR_REPLAYED);
+	}
+	/* A wrong answer, an expired code, a replaced one, a factor not confirmed or not the user's. */
+	CHECK(twofa_oob_code_generate(6, o.code) == TWOFA_OK && twofa_oob_code_seal(o.okey, o.code, &hash) == TWOFA_OK);
+	CHECK(twofa_store_oob_set(store, o.user_id, o.factor_id, &hash, time(NULL) + 300) == TWOFA_OK);
+	snprintf(other, sizeof(other), "%06d", (atoi(o.code) + 1) % 1000000);
+	CHECK(twofa_store_oob_consume(store, o.user_id, o.factor_id, o.okey, other, 6, time(NULL), NULL) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_store_oob_consume(store, o.user_id, o.factor_id, o.okey, o.code, 6, time(NULL) + 301, NULL) ==
+	      TWOFA_ERR_EXPIRED);
+	CHECK(twofa_store_oob_consume(store, o.user_id, o.factor_id, o.okey, "12ab56", 6, time(NULL), NULL) ==
+	      TWOFA_ERR_MALFORMED);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK);
+	totp_id = twofa_user_factor(u, TWOFA_FACTOR_TOTP)->id;
+	CHECK(twofa_store_oob_set(store, o.user_id, totp_id + 1000000, &hash, time(NULL) + 300) == TWOFA_ERR_NOT_ENROLLED);
+	CHECK(twofa_store_oob_set(store, o.user_id + 1, o.factor_id, &hash, time(NULL) + 300) == TWOFA_ERR_NOT_ENROLLED);
+	/* The factor replaced: its code goes with it. */
+	CHECK(twofa_store_oob_set(store, o.user_id, o.factor_id, &hash, time(NULL) + 300) == TWOFA_OK);
+	{
+		twofa_factor_t f = { .kind = TWOFA_FACTOR_SMS, .confirmed = true, .address = "+15555550101" };
+
+		CHECK(twofa_store_factor_set(store, name, &f) == TWOFA_OK);
+	}
+	CHECK(twofa_store_oob_consume(store, o.user_id, o.factor_id, o.okey, o.code, 6, time(NULL), NULL) ==
+	      TWOFA_ERR_NOT_ENROLLED);
+done:
+	talloc_free(ctx);
+}
+
+typedef struct {
+	int64_t		user_id;
+	char		nas[32];
+	time_t		now;
+} send_race_t;
+
+static int send_once(twofa_store_t *store, void *arg)
+{
+	send_race_t const	*s = arg;
+	twofa_rcode_t		rc = twofa_store_send_allow(store, s->user_id, s->nas, s->now, 2, 0);
+
+	if (rc == TWOFA_OK) return 0;
+	return (rc == TWOFA_ERR_THROTTLED) ? 1 : 2;
+}
+
+static void send_limits_per_user_and_per_nas_hold_across_processes(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	send_race_t	s;
+	int64_t		uid2;
+	time_t		now = time(NULL);
+	int		i;
+
+	if (!store) goto done;
+	new_user(ctx, store, &s.user_id, NULL);
+	new_user(ctx, store, &uid2, NULL);
+	snprintf(s.nas, sizeof(s.nas), "192.0.2.%d", (int) (getpid() % 250));
+	s.now = now;
+	/* Four servers, two slots: exactly two sends. */
+	CHECK(race_processes(4, send_once, &s) == 2);
+	CHECK(twofa_store_send_allow(store, s.user_id, s.nas, now, 2, 0) == TWOFA_ERR_THROTTLED);
+	CHECK(twofa_store_send_allow(store, s.user_id, s.nas, now, 3, 0) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, s.user_id, s.nas, now, 0, 0) == TWOFA_OK);		/* no limit */
+	/* An hour later the window is empty again. */
+	CHECK(twofa_store_send_allow(store, s.user_id, s.nas, now + TWOFA_SEND_WINDOW, 1, 0) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, s.user_id, s.nas, now + TWOFA_SEND_WINDOW, 1, 0) == TWOFA_ERR_THROTTLED);
+	/* The NAS's limit counts every user's sends through it. */
+	for (i = 0; i < 2; i++) CHECK(twofa_store_send_allow(store, uid2, "198.51.100.7", now, 0, 3) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, s.user_id, "198.51.100.7", now, 0, 3) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, uid2, "198.51.100.7", now, 0, 3) == TWOFA_ERR_THROTTLED);
+	CHECK(twofa_store_send_allow(store, uid2, "198.51.100.8", now, 0, 3) == TWOFA_OK);
+done:
+	talloc_free(ctx);
+}
+
+static void preferred_method_is_kept(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	twofa_user_t	*u;
+	char const	*name;
+
+	if (!store) goto done;
+	name = new_user(ctx, store, NULL, NULL);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->preferred == 0);
+	CHECK(twofa_store_set_preferred(store, name, TWOFA_FACTOR_EMAIL) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->preferred == TWOFA_FACTOR_EMAIL);
+	CHECK(twofa_store_set_preferred(store, name, 0) == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, name, &u) == TWOFA_OK && u->preferred == 0);
+	CHECK(twofa_store_set_preferred(store, "nobody-at-all", TWOFA_FACTOR_SMS) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
+static void devices_remembered_known_listed_forgotten(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	twofa_store_t	*store = open_store(ctx);
+	uint8_t		a[TWOFA_DEVICE_HASH_LEN], b[TWOFA_DEVICE_HASH_LEN];
+	twofa_device_t	*list = NULL;
+	size_t		n = 0;
+	unsigned int	gone = 0;
+	time_t		now = time(NULL);
+	int64_t		uid, uid2, first_id;
+	char const	*name;
+
+	if (!store) goto done;
+	memset(a, 0xa1, sizeof(a));
+	memset(b, 0xb2, sizeof(b));
+	name = new_user(ctx, store, &uid, NULL);
+	new_user(ctx, store, &uid2, NULL);
+	CHECK(twofa_store_device_known(store, uid, a, now) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_device_remember(store, uid, a, now - 100, now + 1000, "127.0.0.1") == TWOFA_OK);
+	CHECK(twofa_store_device_known(store, uid, a, now) == TWOFA_OK);
+	CHECK(twofa_store_device_known(store, uid2, a, now) == TWOFA_ERR_NOT_FOUND);	/* another user's */
+	CHECK(twofa_store_device_known(store, uid, a, now + 1000) == TWOFA_ERR_NOT_FOUND);	/* expired then */
+	CHECK(twofa_store_device_list(store, ctx, name, now, &list, &n) == TWOFA_OK && n == 1);
+	first_id = n ? list[0].id : 0;
+	/* Remembered again: the same id and first date, a new expiry and NAS. */
+	CHECK(twofa_store_device_remember(store, uid, a, now, now + 2000, "127.0.0.2") == TWOFA_OK);
+	CHECK(twofa_store_device_remember(store, uid, b, now, now + 10, NULL) == TWOFA_OK);
+	CHECK(twofa_store_device_list(store, ctx, name, now, &list, &n) == TWOFA_OK && n == 2);
+	CHECK(n == 2 && list[0].id == first_id && list[0].created == now - 100 && list[0].last_used == now &&
+	      list[0].expires == now + 2000 && list[0].nas && strcmp(list[0].nas, "127.0.0.2") == 0 && !list[1].nas);
+	/* Not listed once expired, and forgotten by the user's next remember. */
+	CHECK(twofa_store_device_list(store, ctx, name, now + 10, &list, &n) == TWOFA_OK && n == 1);
+	CHECK(twofa_store_device_remember(store, uid, a, now + 20, now + 2000, "127.0.0.2") == TWOFA_OK);
+	CHECK(twofa_store_device_known(store, uid, b, now) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_device_remember(store, uid + 1000000, a, now, now + 10, NULL) == TWOFA_ERR_STORE);
+	/* Forget one, then all. */
+	CHECK(twofa_store_device_remember(store, uid, b, now, now + 100, NULL) == TWOFA_OK);
+	CHECK(twofa_store_device_forget(store, name, first_id, &gone) == TWOFA_OK && gone == 1);
+	CHECK(twofa_store_device_forget(store, name, first_id, &gone) == TWOFA_OK && gone == 0);
+	CHECK(twofa_store_device_known(store, uid, a, now) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_device_known(store, uid, b, now) == TWOFA_OK);
+	CHECK(twofa_store_device_forget(store, name, 0, &gone) == TWOFA_OK && gone == 1);
+	CHECK(twofa_store_device_list(store, ctx, name, now, &list, &n) == TWOFA_OK && n == 0);
+	CHECK(twofa_store_device_list(store, ctx, "nobody-at-all", now, &list, &n) == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_device_forget(store, "nobody-at-all", 0, &gone) == TWOFA_ERR_NOT_FOUND);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	url = getenv("TWOFA_PG_URL");
@@ -577,7 +907,7 @@ int main(void)
 		printf("FAIL pg_store_probe: TWOFA_PG_URL, TWOFA_PG_EMPTY_URL and TWOFA_PG_PASSWORD_FILE must be set\n");
 		return 1;
 	}
-	RUN(schema_is_version_7_and_opens_again);
+	RUN(schema_is_version_10_and_opens_again);
 	RUN(migrations_from_empty_run_once_under_the_lock);
 	RUN(password_in_the_url_is_refused);
 	RUN(users_round_trip_in_any_case);
@@ -594,5 +924,11 @@ int main(void)
 	RUN(enrol_at_login_keeps_a_confirmed_factor);
 	RUN(reset_removes_factors_and_codes);
 	RUN(bulk_transaction_commits_or_rolls_back);
+	RUN(state_used_once_across_processes);
+	RUN(consume_with_a_state_nonce_refuses_a_second_use);
+	RUN(oob_code_from_four_processes_exactly_one_wins);
+	RUN(send_limits_per_user_and_per_nas_hold_across_processes);
+	RUN(preferred_method_is_kept);
+	RUN(devices_remembered_known_listed_forgotten);
 	CHECK_EXIT();
 }

@@ -26,7 +26,7 @@ stop_all() {
 trap stop_all EXIT
 
 tf_pg_setup "$TF_WORK/pg"
-printf 'CREATE DATABASE %s OWNER twofa;\n' twofa_probe twofa_empty twofa_mig | tf_pg_psql postgres >/dev/null \
+printf 'CREATE DATABASE %s OWNER twofa;\n' twofa_probe twofa_empty twofa_mig twofa_old | tf_pg_psql postgres >/dev/null \
 	|| die "creating the test databases failed"
 
 # pg_url DB: the store's URL for another database of the same server.
@@ -47,7 +47,7 @@ store_cases() {
 admin_init_add_enroll_list_on_postgresql() {
 	local out
 	out=$(tf_pgadmin init --owner freerad); tf_expect "init" "$?" 0
-	tf_expect "init says" "$(printf '%s\n' "$out" | grep -c 'ready (schema 7)')" 1
+	tf_expect "init says" "$(printf '%s\n' "$out" | grep -c 'ready (schema 10)')" 1
 	tf_expect "key owner" "$(stat -c %U:%a "$PGKEY")" "freerad:600"
 	printf '%s' "$USERS_CSV" | tf_pgadmin user import - >/dev/null; tf_expect "import" "$?" 0
 	printf '%s\n' "$PW" | tf_pgadmin user add zed >/dev/null; tf_expect "user add" "$?" 0
@@ -58,7 +58,7 @@ admin_init_add_enroll_list_on_postgresql() {
 	tf_expect "listed" "$(printf '%s\n' "$out" | awk 'NR > 1 { print $1 }' | tr '\n' ' ')" \
 		"alice bob carol dave erin frank grace zed "
 	tf_expect "zed pending" "$(printf '%s\n' "$out" | awk '$1 == "zed" { print $2 }')" pending
-	tf_expect "schema" "$(tf_pg_sql 'SELECT version FROM schema_version')" 7
+	tf_expect "schema" "$(tf_pg_sql 'SELECT version FROM schema_version')" 10
 	tf_expect "audit" "$(tf_pg_sql "SELECT count(*) FROM audit WHERE action IN ('init', 'user import', 'user add', 'totp enroll')" | tr -d ' ')" 4
 	# The password on no command line, and none in the URL.
 	"$TWOFA_ADMIN" -s "postgresql://twofa:x@127.0.0.1:$PG_PORT/twofa" -k "$PGKEY" user list >/dev/null 2>"$TF_WORK/err"
@@ -138,14 +138,22 @@ backup_code_used_on_a_is_refused_on_b() {
 	tf_expect "left" "$(tf_pg_sql "SELECT count(*) FROM backup_codes b JOIN users u ON u.id = b.user_id WHERE u.name = 'carol' AND used_at IS NULL")" 0
 }
 
-# Round two on another server than round one: the pending challenge lives in
-# the first server's session-state, so the second refuses it (fail closed)
-# until the State is a sealed token (issue 18).
-challenge_from_a_answered_on_b_is_rejected() {
-	on A; tf_round1 erin "$PW"
+# Round two on another server than round one: the sealed State carries the
+# pending challenge (issue 18), so B answers it; the database records its
+# nonce, so the State is answered once, on either server (later answers
+# carry a code of the next step, unused, so only the State refuses them).
+challenge_from_a_answered_on_b_once() {
+	local state
 	tf_wait_fresh_step
-	on B; tf_round2 erin "$(tf_code "${SECRET[erin]}")" "$R_STATE"
-	tf_expect_reject "round two on B"
+	on A; tf_round1 erin "$PW"; state=$R_STATE
+	tf_expect "round one on A" "$R_CODE" Access-Challenge
+	on B; tf_round2 erin "$(tf_code "${SECRET[erin]}")" "$state"
+	tf_expect "round two on B" "$R_CODE" Access-Accept
+	on A; tf_round2 erin "$(tf_code "${SECRET[erin]}" 30)" "$state"
+	tf_expect_reject "the same State again on A"
+	on B; tf_round2 erin "$(tf_code "${SECRET[erin]}" 30)" "$state"
+	tf_expect_reject "the same State again on B"
+	tf_expect "one nonce kept" "$(tf_pg_sql 'SELECT count(*) > 0 FROM used_states')" t
 }
 
 # Logins until one is accepted, at most 10 tries (the pool reconnects on the next call).
@@ -185,8 +193,9 @@ paused_postgresql_rejects_then_recovers() {
 	tf_expect "A once it answers" "$R_CODE" Access-Accept
 }
 
-# An SQLite store with a user, a lock, a used step, backup codes and logins,
-# copied to PostgreSQL, and logins on the copy with the same key file.
+# An SQLite store with a user, a lock, a used step, backup codes, logins, a
+# preferred method and a remembered device, copied to PostgreSQL, and logins
+# on the copy with the same key file.
 migrate_from_sqlite_then_logins_on_postgresql() {
 	local sq=$TF_WORK/sqlite/twofa.db key=$TF_WORK/sqlite/twofa.key out codes step target status
 	declare -A S
@@ -198,18 +207,24 @@ migrate_from_sqlite_then_logins_on_postgresql() {
 	step=$(( $(date +%s) / 30 ))
 	sqlite3 "$sq" "UPDATE users SET locked_until = strftime('%s','now') + 3600, lock_count = 1 WHERE name = 'ivan';
 		INSERT INTO factor_used (factor_id, step, expires) SELECT f.id, $step, ($step + 11) * 30 FROM factors f JOIN users u ON u.id = f.user_id WHERE u.name = 'heidi';
-		INSERT INTO logins (at, user, nas, method, result, reason) VALUES ($step * 30 - 7, 'heidi', '127.0.0.1', 'totp', 'accept', 'ok'), ($step * 30 - 7, 'x', '127.0.0.1', 'none', 'reject', 'bad_password')"
+		INSERT INTO logins (at, user, nas, method, result, reason) VALUES ($step * 30 - 7, 'heidi', '127.0.0.1', 'totp', 'accept', 'ok'), ($step * 30 - 7, 'x', '127.0.0.1', 'none', 'reject', 'bad_password');
+		INSERT INTO devices (id, user_id, hash, created, last_used, expires, nas) SELECT 7, id, zeroblob(31) || x'2a', 1000, 2000, strftime('%s','now') + 86400, '127.0.0.9' FROM users WHERE name = 'judy'"
+	"$TWOFA_ADMIN" -s "$sq" -k "$key" user set judy --method totp >/dev/null; tf_expect "judy prefers totp" "$?" 0
 	target=$(pg_url twofa_mig)
 	# A target made by init (its own audit row is kept); the SQLite store's key serves both.
 	"$TWOFA_ADMIN" -s "$target" -k "$key" --db-password-file "$PG_PASSWORD_FILE" init >/dev/null
 	out=$("$TWOFA_ADMIN" -k "$key" --db-password-file "$PG_PASSWORD_FILE" migrate --from "sqlite:$sq" --to "$target"); status=$?
 	tf_expect "migrate" "$status" 0
-	tf_expect "counts" "$(printf '%s\n' "$out" | grep -c '^copied: 3 users, 3 factors, 1 used steps, 3 backup codes (3 unused), [0-9]* audit rows, 2 logins$')" 1
+	tf_expect "counts" "$(printf '%s\n' "$out" | grep -c '^copied: 3 users, 3 factors, 1 used steps, 3 backup codes (3 unused), [0-9]* audit rows, 2 logins, 1 remembered devices$')" 1
 	tf_expect "verified" "$(printf '%s\n' "$out" | grep -c '^verified: ')" 1
 	"$TWOFA_ADMIN" -k "$key" --db-password-file "$PG_PASSWORD_FILE" migrate --from "sqlite:$sq" --to "$target" >/dev/null 2>"$TF_WORK/err"
 	tf_expect "again into a full target" "$?" 1
 	tf_expect "why" "$(grep -c 'holds users or logins already' "$TF_WORK/err")" 1
 	tf_expect "no root-owned SQLite files" "$(find "$TF_WORK/sqlite" -user root | wc -l)" 0
+	tf_expect "preferred method copied" "$(printf "SELECT preferred FROM users WHERE name = 'judy';\n" | tf_pg_psql twofa_mig)" totp
+	tf_expect "device copied" "$(printf "SELECT d.id, encode(d.hash, 'hex'), d.created, d.last_used, d.nas FROM devices d JOIN users u ON u.id = d.user_id WHERE u.name = 'judy';\n" | tf_pg_psql twofa_mig)" \
+		"7|$(printf '%062d2a' 0)|1000|2000|127.0.0.9"
+	tf_expect "device listed" "$("$TWOFA_ADMIN" -s "$target" -k "$key" --db-password-file "$PG_PASSWORD_FILE" devices judy --json | grep -c '"id":7,.*"nas":"127.0.0.9"')" 1
 
 	# radiusd C on the copy, with the SQLite store's key file.
 	PORT_C=$(twofa_free_port)
@@ -233,6 +248,23 @@ migrate_from_sqlite_then_logins_on_postgresql() {
 	RADIUSD_PID=$PID_C twofa_stop_radiusd; PID_C=
 }
 
+# A database the first PostgreSQL backend made (schema 7: no oob_codes, sends,
+# used_states, devices, users.preferred) is brought to 10 by the next open,
+# its rows kept.
+schema_7_database_migrates_to_10() {
+	local out
+	old_admin() { "$TWOFA_ADMIN" -s "$(pg_url twofa_old)" -k "$PGKEY" --db-password-file "$PG_PASSWORD_FILE" "$@"; }
+	old_admin init >/dev/null; tf_expect "init" "$?" 0
+	printf '%s\n' "$PW" | old_admin user add kim >/dev/null; tf_expect "user add" "$?" 0
+	printf 'DROP TABLE devices, used_states, sends, oob_codes; ALTER TABLE users DROP COLUMN preferred;
+		UPDATE schema_version SET version = 7;\n' | tf_pg_psql twofa_old >/dev/null
+	tf_expect "back at 7" "$(printf 'SELECT version FROM schema_version;\n' | tf_pg_psql twofa_old)" 7
+	out=$(old_admin user set kim --method email); tf_expect "opened and used" "$?" 0
+	tf_expect "schema" "$(printf 'SELECT version FROM schema_version;\n' | tf_pg_psql twofa_old)" 10
+	tf_expect "kim kept, preferred set" "$(printf "SELECT preferred FROM users WHERE name = 'kim';\n" | tf_pg_psql twofa_old)" email
+	tf_expect "new tables" "$(printf "SELECT count(*) FROM pg_tables WHERE tablename IN ('devices', 'used_states', 'sends', 'oob_codes');\n" | tf_pg_psql twofa_old)" 4
+}
+
 # The database's password is in no log line and on no command line of ours.
 password_shown_nowhere() {
 	# grep -f: the password as a pattern from its file, not on grep's own command line.
@@ -247,8 +279,9 @@ start_servers
 tf_run same_code_sent_to_both_at_once_is_accepted_once
 tf_run lockout_earned_on_a_holds_on_b
 tf_run backup_code_used_on_a_is_refused_on_b
-tf_run challenge_from_a_answered_on_b_is_rejected
+tf_run challenge_from_a_answered_on_b_once
 tf_run postgresql_stopped_rejects_cleanly_then_logins_work_again
 tf_run paused_postgresql_rejects_then_recovers
 tf_run migrate_from_sqlite_then_logins_on_postgresql
+tf_run schema_7_database_migrates_to_10
 tf_run password_shown_nowhere

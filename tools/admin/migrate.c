@@ -2,13 +2,18 @@
  * migrate.c	twofa-admin migrate: copy a whole store into a new one
  *		(sqlite:PATH to postgresql://...), then read both and compare.
  *
- *		Every user (with its counters and lock), factor, used step,
- *		backup code, audit and login row goes over in one transaction
- *		on the target, with its id: sealed secrets are bound to their
- *		user's id (crypto.h), so the key file stays the same.  Used
- *		steps go as the target keeps them (PostgreSQL: each factor's
- *		newest used step).  Then the counts are compared, and a SHA-256
- *		over every password hash, sealed secret and backup code hash of
+ *		Every user (with its counters, lock and preferred method),
+ *		factor, used step, backup code, remembered device, audit and
+ *		login row goes over in one transaction on the target, with its
+ *		id: sealed secrets are bound to their user's id (crypto.h), and
+ *		device hashes to it (devices.h), so the key file stays the
+ *		same.  Used steps go as the target keeps them (PostgreSQL: each
+ *		factor's newest used step).  Not copied, as they live minutes:
+ *		SMS and email codes not yet answered (the user asks for a new
+ *		one), the sends counted for the hourly limits, and the nonces
+ *		of answered States (store.h).  Then the counts are compared,
+ *		and a SHA-256 over every password hash, preferred method,
+ *		sealed secret, address, backup code hash and device hash of
  *		each side; the digest itself is never printed.
  */
 #include <stdlib.h>
@@ -25,6 +30,7 @@ typedef struct {
 	size_t		unused_codes;
 	size_t		audit;
 	size_t		logins;
+	size_t		devices;
 	unsigned char	digest[32];	//!< over the secrets, in id order
 } tally_t;
 
@@ -71,6 +77,7 @@ static bool tally(twofa_store_dump_t *d, tally_t *t)
 		EVP_DigestUpdate(md, &u->id, sizeof(u->id));
 		digest_str(md, u->name);
 		digest_str(md, u->password_hash);
+		digest_str(md, u->preferred ? twofa_factor_kind_name(u->preferred) : NULL);
 		for (j = 0; j < u->num_factors; j++) {
 			EVP_DigestUpdate(md, &u->factors[j].id, sizeof(u->factors[j].id));
 			digest_bytes(md, u->factors[j].sealed, u->factors[j].sealed_len);
@@ -84,12 +91,21 @@ static bool tally(twofa_store_dump_t *d, tally_t *t)
 		digest_bytes(md, d->codes[i].hash, d->codes[i].hash_len);
 		if (!d->codes[i].used_at) t->unused_codes++;
 	}
+	for (i = 0; i < d->num_devices; i++) {
+		twofa_device_row_t const *v = &d->devices[i];
+
+		EVP_DigestUpdate(md, &v->id, sizeof(v->id));
+		EVP_DigestUpdate(md, &v->user_id, sizeof(v->user_id));
+		digest_bytes(md, v->hash, v->hash_len);
+		EVP_DigestUpdate(md, &v->expires, sizeof(v->expires));
+	}
 	ok = EVP_DigestFinal_ex(md, t->digest, &len) && (len == sizeof(t->digest));
 	EVP_MD_CTX_free(md);
 	t->users = d->num_users;
 	t->codes = d->num_codes;
 	t->audit = d->num_audit;
 	t->logins = d->num_logins;
+	t->devices = d->num_devices;
 	return ok;
 }
 
@@ -130,7 +146,8 @@ static int open_side(admin_t *a, char const *url, bool create, twofa_store_t **s
 static void print_tally(char const *what, tally_t const *t, size_t used)
 {
 	printf("%s: %zu users, %zu factors, %zu used steps, %zu backup codes (%zu unused), %zu audit rows, "
-	       "%zu logins\n", what, t->users, t->factors, used, t->codes, t->unused_codes, t->audit, t->logins);
+	       "%zu logins, %zu remembered devices\n", what, t->users, t->factors, used, t->codes, t->unused_codes,
+	       t->audit, t->logins, t->devices);
 }
 
 int cmd_migrate(admin_t *a, command_t const *cmd, int argc, char **argv)
@@ -181,14 +198,15 @@ int cmd_migrate(admin_t *a, command_t const *cmd, int argc, char **argv)
 	missing = steps_not_kept(src, after);
 	tt.audit -= before->num_audit;		/* the target's own rows (its init) were there before */
 	if ((ts.users != tt.users) || (ts.factors != tt.factors) || (ts.codes != tt.codes) ||
-	    (ts.unused_codes != tt.unused_codes) || (ts.audit != tt.audit) || (ts.logins != tt.logins) || missing ||
+	    (ts.unused_codes != tt.unused_codes) || (ts.audit != tt.audit) || (ts.logins != tt.logins) || (ts.devices != tt.devices) || missing ||
 	    (memcmp(ts.digest, tt.digest, sizeof(ts.digest)) != 0)) {
 		print_tally("target holds", &tt, src->num_used - missing);
 		return say(ADMIN_ERROR, "verification FAILED: the target differs from the source (%zu used steps "
 			   "not kept%s)", missing, memcmp(ts.digest, tt.digest, sizeof(ts.digest)) ? ", secrets differ" : "");
 	}
 	printf("verified: the same counts on both sides, every used step kept, and the checksum (SHA-256) of "
-	       "password hashes, secrets and backup codes equal\n");
+	       "password hashes, secrets, backup codes and devices equal (SMS and email codes not yet answered "
+	       "are not copied: they are sent again)\n");
 
 	a->store = to;
 	{
