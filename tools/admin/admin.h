@@ -6,7 +6,7 @@
  *
  *		main.c has the command table; one file per command group
  *		(init.c, user.c, user_import.c, contact.c, totp.c, backup.c, log.c, policy.c,
- *		devices.c, migrate.c);
+ *		devices.c, migrate.c, testsend.c);
  *		common.c the helpers.
  */
 #ifndef TWOFA_ADMIN_H
@@ -34,6 +34,7 @@
 #define DEFAULT_KEY_DIR		"/var/lib/freeradius/twofa"	//!< the key's folder for a postgresql:// store
 #define DEFAULT_OWNER		"freerad"	//!< the user radiusd runs as on Debian
 #define DEFAULT_ISSUER		"rlm_twofa"
+#define DEFAULT_MODULE_CONFIG	"/etc/freeradius/3.0/mods-available/twofa"	//!< test-send reads sms { } and email { } there
 #define BUSY_TIMEOUT_MS		5000
 #define PASSWORD_MAX		1024		//!< bytes, newline included
 
@@ -144,6 +145,8 @@ int cmd_policy_test(admin_t *a, command_t const *cmd, int argc, char **argv);	/*
 int cmd_policy_check(admin_t *a, command_t const *cmd, int argc, char **argv);
 
 int cmd_devices(admin_t *a, command_t const *cmd, int argc, char **argv);	/* devices.c */
+
+int cmd_test_send(admin_t *a, command_t const *cmd, int argc, char **argv);	/* testsend.c */
 /** Forget every remembered device of name (after reset, passwd, 2fa), with an audit row. */
 int forget_user_devices(admin_t *a, char const *name);
 

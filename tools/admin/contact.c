@@ -1,7 +1,7 @@
 /*
  * contact.c	twofa-admin user set: a user's phone number and email
  *		addresses (their SMS and email factors) and preferred method;
- *		twofa-admin test-send lives in test_send.c.
+ *		twofa-admin test-send lives in testsend.c.
  *
  *		An SMS factor is the number, E.164 (contact.h); an email
  *		factor holds one or two addresses and which of them get the

@@ -51,6 +51,10 @@ static command_t const commands[] = {
 	  "read the per-NAS rule file as radiusd would: errors with file, line and why (exit 1)" },
 	{ "devices", NULL, cmd_devices, "NAME [--forget ID|--all] [--json]",
 	  "a user's remembered devices (remember_days); --forget ID or --all forgets them" },
+	{ "test-send", NULL, cmd_test_send, "NAME sms|email [--config FILE] [--verbose]",
+	  "send a test message (no code) to the user's number or address(es) through the sms { } or email { } "
+	  "gateway of the module's file (default " DEFAULT_MODULE_CONFIG "); --verbose: curl's trace, secrets masked; "
+	  "exit 2 if the gateway fails" },
 	{ "log", NULL, cmd_log, "[NAME] [--since TIME] [--json]",
 	  "logins, oldest first: time, user, result, reason, method, NAS address, Calling-Station-Id" },
 	{ "migrate", NULL, cmd_migrate, "--from URL --to URL",
