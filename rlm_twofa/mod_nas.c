@@ -101,6 +101,25 @@ void append_split_request(rlm_twofa_t const *inst, REQUEST *request, twofa_user_
 }
 
 /*
+ *	Append mode with password_source = none, in authorize: the site's
+ *	module (pap, ldap, ...) checks User-Password in authenticate, so the
+ *	code is cut off now, and post-auth checks it on the first factor's
+ *	Accept.  The user is read only where append mode applies.  A store
+ *	error: no split, and the whole string fails as the password.
+ */
+void append_split_authorize(rlm_twofa_t const *inst, REQUEST *request)
+{
+	twofa_user_t	*user = NULL;
+
+	if (!user_password(request) || !append_applies(inst, nas_rule(inst, request))) return;
+	/* Listed twice in authorize: the password alone must not be split again. */
+	if (request_data_reference(request, (void *) inst->decision_key, NET_APPENDED)) return;
+	if (load_user(inst, request, user_name(inst, request), &user) != TWOFA_OK) return;
+	append_split_request(inst, request, user);
+	talloc_free(user);
+}
+
+/*
  *	A remembered device's name: its Calling-Station-Id normalised
  *	(devices.h), and its keyed hash for this user.  False if the
  *	request names no device, remembering is off, or the NAS rule says

@@ -193,7 +193,8 @@ typedef struct {
  *	reply attributes.  The mechanisms are in append.c and devices.c;
  *	here only what the flow calls, each in one place:
  *	  - round one splits "password+code" (append_split_request) before
- *	    the password is checked, so that it is checked once, alone;
+ *	    the password is checked, so that it is checked once, alone
+ *	    (password_source = none: in authorize, append_split_authorize);
  *	  - second_factor_or_not verifies an appended code instead of
  *	    sending the challenge (verify_appended), or lets a remembered
  *	    device in without one (device_remembered);
@@ -277,6 +278,7 @@ rlm_rcode_t offer_enrolment(rlm_twofa_t const *inst, REQUEST *request, twofa_use
 /*
  *	mod_nas.c
  */
+void append_split_authorize(rlm_twofa_t const *inst, REQUEST *request);
 void append_split_request(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user);
 void remember_device(rlm_twofa_t const *inst, REQUEST *request, int64_t user_id);
 bool second_factor_without_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
