@@ -598,6 +598,13 @@ int parse_net_config(CONF_SECTION *conf, rlm_twofa_t *inst)
  *	name the dictionary does not have, a server-internal attribute, one
  *	the protocol or this module owns, a value that does not parse.
  */
+bool reply_attribute_allowed(DICT_ATTR const *da)
+{
+	if (da->vendor) return true;
+	return (da->attr <= 255) && (da->attr != PW_STATE) && (da->attr != PW_MESSAGE_AUTHENTICATOR) &&
+	       (da->attr != PW_EAP_MESSAGE) && (da->attr != PW_PROXY_STATE) && (da->attr != PW_USER_PASSWORD);
+}
+
 static int reply_attribute(rlm_twofa_t *inst, VALUE_PAIR **list, char const *name, char const *value,
 			   char *err, size_t err_len)
 {
@@ -607,9 +614,7 @@ static int reply_attribute(rlm_twofa_t *inst, VALUE_PAIR **list, char const *nam
 		snprintf(err, err_len, "unknown attribute \"%s\" (not in the dictionary)", name);
 		return -1;
 	}
-	if ((!da->vendor && (da->attr > 255)) || (!da->vendor &&
-	    ((da->attr == PW_STATE) || (da->attr == PW_MESSAGE_AUTHENTICATOR) || (da->attr == PW_EAP_MESSAGE) ||
-	     (da->attr == PW_PROXY_STATE) || (da->attr == PW_USER_PASSWORD)))) {
+	if (!reply_attribute_allowed(da)) {
 		snprintf(err, err_len, "attribute \"%s\" may not be set here", name);
 		return -1;
 	}

@@ -101,6 +101,25 @@ void append_split_request(rlm_twofa_t const *inst, REQUEST *request, twofa_user_
 }
 
 /*
+ *	Append mode with password_source = none, in authorize: the site's
+ *	module (pap, ldap, ...) checks User-Password in authenticate, so the
+ *	code is cut off now, and post-auth checks it on the first factor's
+ *	Accept.  The user is read only where append mode applies.  A store
+ *	error: no split, and the whole string fails as the password.
+ */
+void append_split_authorize(rlm_twofa_t const *inst, REQUEST *request)
+{
+	twofa_user_t	*user = NULL;
+
+	if (!user_password(request) || !append_applies(inst, nas_rule(inst, request))) return;
+	/* Listed twice in authorize: the password alone must not be split again. */
+	if (request_data_reference(request, (void *) inst->decision_key, NET_APPENDED)) return;
+	if (load_user(inst, request, user_name(inst, request), &user) != TWOFA_OK) return;
+	append_split_request(inst, request, user);
+	talloc_free(user);
+}
+
+/*
  *	A remembered device's name: its Calling-Station-Id normalised
  *	(devices.h), and its keyed hash for this user.  False if the
  *	request names no device, remembering is off, or the NAS rule says
@@ -261,14 +280,63 @@ bool eap_tls_skips(rlm_twofa_t const *inst, REQUEST *request, VALUE_PAIR const *
 }
 
 /*
- *	On an Accept of this module: the NAS rule's reply= attributes if it
- *	has some, else the module's reply { }.  Checked against the
- *	dictionary at start (and on HUP), so nothing here can fail but memory.
+ *	The user's own reply attributes (twofa-admin user set --reply, the
+ *	store's users.reply), read by load_user in this request, or now if
+ *	no step of this request read the user (round two, EAP-TLS).  Only
+ *	their syntax was checked when set: a name the dictionary does not
+ *	have, or may not be set here, is logged and skipped.
+ *	@return true if the user has a set of their own (even if all skipped).
+ */
+static bool add_user_reply(rlm_twofa_t const *inst, REQUEST *request)
+{
+	char const			*text = request_data_reference(request, (void *) inst->decision_key, NET_USER_REPLY);
+	twofa_netpolicy_reply_t const	*list = NULL;
+	twofa_user_t			*user = NULL;
+	unsigned int			i, count = 0;
+	char				err[256];
+
+	if (!text && (load_user(inst, request, user_name(inst, request), &user) == TWOFA_OK)) {
+		talloc_free(user);
+		text = request_data_reference(request, (void *) inst->decision_key, NET_USER_REPLY);
+	}
+	if (!text || !*text) return false;
+	if (twofa_netpolicy_reply_parse(request, text, &list, &count, err, sizeof(err)) < 0) {
+		RWARN("The user's reply attributes: %s; none sent", err);
+		return true;
+	}
+	for (i = 0; i < count; i++) {
+		DICT_ATTR const	*da = dict_attrbyname(list[i].name);
+		VALUE_PAIR	*vp;
+
+		if (!da || !reply_attribute_allowed(da)) {
+			RWARN("The user's reply attribute \"%s\" is %s: skipped", list[i].name,
+			      da ? "one this module may not set" : "not in the dictionary");
+			continue;
+		}
+		if (!(vp = fr_pair_make(request->reply, NULL, list[i].name, list[i].value, T_OP_ADD))) {
+			RWARN("The user's reply attribute %s: %s: skipped", list[i].name, fr_strerror());
+			continue;
+		}
+		fr_pair_add(&request->reply->vps, vp);
+	}
+	talloc_free((void *) list);
+	return true;
+}
+
+/*
+ *	On an Accept of this module, one set of reply attributes, the most
+ *	specific: the user's own if they have some, else the NAS rule's
+ *	reply= if it has some, else the module's reply { }.  The rule's and
+ *	the module's are checked against the dictionary at start (and on
+ *	HUP); the user's at use (add_user_reply).
  */
 void add_reply_attributes(rlm_twofa_t const *inst, REQUEST *request)
 {
-	twofa_netpolicy_rule_t const	*rule = nas_rule(inst, request);
+	twofa_netpolicy_rule_t const	*rule;
 	VALUE_PAIR			*list = inst->reply_vps, *copy;
+
+	if (add_user_reply(inst, request)) return;
+	rule = nas_rule(inst, request);
 
 	if (rule && inst->rule_reply_vps && inst->rule_reply_vps[rule->index]) list = inst->rule_reply_vps[rule->index];
 	if (!list) return;

@@ -19,6 +19,12 @@ twofa_rcode_t load_user(rlm_twofa_t const *inst, REQUEST *request, char const *n
 
 	rc = twofa_store_get_user(inst->store, request, name, out);
 	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) log_store_error(inst, request, "lookup", rc);
+	/* Kept for the Accept (add_reply_attributes), which may come after the user is freed. */
+	if (rc == TWOFA_OK) {
+		char *reply = talloc_strdup(request, (*out)->reply ? (*out)->reply : "");
+
+		if (reply) request_data_add(request, (void *) inst->decision_key, NET_USER_REPLY, reply, true);
+	}
 
 	return rc;
 }

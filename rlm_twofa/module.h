@@ -193,7 +193,8 @@ typedef struct {
  *	reply attributes.  The mechanisms are in append.c and devices.c;
  *	here only what the flow calls, each in one place:
  *	  - round one splits "password+code" (append_split_request) before
- *	    the password is checked, so that it is checked once, alone;
+ *	    the password is checked, so that it is checked once, alone
+ *	    (password_source = none: in authorize, append_split_authorize);
  *	  - second_factor_or_not verifies an appended code instead of
  *	    sending the challenge (verify_appended), or lets a remembered
  *	    device in without one (device_remembered);
@@ -204,6 +205,7 @@ typedef struct {
 #define NET_APPENDED	200	//!< the code typed after the password (appended_t)
 #define NET_REMEMBERED	201	//!< with DECIDED_NOT_NEEDED: a remembered device let the password alone in
 #define NET_CERTIFICATE	202	//!< with DECIDED_NOT_NEEDED: an EAP-TLS certificate, with eap_tls = skip
+#define NET_USER_REPLY	203	//!< the user's own reply attributes as stored ("" none): set by load_user
 #define EAP_TYPE_TLS	13	//!< RFC 5216 (eap_types.h is rlm_eap's, not installed)
 
 typedef struct {
@@ -277,6 +279,9 @@ rlm_rcode_t offer_enrolment(rlm_twofa_t const *inst, REQUEST *request, twofa_use
 /*
  *	mod_nas.c
  */
+/** A reply attribute this module may add to an Accept (not State, EAP-Message, ...). */
+bool reply_attribute_allowed(DICT_ATTR const *da);
+void append_split_authorize(rlm_twofa_t const *inst, REQUEST *request);
 void append_split_request(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user);
 void remember_device(rlm_twofa_t const *inst, REQUEST *request, int64_t user_id);
 bool second_factor_without_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,

@@ -586,18 +586,34 @@ static char *trimmed(char *s)
 	return s;
 }
 
-static int parse_reply(parser_t *p, twofa_netpolicy_rule_t *rule, char *value)
+/* An error of twofa_netpolicy_reply_parse, into err. */
+static int reply_fail(char *err, size_t err_len, char const *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int reply_fail(char *err, size_t err_len, char const *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int twofa_netpolicy_reply_parse(TALLOC_CTX *ctx, char const *text, twofa_netpolicy_reply_t const **out,
+				unsigned int *count, char *err, size_t err_len)
 {
 	twofa_netpolicy_reply_t	*list;
-	char			*item, *save = NULL;
+	char			*value, *item, *save = NULL;
 	unsigned int		n = 0;
 
-	if (!*value) return fail(p, "rule %s: reply= is empty", rule->name);
-	if (!(list = talloc_zero_array(p->policy, twofa_netpolicy_reply_t, TWOFA_NETPOLICY_REPLY_MAX))) {
-		return fail(p, "out of memory");
+	if (!*text) return reply_fail(err, err_len, "reply= is empty");
+	if (!(list = talloc_zero_array(ctx, twofa_netpolicy_reply_t, TWOFA_NETPOLICY_REPLY_MAX)) ||
+	    !(value = talloc_strdup(list, text))) {
+		talloc_free(list);
+		return reply_fail(err, err_len, "out of memory");
 	}
 	if ((value[0] == ',') || (value[strlen(value) - 1] == ',') || strstr(value, ",,")) {
-		return fail(p, "rule %s: reply: an empty item in the list", rule->name);
+		talloc_free(list);
+		return reply_fail(err, err_len, "reply: an empty item in the list");
 	}
 	for (item = strtok_r(value, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		char	*eq, *name, *val;
@@ -605,36 +621,67 @@ static int parse_reply(parser_t *p, twofa_netpolicy_rule_t *rule, char *value)
 
 		item = trimmed(item);
 		if (!(eq = strchr(item, '='))) {
-			return fail(p, "rule %s: reply: \"%.60s\" is not Attribute=value", rule->name, item);
+			reply_fail(err, err_len, "reply: \"%.60s\" is not Attribute=value", item);
+			goto error;
 		}
 		*eq = '\0';
 		name = trimmed(item);
 		val = trimmed(eq + 1);
 		if (!attribute_name_valid(name, strlen(name))) {
-			return fail(p, "rule %s: reply: \"%.60s\" is not an attribute name", rule->name, name);
+			reply_fail(err, err_len, "reply: \"%.60s\" is not an attribute name", name);
+			goto error;
 		}
 		len = strlen(val);
-		if (!len) return fail(p, "rule %s: reply: %s has no value", rule->name, name);
-		if (len > TWOFA_REPLY_MESSAGE_MAX) return fail(p, "rule %s: reply: %s's value is over 253 bytes", rule->name, name);
+		if (!len) {
+			reply_fail(err, err_len, "reply: %s has no value", name);
+			goto error;
+		}
+		if (len > TWOFA_REPLY_MESSAGE_MAX) {
+			reply_fail(err, err_len, "reply: %s's value is over 253 bytes", name);
+			goto error;
+		}
 		for (i = 0; i < len; i += k) {
 			uint8_t c = (uint8_t) val[i];
 
 			k = twofa_utf8_len((uint8_t const *) val + i, len - i);
-			if (!k) return fail(p, "rule %s: reply: %s's value is not valid UTF-8", rule->name, name);
+			if (!k) {
+				reply_fail(err, err_len, "reply: %s's value is not valid UTF-8", name);
+				goto error;
+			}
 			if ((k == 1) && ((c < 0x20) || (c == 0x7f))) {
-				return fail(p, "rule %s: reply: %s's value holds a control character", rule->name, name);
+				reply_fail(err, err_len, "reply: %s's value holds a control character", name);
+				goto error;
 			}
 		}
 		if (n == TWOFA_NETPOLICY_REPLY_MAX) {
-			return fail(p, "rule %s: reply: more than %d attributes", rule->name, TWOFA_NETPOLICY_REPLY_MAX);
+			reply_fail(err, err_len, "reply: more than %d attributes", TWOFA_NETPOLICY_REPLY_MAX);
+			goto error;
 		}
 		list[n].name = talloc_strdup(list, name);
 		list[n].value = talloc_strdup(list, val);
-		if (!list[n].name || !list[n].value) return fail(p, "out of memory");
+		if (!list[n].name || !list[n].value) {
+			reply_fail(err, err_len, "out of memory");
+			goto error;
+		}
 		n++;
 	}
-	rule->reply = list;
-	rule->reply_count = n;
+	talloc_free(value);
+	*out = list;
+	*count = n;
+	return 0;
+
+error:
+	talloc_free(list);
+	return -1;
+}
+
+static int parse_reply(parser_t *p, twofa_netpolicy_rule_t *rule, char *value)
+{
+	char err[256];
+
+	if (twofa_netpolicy_reply_parse(p->policy, value, &rule->reply, &rule->reply_count, err, sizeof(err)) < 0) {
+		return fail(p, "rule %s: %s", rule->name, err);
+	}
 	return 0;
 }
 

@@ -60,6 +60,14 @@ typedef struct {
 
 #define TWOFA_NETPOLICY_REPLY_MAX	32	//!< attributes in one reply=
 
+/** Reply attributes as a rule's reply= writes them ("Class=vpn-users, Filter-Id=x"),
+ *  the syntax only (no dictionary here: the module checks the names); also a
+ *  user's own (twofa-admin user set --reply, the store's users.reply).
+ *  *out (talloc'd under ctx) and *count set on success.
+ *  @return 0, or -1 with a message in err. */
+int twofa_netpolicy_reply_parse(TALLOC_CTX *ctx, char const *text, twofa_netpolicy_reply_t const **out,
+				unsigned int *count, char *err, size_t err_len);
+
 /** One rule as written; read-only once parsed. */
 typedef struct {
 	char const			*name;

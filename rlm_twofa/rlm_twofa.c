@@ -317,6 +317,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	if (!ours && (inst->password_source == PASSWORD_SOURCE_NONE)) {
 		RDEBUG2("Round one: the first factor is the site's (password_source = none), "
 			"the second factor is asked for in post-auth");
+		if (!fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY)) append_split_authorize(inst, request);
 		return RLM_MODULE_NOOP;
 	}
 	if (auth_type && !ours) {
@@ -445,6 +446,11 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 		rcode = post_auth_accept(inst, request);
 		if (was_decided(inst, request, DECIDED_REJECT)) return RLM_MODULE_REJECT;	/* whatever the reason's rcode */
 		if (rcode == RLM_MODULE_HANDLED) return RLM_MODULE_UPDATED;	/* a challenge: FreeRADIUS saves session-state */
+		if (was_decided(inst, request, DECIDED_SECOND_FACTOR)) {	/* an appended code: logged by its consume */
+			add_reply_attributes(inst, request);
+			add_message_authenticator(request);
+			return rcode;
+		}
 		/* The first factor alone will do: exempt, or nothing on file under enforce = optional. */
 		log_login(inst, request, "none", "accept", accept_reason(inst, request));
 		add_reply_attributes(inst, request);

@@ -270,6 +270,12 @@ twofa_rcode_t twofa_store_send_allow(twofa_store_t *store, int64_t user_id, char
 	return store->ops->send_allow(store, user_id, nas, now, per_user, per_nas);
 }
 
+twofa_rcode_t twofa_store_set_reply(twofa_store_t *store, char const *name, char const *reply)
+{
+	OP_OR_FAIL(store, set_reply);
+	return store->ops->set_reply(store, name, reply);
+}
+
 twofa_rcode_t twofa_store_set_preferred(twofa_store_t *store, char const *name, twofa_factor_kind_t kind)
 {
 	OP_OR_FAIL(store, set_preferred);

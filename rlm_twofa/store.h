@@ -85,6 +85,8 @@ typedef struct {
 	time_t			last_accept;		//!< twofa_store_list_users only: the newest Accept in the
 							//!< login log, 0 if none is kept there
 	twofa_factor_kind_t	preferred;		//!< the method round one offers first; 0 if none chosen
+	char			*reply;			//!< reply attributes of the user's own ("A = v, B = v",
+							//!< a rule's reply= syntax), NULL if none (schema 11)
 } twofa_user_t;
 
 /** The user's factor of this kind, or NULL. */
@@ -353,6 +355,12 @@ twofa_rcode_t twofa_store_send_allow(twofa_store_t *store, int64_t user_id, char
 /** The method round one offers the user first (twofa-admin user set --method):
  *  kind, or 0 for none (the default order).  NOT_FOUND if no such user. */
 twofa_rcode_t twofa_store_set_preferred(twofa_store_t *store, char const *name, twofa_factor_kind_t kind);
+
+/** The user's own reply attributes on Accept (twofa-admin user set --reply), in
+ *  the syntax of a policy_file rule's reply= (netpolicy.h); NULL or "" clears
+ *  them.  The caller checks the syntax; names are checked by the module at
+ *  use.  NOT_FOUND if no such user. */
+twofa_rcode_t twofa_store_set_reply(twofa_store_t *store, char const *name, char const *reply);
 
 /*
  *	The whole store, row by row (twofa-admin migrate): every user with its

@@ -99,6 +99,8 @@ struct twofa_store_ops {
 	twofa_rcode_t	(*send_allow)(twofa_store_t *store, int64_t user_id, char const *nas, time_t now,
 				      unsigned int per_user, unsigned int per_nas);
 	twofa_rcode_t	(*set_preferred)(twofa_store_t *store, char const *name, twofa_factor_kind_t kind);
+	/* Schema 11: users.reply (TEXT, NULL = none), also read by get_user into twofa_user_t.reply. */
+	twofa_rcode_t	(*set_reply)(twofa_store_t *store, char const *name, char const *reply);
 
 	/* Remembered devices (devices.h). */
 	twofa_rcode_t	(*device_remember)(twofa_store_t *store, int64_t user_id,

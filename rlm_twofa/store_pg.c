@@ -74,7 +74,7 @@
 #include "totp.h"
 
 #define BASE_VERSION		7	//!< a new database is made at this version (SQLite's 7)
-#define SCHEMA_VERSION		10
+#define SCHEMA_VERSION		11
 #define USED_STEP_PERIODS	(TWOFA_TOTP_MAX_WINDOW + 1)	//!< as store_sqlite.c
 #define MIGRATION_LOCK		"7477666173746f72"		//!< pg_advisory_xact_lock key ("twofastor")
 #define MIGRATION_WAIT_MS	60000	//!< another server's migration may take this long
@@ -213,6 +213,11 @@ static struct {
 		"	expires bigint NOT NULL,"
 		"	nas text,"
 		"	UNIQUE (user_id, hash));" },
+	/*
+	 * 11: a user's own reply attributes on Accept ("Class=vpn-users,
+	 * Filter-Id=x", a policy_file rule's reply= syntax); NULL: none.
+	 */
+	{ 11,	"ALTER TABLE users ADD COLUMN reply text;" },
 	{ 0, NULL }
 };
 
@@ -270,6 +275,7 @@ typedef enum {
 	STMT_SEND_ALLOW,
 	STMT_PRUNE_SENDS,
 	STMT_SET_PREFERRED,
+	STMT_SET_REPLY,
 	STMT_DEVICE_EXPIRE,
 	STMT_DEVICE_REMEMBER,
 	STMT_DEVICE_KNOWN,
@@ -285,10 +291,10 @@ typedef enum {
 	"u.id, u.name, u.password_hash, u.created, u.fail_count, u.lock_count, u.locked_until, " \
 	"u.password_failures, u.password_next_try, " \
 	"(SELECT count(*) FROM backup_codes b WHERE b.user_id = u.id AND b.used_at IS NULL), " \
-	"u.exempt, u.preferred, " \
+	"u.exempt, u.preferred, u.reply, " \
 	"f.id, f.kind, f.confirmed, f.secret, f.hash, f.digits, f.period, f.address, f.last_step, f.created " \
 	"FROM users u LEFT JOIN factors f ON f.user_id = u.id "
-enum { COL_PREFERRED = 11, COL_FACTOR = 12 };	/* the first factor column */
+enum { COL_PREFERRED = 11, COL_REPLY = 12, COL_FACTOR = 13 };	/* the first factor column */
 
 /* The login's columns, bound from $first on by bind_login(). */
 #define LOGIN_COLUMNS	"at, \"user\", nas, calling_station_id, method, result, reason"
@@ -431,9 +437,9 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_DUMP_AUDIT]	= "SELECT id, at, actor, action, \"user\", detail FROM audit ORDER BY id",
 	[STMT_LOAD_EMPTY]	= "SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM logins)",
 	[STMT_LOAD_USER]	= "INSERT INTO users (id, name, password_hash, created, fail_count, lock_count, locked_until, "
-				  "password_failures, password_next_try, exempt, preferred) VALUES ($1::bigint, $2::text, $3::text, "
-				  "$4::bigint, $5::integer, $6::integer, $7::bigint, $8::integer, $9::bigint, $10::boolean, "
-				  "$11::text)",
+				  "password_failures, password_next_try, exempt, preferred, reply) VALUES ($1::bigint, $2::text, "
+				  "$3::text, $4::bigint, $5::integer, $6::integer, $7::bigint, $8::integer, $9::bigint, "
+				  "$10::boolean, $11::text, $12::text)",
 	[STMT_LOAD_FACTOR]	= "INSERT INTO factors (id, user_id, kind, confirmed, secret, hash, digits, period, address, "
 				  "last_step, created) VALUES ($1::bigint, $2::bigint, $3::text, $4::boolean, $5::bytea, "
 				  "$6::text, $7::integer, $8::integer, $9::text, $10::bigint, $11::bigint)",
@@ -497,6 +503,7 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_PRUNE_SENDS]	= "DELETE FROM sends WHERE id IN (SELECT id FROM sends ORDER BY id LIMIT $2::integer "
 				  "FOR UPDATE SKIP LOCKED) AND at <= $1::bigint",
 	[STMT_SET_PREFERRED]	= "UPDATE users SET preferred = $2::text WHERE name = $1::text",
+	[STMT_SET_REPLY]	= "UPDATE users SET reply = $2::text WHERE name = $1::text",
 	[STMT_DEVICE_EXPIRE]	= "DELETE FROM devices WHERE user_id = $1::bigint AND expires <= $2::bigint",
 	/* A device remembered again keeps its id and first date; $1 user, $2 hash, $3 now, $4 expiry, $5 NAS. */
 	[STMT_DEVICE_REMEMBER]	= "INSERT INTO devices (user_id, hash, created, last_used, expires, nas) "
@@ -1398,6 +1405,7 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, PGresult const *r, int row)
 	if (!PQgetisnull(r, row, COL_PREFERRED)) {
 		twofa_factor_kind_from_name(PQgetvalue(r, row, COL_PREFERRED), &u->preferred);
 	}
+	u->reply = col_str(u, r, row, COL_REPLY);
 	return u;
 }
 
@@ -2392,6 +2400,16 @@ static twofa_rcode_t pg_send_allow(twofa_store_t *handle, int64_t user_id, char 
 	return a.counted ? TWOFA_OK : TWOFA_ERR_THROTTLED;
 }
 
+static twofa_rcode_t pg_set_reply(twofa_store_t *handle, char const *name, char const *reply)
+{
+	PG_STORE(handle);
+	params_t p = { 0 };
+
+	p_text(&p, name);
+	p_text(&p, (reply && *reply) ? reply : NULL);
+	return run_by_name(store, STMT_SET_REPLY, "set reply attributes", name, &p, TWOFA_ERR_NOT_FOUND);
+}
+
 static twofa_rcode_t pg_set_preferred(twofa_store_t *handle, char const *name, twofa_factor_kind_t kind)
 {
 	PG_STORE(handle);
@@ -2634,6 +2652,7 @@ static twofa_rcode_t load_user(conn_t *c, twofa_store_dump_t const *d, twofa_use
 	p_int(&p, u->password_next_try);
 	p_bool(&p, u->exempt);
 	p_text(&p, u->preferred ? twofa_factor_kind_name(u->preferred) : NULL);
+	p_text(&p, u->reply);
 	if ((rc = stmt_run(c, STMT_LOAD_USER, &p, "load user", NULL, NULL)) != TWOFA_OK) return rc;
 
 	for (i = 0; i < u->num_factors; i++) {
@@ -2825,6 +2844,7 @@ twofa_store_ops_t const twofa_store_pg_ops = {
 	.oob_consume		= pg_oob_consume,
 	.send_allow		= pg_send_allow,
 	.set_preferred		= pg_set_preferred,
+	.set_reply		= pg_set_reply,
 	.device_remember	= pg_device_remember,
 	.device_known		= pg_device_known,
 	.device_list		= pg_device_list,

@@ -28,7 +28,7 @@
 #include "store_backend.h"
 #include "totp.h"
 
-#define SCHEMA_VERSION	10
+#define SCHEMA_VERSION	11
 
 /*
  *	A used step is kept this many periods past its own, one more than the
@@ -230,6 +230,13 @@ static char const *migrations[SCHEMA_VERSION] = {
 	"	expires INTEGER NOT NULL,"
 	"	nas TEXT,"
 	"	UNIQUE (user_id, hash));",
+	/*
+	 * 10 -> 11: reply attributes of the user's own, added to an Accept
+	 * ("Class = vpn-users, Filter-Id = x", the syntax of a policy_file
+	 * rule's reply=); NULL: none.  Set by twofa-admin user set --reply,
+	 * read by get_user; the module checks the names at use.
+	 */
+	"ALTER TABLE users ADD COLUMN reply TEXT;",
 };
 
 typedef enum {
@@ -273,6 +280,7 @@ typedef enum {
 	STMT_SEND_ALLOW,
 	STMT_PRUNE_SENDS,
 	STMT_SET_PREFERRED,
+	STMT_SET_REPLY,
 	STMT_STATE_USE,
 	STMT_STATE_PRUNE,
 	STMT_DUMP_USED,
@@ -298,9 +306,10 @@ typedef enum {
 	"u.password_failures, u.password_next_try, " \
 	"(SELECT count(*) FROM backup_codes b WHERE b.user_id = u.id AND b.used_at IS NULL), " \
 	"u.exempt, u.preferred, " \
+	"u.reply, " \
 	"f.id, f.kind, f.confirmed, f.secret, f.hash, f.digits, f.period, f.address, f.last_step, f.created " \
 	"FROM users u LEFT JOIN factors f ON f.user_id = u.id "
-enum { COL_PREFERRED = 11, COL_FACTOR = 12 };	/* the first factor column */
+enum { COL_PREFERRED = 11, COL_REPLY = 12, COL_FACTOR = 13 };	/* the first factor column */
 
 static char const *statements[STMT_COUNT] = {
 	/*
@@ -465,6 +474,7 @@ static char const *statements[STMT_COUNT] = {
 	/* As the login log's prune: the ?2 oldest rows looked at, those before ?1 go. */
 	[STMT_PRUNE_SENDS]	= "DELETE FROM sends WHERE id IN (SELECT id FROM sends ORDER BY id LIMIT ?2) AND at <= ?1",
 	[STMT_SET_PREFERRED]	= "UPDATE users SET preferred = ?2 WHERE name = ?1",
+	[STMT_SET_REPLY]	= "UPDATE users SET reply = ?2 WHERE name = ?1",
 	/* Of racing callers with one nonce, the primary key lets one insert. */
 	[STMT_STATE_USE]	= "INSERT OR IGNORE INTO used_states (nonce, expires) VALUES (?1, ?2)",
 	/* The front of the tree: the ?2 oldest at most, those past ?1. */
@@ -1228,6 +1238,7 @@ static twofa_user_t *user_from_row(TALLOC_CTX *ctx, sqlite3_stmt *stmt)
 	if (sqlite3_column_type(stmt, COL_PREFERRED) == SQLITE_TEXT) {
 		twofa_factor_kind_from_name((char const *) sqlite3_column_text(stmt, COL_PREFERRED), &u->preferred);
 	}
+	u->reply = column_strdup(u, stmt, COL_REPLY);
 	return u;
 }
 
@@ -2393,6 +2404,14 @@ static twofa_rcode_t sqlite_send_allow(twofa_store_t *handle, int64_t user_id, c
 	return store_call(store, true, send_allow_run, &a);
 }
 
+static twofa_rcode_t sqlite_set_reply(twofa_store_t *handle, char const *name, char const *reply)
+{
+	SQLITE_STORE(handle);
+
+	return run_by_name(store, STMT_SET_REPLY, "set reply", name, (reply && *reply) ? reply : NULL, NULL,
+			   TWOFA_ERR_NOT_FOUND);
+}
+
 static twofa_rcode_t sqlite_set_preferred(twofa_store_t *handle, char const *name, twofa_factor_kind_t kind)
 {
 	SQLITE_STORE(handle);
@@ -2723,6 +2742,7 @@ twofa_store_ops_t const twofa_store_sqlite_ops = {
 	.oob_consume		= sqlite_oob_consume,
 	.send_allow		= sqlite_send_allow,
 	.set_preferred		= sqlite_set_preferred,
+	.set_reply		= sqlite_set_reply,
 	.state_use		= sqlite_state_use,
 	.device_remember	= sqlite_device_remember,
 	.device_known		= sqlite_device_known,

@@ -1,6 +1,7 @@
 /*
  * twofa-bench.c	A RADIUS load client for rlm_twofa: two-round challenge
- *			logins (TOTP codes computed here) or one-round PAP logins.
+ *			logins (TOTP codes computed here), one-round PAP logins, or
+ *			one-round append-mode logins (the code after the password).
  *
  *		One thread, non-blocking UDP over many source ports, a fixed
  *		number of logins in flight (or a fixed start rate), every
@@ -68,6 +69,7 @@
 typedef enum {
 	MODE_PAP = 0,		//!< one Access-Request, Access-Accept expected
 	MODE_TWOFA,		//!< password, Access-Challenge, code, Access-Accept
+	MODE_APPEND,		//!< password and code in one User-Password, Access-Accept
 } bench_mode_t;
 
 typedef struct {
@@ -383,7 +385,7 @@ static void load_users(char const *path)
 		u->name = strdup(name);
 		u->password = strdup(password);
 		if (!u->name || !u->password) die("out of memory");
-		if (cfg.mode == MODE_TWOFA) {
+		if (cfg.mode != MODE_PAP) {
 			key_len = twofa_base32_decode(secret, u->key, sizeof(u->key));
 			if (key_len <= 0) die("%s:%lu: secret is not base32 (or too long)", path, lineno);
 			u->key_len = (size_t) key_len;
@@ -561,10 +563,34 @@ static bench_user_t *pick_user(void)
 
 		user_cursor = (user_cursor + 1) % n_users;
 		if (u->busy) continue;
-		if ((cfg.mode == MODE_TWOFA) && !cfg.pending_only && (next_step(u) < 0)) continue;
+		if ((cfg.mode != MODE_PAP) && !cfg.pending_only && (next_step(u) < 0)) continue;
 		return u;
 	}
 	return NULL;
+}
+
+static int64_t step_taken(bench_user_t const *u, int64_t step, char const *code);
+
+/*
+ *	Append mode: one request, the user's password with the code of the
+ *	user's next fresh step right after it (no separator).
+ */
+static void build_appended(login_t *l)
+{
+	char	both[PASSWORD_MAX + 1], code[TWOFA_TOTP_MAX_DIGITS + 1];
+	int64_t	step = next_step(l->user);		/* pick_user saw one */
+	size_t	plen = strlen(l->user->password);
+
+	if (twofa_hotp_code(l->user->key, l->user->key_len, cfg.hash, cfg.digits, (uint64_t) step, code) != TWOFA_OK) {
+		die("could not compute a TOTP code");
+	}
+	if (plen + strlen(code) > PASSWORD_MAX) die("%s: password too long for a code after it", l->user->name);
+	memcpy(both, l->user->password, plen);
+	memcpy(both + plen, code, strlen(code) + 1);
+	l->user->last_step = step_taken(l->user, step, code);
+	build_request(l, both, NULL, 0);
+	OPENSSL_cleanse(code, sizeof(code));
+	OPENSSL_cleanse(both, sizeof(both));
 }
 
 static bool start_login(double now, double due)
@@ -593,7 +619,8 @@ static bool start_login(double now, double due)
 	l->start = (cfg.rate > 0) ? due : now;	/* with --rate, latency counts from when it was due */
 	if (!cfg.pending_only) u->busy = true;
 	socks[sock].by_id[id] = l;
-	build_request(l, u->password, NULL, 0);
+	if (cfg.mode == MODE_APPEND) build_appended(l);
+	else build_request(l, u->password, NULL, 0);
 	n_inflight++;
 	st.started++;
 	transmit(l, now);
@@ -682,7 +709,7 @@ static void handle_reply(unsigned int sock, uint8_t *buf, size_t len, double now
 	list_unlink(l);
 	record_rtt((now - l->sent) * 1e6);
 
-	if (cfg.mode == MODE_PAP) {
+	if (cfg.mode != MODE_TWOFA) {		/* one round: pap, append */
 		if (code == CODE_ACCESS_ACCEPT) {
 			finish(l, now, true);
 			return;
@@ -777,7 +804,8 @@ static void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"Usage: twofa-bench [options] --users CSV\n"
-		"  --mode pap|twofa      one-round PAP logins, or two rounds with TOTP (default twofa)\n"
+		"  --mode pap|twofa|append  one-round PAP logins, two rounds with TOTP (default twofa),\n"
+		"                        or one round with the TOTP code after the password\n"
 		"  --server HOST:PORT    (default 127.0.0.1:1812)\n"
 		"  --secret S            RADIUS shared secret (default testing123)\n"
 		"  --users CSV           lines of name,password,base32secret\n"
@@ -838,7 +866,8 @@ static void parse_args(int argc, char **argv)
 		case 'm':
 			if (strcmp(optarg, "pap") == 0) cfg.mode = MODE_PAP;
 			else if (strcmp(optarg, "twofa") == 0) cfg.mode = MODE_TWOFA;
-			else die("--mode wants pap or twofa");
+			else if (strcmp(optarg, "append") == 0) cfg.mode = MODE_APPEND;
+			else die("--mode wants pap, twofa or append");
 			break;
 		case 's': cfg.server = optarg; break;
 		case 'S': cfg.secret = optarg; break;
@@ -874,6 +903,15 @@ static void parse_args(int argc, char **argv)
 	if (strlen(cfg.secret) == 0) die("--secret must not be empty");
 }
 
+static char const *mode_name(void)
+{
+	switch (cfg.mode) {
+	case MODE_PAP: return "pap";
+	case MODE_APPEND: return "append";
+	default: return "twofa";
+	}
+}
+
 static void on_signal(int sig)
 {
 	(void) sig;
@@ -896,7 +934,7 @@ int main(int argc, char **argv)
 	 *	(user, time step) pair not used before in this run: at start,
 	 *	steps now - window .. now + window, 2 x window + 1 per user.
 	 */
-	if ((cfg.mode == MODE_TWOFA) && !cfg.pending_only) {
+	if ((cfg.mode != MODE_PAP) && !cfg.pending_only) {
 		unsigned long per_user = 2 * cfg.window + 1;
 
 		if (cfg.logins > per_user * (unsigned long) n_users) {
@@ -973,7 +1011,7 @@ int main(int argc, char **argv)
 
 	if (!cfg.quiet) {
 		printf("twofa-bench: %s mode%s, %s, %zu users, %u in flight over %u sockets",
-		       cfg.mode == MODE_PAP ? "pap" : "twofa", cfg.pending_only ? " (pending only)" : "",
+		       mode_name(), cfg.pending_only ? " (pending only)" : "",
 		       cfg.server, n_users, cfg.inflight, cfg.sockets);
 		if (cfg.rate > 0) printf(", rate %.0f/s", cfg.rate);
 		printf("%s\n", interrupted ? " (interrupted)" : "");
@@ -991,7 +1029,7 @@ int main(int argc, char **argv)
 	printf("mode=%s logins_per_s=%.0f p50_ms=%.3f p95_ms=%.3f p99_ms=%.3f rtt_p50_ms=%.3f rtt_p95_ms=%.3f "
 	       "rtt_p99_ms=%.3f started=%lu completed=%lu accepted=%lu rejected=%lu unexpected=%lu no_state=%lu "
 	       "timeouts=%lu retries=%lu send_errors=%lu bad_replies=%lu elapsed_s=%.3f\n",
-	       cfg.pending_only ? "pending" : (cfg.mode == MODE_PAP ? "pap" : "twofa"),
+	       cfg.pending_only ? "pending" : mode_name(),
 	       per_s, p50, p95, p99, r50, r95, r99, st.started, st.completed, st.accepted, st.rejected,
 	       st.unexpected_challenges + st.unexpected_accepts, st.no_state, st.timeouts, st.retries,
 	       st.send_errors, st.bad_replies, elapsed);

@@ -72,14 +72,14 @@ static int64_t step_now(void)
 	return (int64_t) time(NULL) / 30;
 }
 
-static void schema_is_version_10_and_opens_again(void)
+static void schema_is_version_11_and_opens_again(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_store(ctx);
 
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	store = open_url(ctx, url, false, 2000);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	talloc_free(ctx);
 }
 
@@ -106,7 +106,7 @@ static void migrations_from_empty_run_once_under_the_lock(void)
 			close(go[1]);
 			if (read(go[0], &b, 1) < 0) _exit(3);
 			store = open_url(NULL, empty_url, true, 2000);
-			_exit(store && (twofa_store_schema_version(store) == 10) ? 0 : 1);
+			_exit(store && (twofa_store_schema_version(store) == 11) ? 0 : 1);
 		}
 	}
 	close(go[0]);
@@ -116,7 +116,7 @@ static void migrations_from_empty_run_once_under_the_lock(void)
 	}
 	CHECK(ok == 4);
 	store = open_url(ctx, empty_url, false, 2000);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	talloc_free(ctx);
 }
 
@@ -907,7 +907,7 @@ int main(void)
 		printf("FAIL pg_store_probe: TWOFA_PG_URL, TWOFA_PG_EMPTY_URL and TWOFA_PG_PASSWORD_FILE must be set\n");
 		return 1;
 	}
-	RUN(schema_is_version_10_and_opens_again);
+	RUN(schema_is_version_11_and_opens_again);
 	RUN(migrations_from_empty_run_once_under_the_lock);
 	RUN(password_in_the_url_is_refused);
 	RUN(users_round_trip_in_any_case);

@@ -5,7 +5,8 @@
 # code, a wrong one, the same code twice, a backup code as printed, a
 # password that itself ends in digits, a password alone (the challenge,
 # as without append mode), a wrong password with a right code; and a NAS
-# rule turning append mode off for its NAS.  Every failure is the one
+# rule turning append mode off for its NAS; and password_source = none
+# (files + pap check the password, twofa the code).  Every failure is the one
 # reject, and a code is consumed once.
 #
 set -u
@@ -14,12 +15,13 @@ source "$(dirname "$0")/lib.sh"
 PW=correct-horse-append
 DIGITS_PW=pin-2024-123456	# ends in six digits of its own
 declare -A SECRET
-for u in alice bob carol dora erin; do SECRET[$u]=$(tf_secret); done
+for u in alice bob carol dora erin fred; do SECRET[$u]=$(tf_secret); done
 USERS_CSV="alice,$PW,${SECRET[alice]}
 bob,$PW,${SECRET[bob]}
 carol,$PW,
 dora,$DIGITS_PW,${SECRET[dora]}
 erin,$PW,${SECRET[erin]}
+fred,,${SECRET[fred]}
 "
 CHALLENGE="Enter the 6-digit code from your authenticator app"
 
@@ -112,6 +114,36 @@ rule_turns_append_mode_off_for_its_nas() {
 	tf_expect "append=no: the challenge" "$R_CODE" "Access-Challenge"
 }
 
+# password_source = none: files + pap check the password in authenticate,
+# twofa cuts the code off in authorize and checks it in post-auth.
+with_site_modules_checking_the_password() {
+	local raddb=$DIR/none/raddb code
+	tf_server_stop
+	twofa_make_raddb "$DIR/none" "$PORT" "$STORE" "$KEY" "	append = yes
+	password_source = none"
+	awk '/^\tauthorize \{/ { print; print "\t\tfiles\n\t\tpap"; next }
+	     /^\tauthenticate \{/ { print; print "\t\tAuth-Type PAP {\n\t\t\tpap\n\t\t}"; next } { print }' \
+		"$raddb/sites-available/twofa" > "$raddb/sites-available/twofa.new"
+	mv "$raddb/sites-available/twofa.new" "$raddb/sites-available/twofa"
+	printf 'fred\tCleartext-Password := "%s"\n\n' "$PW" > "$raddb/mods-config/files/authorize"
+	chown -R root:freerad "$DIR/none"; chmod -R g+rX,o-w "$DIR/none"
+	twofa_start_radiusd "$DIR/none" || { tf_expect "radiusd starts" no yes; return; }
+	tf_wait_fresh_step
+	code=$(tf_code "${SECRET[fred]}")
+	tf_round1 fred "wrong-$PW$code"
+	tf_expect_reject "none: a wrong password with the right code"
+	tf_round1 fred "$PW$(printf '%06d' $(( (10#$code + 1) % 1000000 )))"
+	tf_expect_reject "none: a wrong code"
+	tf_expect "none: logged" "$(last_logged)" "reject bad_code totp"
+	tf_round1 fred "$PW$code"
+	tf_expect "none: pap's password, then the code" "$R_CODE" "Access-Accept"
+	tf_expect "none: logged" "$(last_logged)" "accept ok totp"
+	tf_round1 fred "$PW$code"
+	tf_expect_reject "none: the same code again"
+	tf_round1 fred "$PW"
+	tf_expect "none: no code appended, the challenge" "$R_CODE" "Access-Challenge"
+}
+
 tf_server_setup append "	append = yes"
 tf_server_stop
 printf 'plain nas=127.0.0.2 action=require append=no\n' > "$DIR/server/raddb/mods-config/twofa/policy"
@@ -132,3 +164,4 @@ tf_run backup_code_as_printed_after_the_password
 tf_run password_ending_in_digits_then_the_code
 tf_run password_alone_gets_the_challenge
 tf_run rule_turns_append_mode_off_for_its_nas
+tf_run with_site_modules_checking_the_password

@@ -120,6 +120,30 @@ User-Password = wrong"
 	tf_expect_reject "a reject carries only the message"
 }
 
+# twofa-admin user set --reply: the user's own set replaces the rule's and
+# the module's; a name the dictionary lacks is skipped at use (twofa-admin
+# checks the syntax only); "none" gives the module's back.
+user_reply_attributes_come_first() {
+	tf_admin user set alice --reply "Class" >/dev/null 2>&1
+	tf_expect "bad syntax refused" "$?" 1
+	tf_admin user set alice --reply "Filter-Id=per-user, Bogus-Attr=1, Cisco-AVPair=shell:priv-lvl=15" >/dev/null
+	tf_expect "set" "$?" 0
+	tf_expect "shown" "$(tf_admin user show alice | sed -n 's/^reply: *//p')" \
+		"Filter-Id=per-user, Bogus-Attr=1, Cisco-AVPair=shell:priv-lvl=15"
+	login alice alice
+	tf_expect "accept" "$R_CODE" "Access-Accept"
+	tf_expect "the user's Filter-Id" "$(reply_attr Filter-Id)" '"per-user"'
+	tf_expect "the user's vendor attribute" "$(reply_attr Cisco-AVPair)" '"shell:priv-lvl=15"'
+	tf_expect "the module's Class left out" "$(reply_attr Class)" "-"
+	tf_expect "the unknown one skipped" "$(reply_attr Bogus-Attr)" "-"
+	login alice alice 127.0.0.2
+	tf_expect "accept through the rule" "$R_CODE" "Access-Accept"
+	tf_expect "the user's before the rule's" "$(reply_attr Filter-Id)" '"per-user"'
+	tf_admin user set alice --reply none >/dev/null
+	login alice alice
+	tf_expect "cleared: the module's again" "$(reply_attr Filter-Id)" '"standard"'
+}
+
 unknown_attribute_is_refused_at_start() {
 	tf_server_stop
 	cp "$(MODULE)" "$DIR/module.good"
@@ -175,4 +199,5 @@ tf_run realm_is_stripped_before_the_lookup
 tf_run full_name_is_looked_up_as_sent
 tf_run utf8_names_and_passwords_end_to_end
 tf_run reply_attributes_on_accept
+tf_run user_reply_attributes_come_first
 tf_run unknown_attribute_is_refused_at_start

@@ -47,7 +47,7 @@ store_cases() {
 admin_init_add_enroll_list_on_postgresql() {
 	local out
 	out=$(tf_pgadmin init --owner freerad); tf_expect "init" "$?" 0
-	tf_expect "init says" "$(printf '%s\n' "$out" | grep -c 'ready (schema 10)')" 1
+	tf_expect "init says" "$(printf '%s\n' "$out" | grep -c 'ready (schema 11)')" 1
 	tf_expect "key owner" "$(stat -c %U:%a "$PGKEY")" "freerad:600"
 	printf '%s' "$USERS_CSV" | tf_pgadmin user import - >/dev/null; tf_expect "import" "$?" 0
 	printf '%s\n' "$PW" | tf_pgadmin user add zed >/dev/null; tf_expect "user add" "$?" 0
@@ -58,7 +58,7 @@ admin_init_add_enroll_list_on_postgresql() {
 	tf_expect "listed" "$(printf '%s\n' "$out" | awk 'NR > 1 { print $1 }' | tr '\n' ' ')" \
 		"alice bob carol dave erin frank grace zed "
 	tf_expect "zed pending" "$(printf '%s\n' "$out" | awk '$1 == "zed" { print $2 }')" pending
-	tf_expect "schema" "$(tf_pg_sql 'SELECT version FROM schema_version')" 10
+	tf_expect "schema" "$(tf_pg_sql 'SELECT version FROM schema_version')" 11
 	tf_expect "audit" "$(tf_pg_sql "SELECT count(*) FROM audit WHERE action IN ('init', 'user import', 'user add', 'totp enroll')" | tr -d ' ')" 4
 	# The password on no command line, and none in the URL.
 	"$TWOFA_ADMIN" -s "postgresql://twofa:x@127.0.0.1:$PG_PORT/twofa" -k "$PGKEY" user list >/dev/null 2>"$TF_WORK/err"
@@ -249,18 +249,18 @@ migrate_from_sqlite_then_logins_on_postgresql() {
 }
 
 # A database the first PostgreSQL backend made (schema 7: no oob_codes, sends,
-# used_states, devices, users.preferred) is brought to 10 by the next open,
+# used_states, devices, users.preferred, users.reply) is brought to 11 by the next open,
 # its rows kept.
-schema_7_database_migrates_to_10() {
+schema_7_database_migrates_to_11() {
 	local out
 	old_admin() { "$TWOFA_ADMIN" -s "$(pg_url twofa_old)" -k "$PGKEY" --db-password-file "$PG_PASSWORD_FILE" "$@"; }
 	old_admin init >/dev/null; tf_expect "init" "$?" 0
 	printf '%s\n' "$PW" | old_admin user add kim >/dev/null; tf_expect "user add" "$?" 0
 	printf 'DROP TABLE devices, used_states, sends, oob_codes; ALTER TABLE users DROP COLUMN preferred;
-		UPDATE schema_version SET version = 7;\n' | tf_pg_psql twofa_old >/dev/null
+		ALTER TABLE users DROP COLUMN reply; UPDATE schema_version SET version = 7;\n' | tf_pg_psql twofa_old >/dev/null
 	tf_expect "back at 7" "$(printf 'SELECT version FROM schema_version;\n' | tf_pg_psql twofa_old)" 7
 	out=$(old_admin user set kim --method email); tf_expect "opened and used" "$?" 0
-	tf_expect "schema" "$(printf 'SELECT version FROM schema_version;\n' | tf_pg_psql twofa_old)" 10
+	tf_expect "schema" "$(printf 'SELECT version FROM schema_version;\n' | tf_pg_psql twofa_old)" 11
 	tf_expect "kim kept, preferred set" "$(printf "SELECT preferred FROM users WHERE name = 'kim';\n" | tf_pg_psql twofa_old)" email
 	tf_expect "new tables" "$(printf "SELECT count(*) FROM pg_tables WHERE tablename IN ('devices', 'used_states', 'sends', 'oob_codes');\n" | tf_pg_psql twofa_old)" 4
 }
@@ -283,5 +283,5 @@ tf_run challenge_from_a_answered_on_b_once
 tf_run postgresql_stopped_rejects_cleanly_then_logins_work_again
 tf_run paused_postgresql_rejects_then_recovers
 tf_run migrate_from_sqlite_then_logins_on_postgresql
-tf_run schema_7_database_migrates_to_10
+tf_run schema_7_database_migrates_to_11
 tf_run password_shown_nowhere

@@ -178,6 +178,23 @@ user alice: challenge (totp)"
 # hup: SIGHUP, then wait for radiusd to say how the module's reload went
 # (a line more than before of: reloaded, failed, or nothing changed).
 HUP_DONE='Reloaded module "twofa"|HUP failed for module "twofa"|HUP - No files changed'
+# policy test shows what a matching rule sets besides its action.
+admin_policy_test_shows_the_rule_options() {
+	local out file=$DIR/options.policy
+	printf 'kiosk nas=10.9.0.0/16 action=require append=yes remember=no eap_tls=skip reply="Filter-Id=kiosk, Class=k"\nplain nas=10.8.0.1 action=require\n' > "$file"
+	out=$(tf_admin policy test --policy-file "$file" --nas 10.9.1.1)
+	tf_expect "text" "$out" "rule kiosk ($file:1): require
+  append mode: yes (the code may follow the password)
+  remembered devices: no (none remembered or recognised here)
+  EAP-TLS: skip
+  reply: Filter-Id = kiosk, Class = k (unless the user has reply attributes of their own)
+$(printf '%s\n' "$out" | tail -n 1)"
+	out=$(tf_admin --json policy test --policy-file "$file" --nas 10.9.1.1)
+	tf_expect "json" "$out" "{\"rule\":{\"name\":\"kiosk\",\"file\":\"$file\",\"line\":1,\"message\":null,\"append\":true,\"remember\":false,\"eap_tls\":\"skip\",\"reply\":[{\"name\":\"Filter-Id\",\"value\":\"kiosk\"},{\"name\":\"Class\",\"value\":\"k\"}]},\"action\":\"require\"}"
+	out=$(tf_admin policy test --policy-file "$file" --nas 10.8.0.1)
+	tf_expect "a rule without options shows none" "$(printf '%s\n' "$out" | grep -c 'append\|remembered\|EAP-TLS\|reply')" 0
+}
+
 hup() {
 	local before i
 	before=$(grep -cE "$HUP_DONE" "$(LOG)")
@@ -282,6 +299,7 @@ tf_run from_falls_back_to_framed_ip_address
 tf_run reject_rule_refuses_with_the_one_message
 tf_run ipv6_nas_bypass
 tf_run admin_policy_test_and_check
+tf_run admin_policy_test_shows_the_rule_options
 tf_run shipped_policy_has_no_rule
 tf_run hup_applies_a_new_rule_and_keeps_logins_in_flight
 tf_run hup_with_a_bad_file_keeps_the_old_rules

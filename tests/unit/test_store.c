@@ -226,13 +226,13 @@ static int totp_state(twofa_user_t const *u)
 	return !f ? TOTP_NONE : f->confirmed ? TOTP_CONFIRMED : TOTP_PENDING;
 }
 
-static void store_creates_schema_version_10(void)
+static void store_creates_schema_version_11(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
 	twofa_store_t	*store = open_path(ctx, new_path(ctx), true, 100);
 
 	CHECK(store != NULL);
-	if (store) CHECK(twofa_store_schema_version(store) == 10);
+	if (store) CHECK(twofa_store_schema_version(store) == 11);
 	talloc_free(ctx);
 }
 
@@ -263,7 +263,7 @@ static void schema_1_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	if (!store) goto done;
 	id = user_id(store, "alice");
 	remember_factor(store, "alice", sealed);
@@ -1166,7 +1166,7 @@ static void schema_2_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 2);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1440,7 +1440,7 @@ static void schema_3_store_is_migrated(void)
 	CHECK(sql_value(path, "PRAGMA user_version") == 3);
 	secrets_before = sql_value(path, secrets);
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	if (!store) goto done;
 
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1567,7 +1567,8 @@ done:
  *	and used step, as a store of release 6 held them: for the tests that
  *	make an older store out of a new one.
  */
-#define BACK_TO_SCHEMA_9 "DROP TABLE devices;"
+#define BACK_TO_SCHEMA_10 "ALTER TABLE users DROP COLUMN reply;"
+#define BACK_TO_SCHEMA_9 BACK_TO_SCHEMA_10 "DROP TABLE devices;"
 #define BACK_TO_SCHEMA_8 BACK_TO_SCHEMA_9 "DROP TABLE used_states;"
 #define BACK_TO_SCHEMA_7 BACK_TO_SCHEMA_8 \
 	"DROP TRIGGER factor_removed_oob; DROP TABLE oob_codes; DROP TABLE sends; ALTER TABLE users DROP COLUMN preferred;"
@@ -1603,7 +1604,7 @@ static void schema_6_store_is_migrated(void)
 	CHECK(sql_value(path, "SELECT count(*) FROM totp_used") == 1);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	if (!store) goto done;
 	CHECK(sql_value(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('totp', 'totp_used')") == 0);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
@@ -1754,9 +1755,9 @@ static void schema_4_store_is_migrated(void)
 	CHECK(sql_value(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'exempt'") == 0);
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 10);
+	CHECK(sql_value(path, "PRAGMA user_version") == 11);
 	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && !u->exempt && totp_state(u) == TOTP_CONFIRMED && u->backup_codes_left == 2);
@@ -1942,9 +1943,9 @@ static void schema_5_store_is_migrated(void)
 	CHECK(sql_exec(path, BACK_TO_SCHEMA_6 "DROP TABLE logins; PRAGMA user_version = 5"));
 
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	if (!store) goto done;
-	CHECK(sql_value(path, "PRAGMA user_version") == 10);
+	CHECK(sql_value(path, "PRAGMA user_version") == 11);
 	remember_factor(store, "alice", sealed);
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK);
 	CHECK(u && u->id == id && u->exempt && totp_state(u) == TOTP_CONFIRMED);
@@ -2223,6 +2224,37 @@ done:
 	talloc_free(ctx);
 }
 
+/* users.reply (schema 11): set, read by get_user, cleared; a schema 10 store gains the column. */
+static void user_reply_is_set_and_read(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	int64_t		id[2], f[2];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	twofa_user_t	*u = NULL;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && !u->reply);
+	CHECK(twofa_store_set_reply(store, "alice", "Class=vpn-users, Filter-Id=x") == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && u->reply &&
+	      strcmp(u->reply, "Class=vpn-users, Filter-Id=x") == 0);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u && !u->reply);
+	CHECK(twofa_store_set_reply(store, "alice", "") == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && !u->reply);
+	CHECK(twofa_store_set_reply(store, "nobody", "Class=x") == TWOFA_ERR_NOT_FOUND);
+	CHECK(twofa_store_set_reply(store, "bob", "Class=kept") == TWOFA_OK);
+	talloc_free(store);
+	CHECK(sql_exec(path, BACK_TO_SCHEMA_10 "PRAGMA user_version = 10"));
+	store = open_path(ctx, path, false, 100);
+	CHECK(store && twofa_store_schema_version(store) == 11);
+	if (!store) goto done;
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u && !u->reply);
+	CHECK(twofa_store_set_reply(store, "bob", "Class=again") == TWOFA_OK);
+	CHECK(twofa_store_get_user(store, ctx, "bob", &u) == TWOFA_OK && u && u->reply && strcmp(u->reply, "Class=again") == 0);
+done:
+	talloc_free(ctx);
+}
+
 static void schema_7_store_is_migrated(void)
 {
 	TALLOC_CTX	*ctx = talloc_new(NULL);
@@ -2235,7 +2267,7 @@ static void schema_7_store_is_migrated(void)
 	talloc_free(store);
 	CHECK(sql_exec(path, BACK_TO_SCHEMA_7 "PRAGMA user_version = 7"));
 	store = open_path(ctx, path, false, 100);
-	CHECK(store && twofa_store_schema_version(store) == 10);
+	CHECK(store && twofa_store_schema_version(store) == 11);
 	if (!store) goto done;
 	CHECK(twofa_store_get_user(store, ctx, "alice", &u) == TWOFA_OK && u && twofa_user_factor(u, TWOFA_FACTOR_SMS));
 	CHECK(set_code(store, id[0], f[0], "131313", NOW + 300) == TWOFA_OK);
@@ -2250,7 +2282,8 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	RUN(store_creates_schema_version_10);
+	RUN(store_creates_schema_version_11);
+	RUN(user_reply_is_set_and_read);
 	RUN(schema_1_store_is_migrated);
 	RUN(missing_store_without_create_is_not_found);
 	RUN(other_backends_are_refused_clearly);

@@ -1,6 +1,7 @@
 /*
  * contact.c	twofa-admin user set: a user's phone number and email
- *		addresses (their SMS and email factors) and preferred method;
+ *		addresses (their SMS and email factors), preferred method and
+ *		reply attributes on Accept (--reply, the store's users.reply);
  *		twofa-admin test-send lives in testsend.c.
  *
  *		An SMS factor is the number, E.164 (contact.h); an email
@@ -15,6 +16,7 @@
 
 #include "admin.h"
 #include "../../rlm_twofa/contact.h"
+#include "../../rlm_twofa/netpolicy.h"
 
 typedef struct {
 	char const	*phone;		//!< NULL: unchanged; "none": removed
@@ -22,6 +24,7 @@ typedef struct {
 	char const	*email2;
 	char const	*email_to;
 	char const	*method;
+	char const	*reply;		//!< "A=v, B=v"; "none": cleared
 } user_set_t;
 
 static int set_phone(admin_t *a, char const *name, char const *phone)
@@ -121,12 +124,34 @@ static int set_method(admin_t *a, char const *name, char const *method)
 	return audit(a, "user set method", name, method);
 }
 
+/*
+ *	The user's own reply attributes, in a policy_file rule's reply=
+ *	syntax.  Only the syntax is checked: twofa-admin has no dictionary;
+ *	the module checks each name at use, and logs and skips an unknown one.
+ */
+static int set_reply(admin_t *a, char const *name, char const *reply)
+{
+	twofa_netpolicy_reply_t const	*list;
+	unsigned int			count;
+	char				err[256];
+	twofa_rcode_t			rc;
+	bool				none = strcmp(reply, "none") == 0;
+
+	if (!none && (twofa_netpolicy_reply_parse(a->ctx, reply, &list, &count, err, sizeof(err)) < 0)) {
+		return say(ADMIN_REFUSED, "--%s", err);
+	}
+	rc = twofa_store_set_reply(a->store, name, none ? NULL : reply);
+	if (rc != TWOFA_OK) return store_failed(a, rc, name);
+	return audit(a, "user set reply", name, none ? "none" : reply);
+}
+
 int cmd_user_set(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
 	static struct option const opts[] = {
 		{ "phone", required_argument, NULL, 'p' }, { "email", required_argument, NULL, 'e' },
 		{ "email2", required_argument, NULL, '2' }, { "email-to", required_argument, NULL, 't' },
-		{ "method", required_argument, NULL, 'm' }, OPT_HELP, OPT_END };
+		{ "method", required_argument, NULL, 'm' }, { "reply", required_argument, NULL, 'r' },
+		OPT_HELP, OPT_END };
 	user_set_t	o = { NULL };
 	char		*name;
 	int		c, ret;
@@ -138,12 +163,13 @@ int cmd_user_set(admin_t *a, command_t const *cmd, int argc, char **argv)
 		case '2': o.email2 = optarg; break;
 		case 't': o.email_to = optarg; break;
 		case 'm': o.method = optarg; break;
+		case 'r': o.reply = optarg; break;
 		default: return usage_of(cmd, c);
 		}
 	}
 	if (argc - optind != 1) return usage_of(cmd, '?');
-	if (!o.phone && !o.email && !o.email2 && !o.email_to && !o.method) {
-		return say(ADMIN_REFUSED, "nothing to set (--phone, --email, --email2, --email-to, --method)");
+	if (!o.phone && !o.email && !o.email2 && !o.email_to && !o.method && !o.reply) {
+		return say(ADMIN_REFUSED, "nothing to set (--phone, --email, --email2, --email-to, --method, --reply)");
 	}
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
@@ -152,5 +178,6 @@ int cmd_user_set(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if (o.phone && ((ret = set_phone(a, name, o.phone)) != ADMIN_OK)) return ret;
 	if ((o.email || o.email2 || o.email_to) && ((ret = set_email(a, name, &o)) != ADMIN_OK)) return ret;
 	if (o.method && ((ret = set_method(a, name, o.method)) != ADMIN_OK)) return ret;
+	if (o.reply && ((ret = set_reply(a, name, o.reply)) != ADMIN_OK)) return ret;
 	return done(a, name, "updated");
 }

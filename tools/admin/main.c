@@ -35,8 +35,9 @@ static command_t const commands[] = {
 	{ "user", "2fa", cmd_user_2fa, "NAME off|on", "off: exempt the user, the first factor alone lets them in; on: no longer" },
 	{ "user", "reset", cmd_user_reset, "NAME", "remove every factor and reset the counters: the user enrolls again" },
 	{ "user", "set", cmd_user_set, "NAME [--phone E164|none] [--email ADDR|none] [--email2 ADDR|none] "
-	  "[--email-to first|second|both] [--method totp|sms|email|none]",
-	  "a user's phone number and email addresses (codes by SMS and email), and the method offered first" },
+	  "[--email-to first|second|both] [--method totp|sms|email|none] [--reply \"Attr=value, ...\"|none]",
+	  "a user's phone number and email addresses (codes by SMS and email), the method offered first, "
+	  "and reply attributes on Accept" },
 	{ "user", "import", cmd_user_import, "FILE|- [--progress]", "add users from CSV: name,password,base32secret" },
 	{ "totp", "enroll", cmd_totp_enroll, "NAME [--issuer ISSUER] [--digits 6|8] [--algorithm SHA1|SHA256|SHA512] "
 	  "[--period SECONDS] [--png FILE] [--force]", "new secret, pending: URI, secret, QR code" },

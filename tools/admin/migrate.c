@@ -2,7 +2,7 @@
  * migrate.c	twofa-admin migrate: copy a whole store into a new one
  *		(sqlite:PATH to postgresql://...), then read both and compare.
  *
- *		Every user (with its counters, lock and preferred method),
+ *		Every user (with its counters, lock, preferred method and reply attributes),
  *		factor, used step, backup code, remembered device, audit and
  *		login row goes over in one transaction on the target, with its
  *		id: sealed secrets are bound to their user's id (crypto.h), and
@@ -78,6 +78,7 @@ static bool tally(twofa_store_dump_t *d, tally_t *t)
 		digest_str(md, u->name);
 		digest_str(md, u->password_hash);
 		digest_str(md, u->preferred ? twofa_factor_kind_name(u->preferred) : NULL);
+		digest_str(md, u->reply);
 		for (j = 0; j < u->num_factors; j++) {
 			EVP_DigestUpdate(md, &u->factors[j].id, sizeof(u->factors[j].id));
 			digest_bytes(md, u->factors[j].sealed, u->factors[j].sealed_len);

@@ -92,6 +92,38 @@ static void print_json_string_or_null(char const *key, char const *s, bool comma
 	else fputs("null", stdout);
 }
 
+/* A rule's options, those it sets: append=, remember=, eap_tls=, reply=. */
+static void print_options(twofa_netpolicy_rule_t const *rule, bool json)
+{
+	unsigned int i;
+
+	if (rule->append != TWOFA_NETPOLICY_UNSET) {
+		printf(json ? ",\"append\":%s" : "  append mode: %s\n", (rule->append == TWOFA_NETPOLICY_YES) ?
+		       (json ? "true" : "yes (the code may follow the password)") : (json ? "false" : "no"));
+	}
+	if (rule->remember != TWOFA_NETPOLICY_UNSET) {
+		printf(json ? ",\"remember\":%s" : "  remembered devices: %s\n", (rule->remember == TWOFA_NETPOLICY_YES) ?
+		       (json ? "true" : "yes") : (json ? "false" : "no (none remembered or recognised here)"));
+	}
+	if (rule->eap_tls != TWOFA_NETPOLICY_UNSET) {
+		printf(json ? ",\"eap_tls\":\"%s\"" : "  EAP-TLS: %s\n",
+		       (rule->eap_tls == TWOFA_NETPOLICY_YES) ? "skip" : "require");
+	}
+	if (!rule->reply_count) return;
+	fputs(json ? ",\"reply\":[" : "  reply:", stdout);
+	for (i = 0; i < rule->reply_count; i++) {
+		if (json) {
+			fputs(i ? ",{" : "{", stdout);
+			print_json_string_or_null("name", rule->reply[i].name, false);
+			print_json_string_or_null("value", rule->reply[i].value, true);
+			fputs("}", stdout);
+		} else {
+			printf("%s %s = %s", i ? "," : "", rule->reply[i].name, rule->reply[i].value);
+		}
+	}
+	fputs(json ? "]" : " (unless the user has reply attributes of their own)\n", stdout);
+}
+
 static void print_test(admin_t *a, twofa_netpolicy_rule_t const *rule, char const *name, twofa_user_t const *user,
 		       outcome_t const *o)
 {
@@ -100,6 +132,7 @@ static void print_test(admin_t *a, twofa_netpolicy_rule_t const *rule, char cons
 			printf("rule %s (%s:%u): %s\n", rule->name, rule->file, rule->line,
 			       twofa_netpolicy_action_name(rule->action));
 			if (rule->message) printf("  challenge text: %s\n", rule->message);
+			print_options(rule, false);
 		}
 		printf("  %s\n", rule_effect(rule));
 		if (name) printf("user %s%s: %s (%s)\n", name, user ? "" : " (not in the store)", o->result, o->reason);
@@ -112,6 +145,7 @@ static void print_test(admin_t *a, twofa_netpolicy_rule_t const *rule, char cons
 		print_json_string_or_null("file", rule->file, true);
 		printf(",\"line\":%u", rule->line);
 		print_json_string_or_null("message", rule->message, true);
+		print_options(rule, true);
 		fputs("}", stdout);
 	} else {
 		fputs("null", stdout);

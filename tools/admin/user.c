@@ -294,6 +294,7 @@ int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv)
 	print_address(u, TWOFA_FACTOR_SMS, "phone:");
 	print_address(u, TWOFA_FACTOR_EMAIL, "email:");
 	printf("method:        %s\n", u->preferred ? twofa_factor_kind_name(u->preferred) : "default order");
+	printf("reply:         %s\n", u->reply ? u->reply : "-");
 	printf("backup codes:  %u left\n", u->backup_codes_left);
 	printf("exempt:        %s\n", u->exempt ? "yes (first factor alone)" : "no");
 	printf("failures:      %u\n", u->fail_count);
