@@ -17,15 +17,16 @@ SECRET_ALICE=$(tf_secret)
 USERS_CSV="alice,$PW,$SECRET_ALICE"
 PLANTED=$TF_WORK/planted-module
 
-# The sanitized module's objects, the planted wrapper, linked as rlm_twofa.so.
+# The sanitized module's objects (rlm_twofa.c and its mod_*.c), the planted
+# wrapper, linked as rlm_twofa.so.
 build_planted_module() {
 	rm -rf "$PLANTED"; mkdir -p "$PLANTED"
 	# shellcheck disable=SC2086
 	$TWOFA_SANITIZE_CC $TWOFA_SANITIZE_CFLAGS -fPIC -c "$TOP/tests/shim/plant_overflow.c" -o "$PLANTED/plant_overflow.o" &&
-	$TWOFA_SANITIZE_CC -shared $TWOFA_SANITIZE_CFLAGS -o "$PLANTED/rlm_twofa.so" "$TOP"/rlm_twofa/.libs/la-rlm_twofa.o \
+	$TWOFA_SANITIZE_CC -shared $TWOFA_SANITIZE_CFLAGS -o "$PLANTED/rlm_twofa.so" "$TOP"/rlm_twofa/.libs/la-*.o \
 		-Wl,--whole-archive "$TOP/.libs/libtwofa_ldap.a" "$TOP/.libs/libtwofa.a" -Wl,--no-whole-archive \
 		"$PLANTED/plant_overflow.o" -Wl,--wrap=twofa_user_name_valid \
-		$(pkg-config --libs libcrypto sqlite3 talloc libxcrypt libcurl) -lldap -llber -lpthread
+		$(pkg-config --libs libcrypto sqlite3 talloc libxcrypt libcurl libpq) -lldap -llber -lpthread
 }
 
 # reports_with WORD: the sanitizer reports that mention WORD.

@@ -138,6 +138,7 @@ twofa_make_raddb() {
 		-e "s#^(\s*libdir\s*=).*#\1 $dir/lib:/usr/lib/freeradius#" \
 		-e "s#^(\s*reject_delay\s*=).*#\1 0#" \
 		-e "s#^(\s*max_requests\s*=).*#\1 ${TWOFA_MAX_REQUESTS:-16384}#" \
+		-e "s#^(\s*max_servers\s*=).*#\1 ${TWOFA_MAX_SERVERS:-32}#" \
 		-e "s#^(\s*auth\s*=).*#\1 yes#" \
 		"$raddb/radiusd.conf"
 	sed -i -E -e "s#^(\s*port\s*=).*#\1 $port#" -e "s#^(\s*ipaddr\s*=\s*)\*#\1127.0.0.1#" \
