@@ -378,6 +378,45 @@ directory_mobile_gets_a_code_by_sms() {
 	tf_stop_sinks
 }
 
+# --- realms: DOMAIN\user and user@domain (suffix, ntdomain) ---------------
+
+SITE() { printf '%s\n' "$DIR/server/raddb/sites-available/twofa"; }
+
+realm_names_bind_as_the_stripped_user() {
+	local binds
+	awk '!done && /^\t\ttwofa$/ { print "\t\tsuffix"; print "\t\tntdomain"; done = 1 } { print }' "$(SITE)" > "$DIR/site.new" &&
+		cat "$DIR/site.new" > "$(SITE)"
+	printf 'realm example.org {\n}\nrealm CORP {\n}\n' >> "$DIR/server/raddb/proxy.conf"
+	start_radiusd optional "$SEARCH_SECTION" || { tf_expect "radiusd starts" no yes; return; }
+	binds=$(tf_slapd_binds "uid=alice,$PEOPLE")
+	tf_round1 'CORP\alice' alice-ldap-pw
+	tf_expect 'DOMAIN\user: her TOTP asked' "$R_CODE" "Access-Challenge"
+	tf_round1 alice@example.org alice-ldap-pw
+	tf_expect "user@domain: her TOTP asked" "$R_CODE" "Access-Challenge"
+	tf_expect "both bound as alice" "$(tf_slapd_binds "uid=alice,$PEOPLE")" "$((binds + 2))"
+	tf_round1 alice@example.org wrong-pw
+	tf_expect_reject "user@domain, wrong password"
+	tf_round1 alice@elsewhere.example alice-ldap-pw
+	tf_expect_reject "a realm proxy.conf does not know is not stripped"
+	tf_expect "searched as sent" "$(logged 'LDAP: no entry matches (uid=alice@elsewhere.example)')" yes
+}
+
+# user_name = full: the name as sent reaches the filter (a userPrincipalName-like search).
+full_realm_name_reaches_the_filter() {
+	local binds
+	sed -i -E "s#^(\s*user_name\s*=).*#\1 full#" "$(MODCONF)"
+	start_radiusd optional "$(printf '%s\n' "$SEARCH_SECTION" | sed 's#(uid={user})#(mail={user})#')" ||
+		{ tf_expect "radiusd starts" no yes; return; }
+	binds=$(tf_slapd_binds "uid=alice,$PEOPLE")
+	tf_round1 alice@example.org alice-ldap-pw
+	tf_expect "user@domain as sent: no row under that name, enforce = optional" "$R_CODE" "Access-Accept"
+	tf_expect "bound as alice" "$(tf_slapd_binds "uid=alice,$PEOPLE")" "$((binds + 1))"
+	tf_round1 'CORP\alice' alice-ldap-pw
+	tf_expect_reject 'DOMAIN\user as sent matches no mail'
+	tf_expect "the backslash escaped" "$(logged 'LDAP: no entry matches (mail=CORP\5calice)')" yes
+	sed -i -E "s#^(\s*user_name\s*=).*#\1 stripped#" "$(MODCONF)"
+}
+
 setup
 tf_run ldap_password_then_totp_is_accepted
 tf_run first_server_down_the_second_is_used
@@ -396,4 +435,6 @@ tf_run dn_injection_names_are_escaped
 tf_run starttls_with_an_untrusted_ca_is_refused
 tf_run directory_user_without_a_row_enrols_at_login	# after dn_injection: it counts admin's binds
 tf_run radiusd_refuses_an_ldap_section_that_cannot_work
+tf_run realm_names_bind_as_the_stripped_user
+tf_run full_realm_name_reaches_the_filter
 tf_run directory_mobile_gets_a_code_by_sms
