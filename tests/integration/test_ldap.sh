@@ -417,6 +417,35 @@ full_realm_name_reaches_the_filter() {
 	sed -i -E "s#^(\s*user_name\s*=).*#\1 stripped#" "$(MODCONF)"
 }
 
+# --- twofa-admin user list --ldap: the directory's users and their 2FA ----
+
+# By now: alice and admin hold TOTP, jürgen the directory's SMS and mail,
+# dave a row with no factor left (reset), bob and carol no row.
+admin_lists_the_directory_users() {
+	tf_expect "text" "$(tf_admin user list --ldap --config "$(MODCONF)" 2>/dev/null | awk '{ print $1, $2, $3 }' | paste -sd ';')" \
+		"NAME IN STORE;admin yes yes;alice yes yes;bob no no;carol no no;dave yes no;jürgen yes yes"
+	tf_expect "without 2FA" "$(tf_admin user list --ldap --without-2fa --config "$(MODCONF)" 2>/dev/null | awk 'NR > 1 { print $1 }' | paste -sd ' ')" \
+		"bob carol dave"
+	tf_expect "json" "$(tf_admin --json user list --ldap --without-2fa --config "$(MODCONF)" 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join("%s:%s:%s" % (u["name"], u["in_store"], u["second_factor"]) for u in json.load(sys.stdin)))')" \
+		"bob:False:no carol:False:no dave:True:no"
+	tf_expect "searched as the service account" "$(grep -c "filter=\"(uid=\*)\"" "$SLAPD_LOG")" 3
+	# The template way: one level under its parent (the service account to read).
+	printf 'twofa {\n\tldap {\n%s\n\t\tbind_dn = "%s"\n\t\tbind_password = "%s"\n\t}\n}\n' \
+		"$TEMPLATE_SECTION" "$SLAPD_READER_DN" "$(cat "$SLAPD_READER_PW_FILE")" > "$DIR/template.conf"
+	tf_expect "template way" "$(tf_admin user list --ldap --config "$DIR/template.conf" | awk 'NR > 1 { print $1 }' | paste -sd ' ')" \
+		"admin alice bob carol dave jürgen"
+	tf_expect "the shipped ldap { }: no server" \
+		"$(tf_admin user list --ldap --config "$TOP/raddb/mods-available/twofa" 2>&1 >/dev/null | grep -c 'server')" 1
+	printf 'twofa {\n}\n' > "$DIR/no-ldap.conf"
+	tf_expect "no ldap { }" "$(tf_admin user list --ldap --config "$DIR/no-ldap.conf" 2>&1 | grep -c 'no ldap { } section')" 1
+	tf_expect "--config alone" "$(tf_admin user list --config "$(MODCONF)" >/dev/null 2>&1; echo $?)" 1
+	tf_slapd_stop
+	tf_expect "directory down: an error" "$(tf_admin user list --ldap --config "$(MODCONF)" 2>&1 >/dev/null | grep -c 'no server answered')" 1
+	tf_slapd_start
+}
+
 setup
 tf_run ldap_password_then_totp_is_accepted
 tf_run first_server_down_the_second_is_used
@@ -438,3 +467,4 @@ tf_run radiusd_refuses_an_ldap_section_that_cannot_work
 tf_run realm_names_bind_as_the_stripped_user
 tf_run full_realm_name_reaches_the_filter
 tf_run directory_mobile_gets_a_code_by_sms
+tf_run admin_lists_the_directory_users
