@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <ctype.h>
 
 #include "ldap.h"
 
@@ -897,5 +898,105 @@ twofa_rcode_t twofa_ldap_probe(twofa_ldap_t *ldap, twofa_ldap_log_t log, void *u
 	conn = conn_get(ldap, kind, &fresh, &lg);
 	if (!conn) return TWOFA_ERR_UNAVAILABLE;
 	pool_give(ldap, conn);
+	return TWOFA_OK;
+}
+
+/*
+ *	Every user of the directory, for twofa-admin user list --ldap: the
+ *	entries the login search would find with any name (the filter's
+ *	{user} as "*", under base_dn; with a dn_template, "(ATTR=*)" one
+ *	level under the template's parent), on a search connection.  Each
+ *	name is the first value of the attribute the name is matched against:
+ *	ATTR in "ATTR={user}" of the filter (or the template).
+ */
+static bool name_attribute(char const *s, char *out, size_t outlen)
+{
+	char const	*end = s ? strstr(s, "=" USER_TOKEN) : NULL, *start = end;
+
+	if (!end) return false;
+	while ((start > s) && (isalnum((unsigned char) start[-1]) || (start[-1] == '-'))) start--;
+	if ((start == end) || ((size_t) (end - start) >= outlen)) return false;
+	memcpy(out, start, end - start);
+	out[end - start] = '\0';
+	return true;
+}
+
+/** The search that lists every user: *base, *filter and attr from the config.  False: none can be made. */
+static bool listing_search(TALLOC_CTX *ctx, twofa_ldap_t *ldap, char const **base, char **filter, char *attr, size_t attrlen)
+{
+	twofa_ldap_config_t const *config = ldap->config;
+
+	if (ldap->dn_by_search) {
+		if (!name_attribute(config->filter, attr, attrlen)) return false;
+		*base = config->base_dn;
+		*filter = expand(ctx, config->filter, "*");
+		return *filter != NULL;
+	}
+	if (!name_attribute(config->dn_template, attr, attrlen) || strncmp(config->dn_template, attr, strlen(attr)) ||
+	    !(*base = strchr(config->dn_template, ','))) return false;
+	(*base)++;
+	*filter = talloc_asprintf(ctx, "(%s=*)", attr);
+	return *filter != NULL;
+}
+
+static int name_cmp(void const *a, void const *b)
+{
+	return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+twofa_rcode_t twofa_ldap_list_users(twofa_ldap_t *ldap, TALLOC_CTX *ctx, twofa_ldap_log_t log, void *uctx,
+				    char ***out, size_t *count, bool *partial)
+{
+	logger_t			lg = { .log = log, .uctx = uctx };
+	twofa_ldap_config_t const	*config = ldap->config;
+	char				attr[128], *filter = NULL, **names;
+	char const			*base = NULL, *attrs[2] = { attr, NULL };
+	struct timeval			limit = ms_tv(config->timeout_ms);
+	LDAPMessage			*res = NULL, *entry;
+	conn_t				*conn;
+	bool				fresh;
+	int				msgid, rc, result = LDAP_OTHER;
+	size_t				n = 0;
+
+	*out = NULL;
+	*count = 0;
+	*partial = false;
+	if (!listing_search(ctx, ldap, &base, &filter, attr, sizeof(attr))) {
+		say(&lg, TWOFA_LDAP_LOG_ERROR, "LDAP: no \"ATTRIBUTE={user}\" in the filter (or dn_template): "
+		    "cannot tell which attribute holds the names");
+		return TWOFA_ERR_MALFORMED;
+	}
+	conn = conn_get(ldap, POOL_SEARCH, &fresh, &lg);
+	if (!conn) return TWOFA_ERR_UNAVAILABLE;
+	if (limit.tv_sec == 0) limit.tv_sec = 1;
+	rc = ldap_search_ext(conn->ld, base, ldap->dn_by_search ? LDAP_SCOPE_SUBTREE : LDAP_SCOPE_ONELEVEL, filter,
+			     (char **) attrs, 0, NULL, NULL, &limit, 0, &msgid);
+	if (rc == LDAP_SUCCESS) rc = wait_result(conn->ld, msgid, config->timeout_ms, &res);
+	if (rc == LDAP_SUCCESS) rc = ldap_parse_result(conn->ld, res, &result, NULL, NULL, NULL, NULL, 0);
+	if (rc == LDAP_SUCCESS) rc = result;
+	if ((rc == LDAP_SIZELIMIT_EXCEEDED) || (rc == LDAP_TIMELIMIT_EXCEEDED)) {
+		say(&lg, TWOFA_LDAP_LOG_WARN, "LDAP: search %s under %s: %s, the list is partial", filter, base,
+		    ldap_err2string(rc));
+		*partial = true;
+	} else if (rc != LDAP_SUCCESS) {
+		say(&lg, TWOFA_LDAP_LOG_ERROR, "LDAP: search %s under %s failed: %s", filter, base, ldap_err2string(rc));
+		ldap_msgfree(res);
+		if (connection_lost(rc)) pool_lost(ldap, POOL_SEARCH, conn);
+		pool_give(ldap, conn);
+		return (rc == LDAP_NO_SUCH_OBJECT) ? TWOFA_ERR_NOT_FOUND : TWOFA_ERR_UNAVAILABLE;
+	}
+
+	names = talloc_array(ctx, char *, ldap_count_entries(conn->ld, res) + 1);
+	for (entry = names ? ldap_first_entry(conn->ld, res) : NULL; entry; entry = ldap_next_entry(conn->ld, entry)) {
+		char *name = first_value(names, conn->ld, entry, attr);
+
+		if (name) names[n++] = name;
+	}
+	ldap_msgfree(res);
+	pool_give(ldap, conn);
+	if (!names) return TWOFA_ERR_NO_MEMORY;
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	*out = names;
+	*count = n;
 	return TWOFA_OK;
 }

@@ -99,6 +99,16 @@ twofa_rcode_t twofa_ldap_authenticate(twofa_ldap_t *ldap, TALLOC_CTX *ctx, char 
 				      char const *password, size_t len, twofa_ldap_log_t log, void *uctx,
 				      twofa_ldap_user_t **out);
 
+/** Every user of the directory (twofa-admin user list --ldap): the entries the login
+ *  search finds with the filter's {user} as "*" under base_dn (with a dn_template: "(ATTR=*)"
+ *  one level under its parent), on a search connection (the service account).  *out: the
+ *  names (the first value of ATTR in the filter's or template's "ATTR={user}"), sorted, under
+ *  ctx.  *partial: the server's size or time limit cut the list short.
+ *  @return TWOFA_OK, TWOFA_ERR_MALFORMED (no "ATTR={user}" to name the attribute),
+ *  TWOFA_ERR_NOT_FOUND (no such base), TWOFA_ERR_UNAVAILABLE, TWOFA_ERR_NO_MEMORY. */
+twofa_rcode_t twofa_ldap_list_users(twofa_ldap_t *ldap, TALLOC_CTX *ctx, twofa_ldap_log_t log, void *uctx,
+				    char ***out, size_t *count, bool *partial);
+
 /*
  *	Escaping, exported for the unit tests and the fuzzer.  Each writes
  *	at most outlen bytes with the NUL and returns the length, or 0 if

@@ -5,8 +5,8 @@
  *			(contact.h: "a@x", "both:a@x,b@y").  Otherwise as SMS:
  *			one code per factor, taken once by the store.
  *
- *		TODO (issue 15, LDAP users): the directory's mail and mail2
- *		(DIRECTORY_ENTRY request data) for users without a store row.
+ *		A directory user's mail and mail2 (password_source = ldap) reach
+ *		here as such a factor: mod_ldap.c makes or refreshes it at round one.
  */
 #include "method.h"
 #include "contact.h"

@@ -6,11 +6,8 @@
  *		the code once (it matches, is unused, unexpired, the factor
  *		unchanged, the user not locked).
  *
- *		TODO (issue 15, LDAP users): a user with no store row but a
- *		mobile number in the directory (the DIRECTORY_ENTRY request data
- *		that round_one_ldap keeps) could be sent a code too; that needs
- *		a code kept without a factor (as sms_new does, in the pending
- *		context).  Not done: such users hold no method today.
+ *		A directory user's mobile number (password_source = ldap) reaches
+ *		here as such a factor: mod_ldap.c makes or refreshes it at round one.
  *
  *		sms_ask_number (twofa_method_sms_number, twofa_method_sms_new):
  *		a user with no number is asked for one; the answer is checked

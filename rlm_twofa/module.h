@@ -216,8 +216,9 @@ typedef struct {
 
 /*
  *	What the directory said of the user in round one (phone, mail, group
- *	rule), as request data under this key: the SMS and email methods to
- *	come read it there (request_data_reference) when they start.
+ *	rule), as request data under this key, for what comes later in the
+ *	request.  (The SMS and email methods read no request data: round one
+ *	copies the phone and mail into the user's factors, mod_ldap.c.)
  */
 #define DIRECTORY_ENTRY	100
 

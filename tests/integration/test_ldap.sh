@@ -11,7 +11,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 
 tf_slapd_setup "$TF_WORK/slapd"
-trap 'tf_server_stop; tf_slapd_stop' EXIT
+trap 'tf_server_stop; tf_stop_sinks; tf_slapd_stop' EXIT
 
 PEOPLE="ou=people,$SLAPD_BASE"
 LDAP_GROUPS="ou=groups,$SLAPD_BASE"
@@ -299,6 +299,153 @@ radiusd_refuses_an_ldap_section_that_cannot_work() {
 	RADIUSD_PID=
 }
 
+# --- the directory's mobile and mail feed the SMS and email methods -------
+
+# sms_record N KEY: KEY of the Nth SMS the gateway sink received ("code": the code in its text).
+sms_record() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(wc -l < "$SMS_RECORD")" -ge "$1" ] && break
+		sleep 0.1
+	done
+	/usr/bin/python3 -c '
+import json, re, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+b = json.loads(r[int(sys.argv[2]) - 1]["body"])
+print(re.search(r"[0-9]{6,10}", b["text"]).group(0) if sys.argv[3] == "code" else b[sys.argv[3]])' \
+		"$SMS_RECORD" "$1" "$2" 2>&1
+}
+
+# set_mobile UID NUMBER: the directory's mobile of UID replaced, as its admin.
+set_mobile() {
+	printf 'dn:: %s\nchangetype: modify\nreplace: mobile\nmobile: %s\n' \
+		"$(printf 'uid=%s,%s' "$1" "$PEOPLE" | base64 -w0)" "$2" |
+		ldapmodify -x -H "$SLAPD_URI" -D "cn=admin,$SLAPD_BASE" -y "$SLAPD_DIR/admin-pw" >/dev/null
+}
+
+factor_ids() { sqlite3 "file:$STORE?mode=ro" "SELECT id FROM factors ORDER BY id" | tr '\n' ' ' ; }
+
+# radiusd again with an SMS gateway (the HTTP sink) and a mail relay that
+# is never reached (SMS comes first); the search way, enforce = optional.
+with_a_gateway() {
+	local tls=$SLAPD_DIR/tls
+	tf_server_stop
+	tf_start_sink http ldap-sms --cert "$tls/server.pem" --key "$tls/server.key" --status 200
+	SMS_RECORD=$SINK_RECORD
+	twofa_make_raddb "$DIR/server" "$PORT" "$STORE" "$KEY" "sms {
+	url = \"https://127.0.0.1:$SINK_PORT/send\"
+	content_type = \"application/json\"
+	body = '{\"to\":\"{phone}\",\"text\":\"{message}\"}'
+	message = \"Your code is {code}\"
+	ca_file = \"$tls/ca.pem\"
+}
+email {
+	url = \"smtp://127.0.0.1:$(tf_free_tcp_port)\"
+	from = \"twofa@example.org\"
+}"
+	sed -i -E 's/^#[[:space:]]*suppress_secrets = no/\tsuppress_secrets = yes/' "$DIR/server/raddb/radiusd.conf"
+	start_radiusd optional "$SEARCH_SECTION"
+}
+
+directory_mobile_gets_a_code_by_sms() {
+	local ids
+	with_a_gateway || { tf_expect "radiusd starts" no yes; return; }
+	tf_expect "no row before" "$(tf_admin user show jürgen >/dev/null 2>&1; echo $?)" 1
+	tf_round1 "jürgen" "pässwörd-€-ü"
+	tf_expect "challenge" "$R_CODE" "Access-Challenge"
+	tf_expect "by SMS" "$(printf '%s' "$R_MSG" | grep -c 'sent by SMS')" 1
+	tf_expect "to the directory's number" "$(sms_record 1 to)" "+15550104"
+	tf_round2 "jürgen" "$(sms_record 1 code)" "$R_STATE"
+	tf_expect "accept" "$R_CODE" "Access-Accept"
+	tf_expect "stored: the directory's number and mail" \
+		"$(sqlite3 "file:$STORE?mode=ro" "SELECT kind, address, confirmed FROM factors JOIN users ON users.id = user_id WHERE name = 'jürgen' ORDER BY kind" | tr '\n' ' ')" \
+		"email|juergen@example.org|1 sms|+15550104|1 "
+	ids=$(factor_ids)
+	tf_round1 "jürgen" "pässwörd-€-ü"
+	tf_expect "same values, nothing written" "$(factor_ids)" "$ids"
+	# The directory is the source of truth: its new number wins at the next login.
+	set_mobile "jürgen" "+15550199" || { tf_expect "ldapmodify" failed ok; return; }
+	tf_round1 "jürgen" "pässwörd-€-ü"
+	tf_expect "to the new number" "$(sms_record 3 to)" "+15550199"
+	tf_round2 "jürgen" "$(sms_record 2 code)" "$R_STATE"
+	tf_expect "the old number's code" "$R_CODE" "Access-Challenge"
+	tf_round2 "jürgen" "$(sms_record 3 code)" "$R_STATE"
+	tf_expect "the new number's code" "$R_CODE" "Access-Accept"
+	tf_round1 bob bob-ldap-pw
+	tf_expect "skip_2fa member" "$R_CODE" "Access-Accept"
+	tf_expect "no row made for him" "$(tf_admin user show bob >/dev/null 2>&1; echo $?)" 1
+	tf_expect "no number in the log" "$(grep -cE '\+1555010|\+15550199' "$(LOG)")" 0
+	tf_stop_sinks
+}
+
+# --- realms: DOMAIN\user and user@domain (suffix, ntdomain) ---------------
+
+SITE() { printf '%s\n' "$DIR/server/raddb/sites-available/twofa"; }
+
+realm_names_bind_as_the_stripped_user() {
+	local binds
+	awk '!done && /^\t\ttwofa$/ { print "\t\tsuffix"; print "\t\tntdomain"; done = 1 } { print }' "$(SITE)" > "$DIR/site.new" &&
+		cat "$DIR/site.new" > "$(SITE)"
+	printf 'realm example.org {\n}\nrealm CORP {\n}\n' >> "$DIR/server/raddb/proxy.conf"
+	start_radiusd optional "$SEARCH_SECTION" || { tf_expect "radiusd starts" no yes; return; }
+	binds=$(tf_slapd_binds "uid=alice,$PEOPLE")
+	tf_round1 'CORP\alice' alice-ldap-pw
+	tf_expect 'DOMAIN\user: her TOTP asked' "$R_CODE" "Access-Challenge"
+	tf_round1 alice@example.org alice-ldap-pw
+	tf_expect "user@domain: her TOTP asked" "$R_CODE" "Access-Challenge"
+	tf_expect "both bound as alice" "$(tf_slapd_binds "uid=alice,$PEOPLE")" "$((binds + 2))"
+	tf_round1 alice@example.org wrong-pw
+	tf_expect_reject "user@domain, wrong password"
+	tf_round1 alice@elsewhere.example alice-ldap-pw
+	tf_expect_reject "a realm proxy.conf does not know is not stripped"
+	tf_expect "searched as sent" "$(logged 'LDAP: no entry matches (uid=alice@elsewhere.example)')" yes
+}
+
+# user_name = full: the name as sent reaches the filter (a userPrincipalName-like search).
+full_realm_name_reaches_the_filter() {
+	local binds
+	sed -i -E "s#^(\s*user_name\s*=).*#\1 full#" "$(MODCONF)"
+	start_radiusd optional "$(printf '%s\n' "$SEARCH_SECTION" | sed 's#(uid={user})#(mail={user})#')" ||
+		{ tf_expect "radiusd starts" no yes; return; }
+	binds=$(tf_slapd_binds "uid=alice,$PEOPLE")
+	tf_round1 alice@example.org alice-ldap-pw
+	tf_expect "user@domain as sent: no row under that name, enforce = optional" "$R_CODE" "Access-Accept"
+	tf_expect "bound as alice" "$(tf_slapd_binds "uid=alice,$PEOPLE")" "$((binds + 1))"
+	tf_round1 'CORP\alice' alice-ldap-pw
+	tf_expect_reject 'DOMAIN\user as sent matches no mail'
+	tf_expect "the backslash escaped" "$(logged 'LDAP: no entry matches (mail=CORP\5calice)')" yes
+	sed -i -E "s#^(\s*user_name\s*=).*#\1 stripped#" "$(MODCONF)"
+}
+
+# --- twofa-admin user list --ldap: the directory's users and their 2FA ----
+
+# By now: alice and admin hold TOTP, jürgen the directory's SMS and mail,
+# dave a row with no factor left (reset), bob and carol no row.
+admin_lists_the_directory_users() {
+	tf_expect "text" "$(tf_admin user list --ldap --config "$(MODCONF)" 2>/dev/null | awk '{ print $1, $2, $3 }' | paste -sd ';')" \
+		"NAME IN STORE;admin yes yes;alice yes yes;bob no no;carol no no;dave yes no;jürgen yes yes"
+	tf_expect "without 2FA" "$(tf_admin user list --ldap --without-2fa --config "$(MODCONF)" 2>/dev/null | awk 'NR > 1 { print $1 }' | paste -sd ' ')" \
+		"bob carol dave"
+	tf_expect "json" "$(tf_admin --json user list --ldap --without-2fa --config "$(MODCONF)" 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join("%s:%s:%s" % (u["name"], u["in_store"], u["second_factor"]) for u in json.load(sys.stdin)))')" \
+		"bob:False:no carol:False:no dave:True:no"
+	tf_expect "searched as the service account" "$(grep -c "filter=\"(uid=\*)\"" "$SLAPD_LOG")" 3
+	# The template way: one level under its parent (the service account to read).
+	printf 'twofa {\n\tldap {\n%s\n\t\tbind_dn = "%s"\n\t\tbind_password = "%s"\n\t}\n}\n' \
+		"$TEMPLATE_SECTION" "$SLAPD_READER_DN" "$(cat "$SLAPD_READER_PW_FILE")" > "$DIR/template.conf"
+	tf_expect "template way" "$(tf_admin user list --ldap --config "$DIR/template.conf" | awk 'NR > 1 { print $1 }' | paste -sd ' ')" \
+		"admin alice bob carol dave jürgen"
+	tf_expect "the shipped ldap { }: no server" \
+		"$(tf_admin user list --ldap --config "$TOP/raddb/mods-available/twofa" 2>&1 >/dev/null | grep -c 'server')" 1
+	printf 'twofa {\n}\n' > "$DIR/no-ldap.conf"
+	tf_expect "no ldap { }" "$(tf_admin user list --ldap --config "$DIR/no-ldap.conf" 2>&1 | grep -c 'no ldap { } section')" 1
+	tf_expect "--config alone" "$(tf_admin user list --config "$(MODCONF)" >/dev/null 2>&1; echo $?)" 1
+	tf_slapd_stop
+	tf_expect "directory down: an error" "$(tf_admin user list --ldap --config "$(MODCONF)" 2>&1 >/dev/null | grep -c 'no server answered')" 1
+	tf_slapd_start
+}
+
 setup
 tf_run ldap_password_then_totp_is_accepted
 tf_run first_server_down_the_second_is_used
@@ -317,3 +464,7 @@ tf_run dn_injection_names_are_escaped
 tf_run starttls_with_an_untrusted_ca_is_refused
 tf_run directory_user_without_a_row_enrols_at_login	# after dn_injection: it counts admin's binds
 tf_run radiusd_refuses_an_ldap_section_that_cannot_work
+tf_run realm_names_bind_as_the_stripped_user
+tf_run full_realm_name_reaches_the_filter
+tf_run directory_mobile_gets_a_code_by_sms
+tf_run admin_lists_the_directory_users

@@ -34,7 +34,7 @@
 #define DEFAULT_KEY_DIR		"/var/lib/freeradius/twofa"	//!< the key's folder for a postgresql:// store
 #define DEFAULT_OWNER		"freerad"	//!< the user radiusd runs as on Debian
 #define DEFAULT_ISSUER		"rlm_twofa"
-#define DEFAULT_MODULE_CONFIG	"/etc/freeradius/3.0/mods-available/twofa"	//!< test-send reads sms { } and email { } there
+#define DEFAULT_MODULE_CONFIG	"/etc/freeradius/3.0/mods-available/twofa"	//!< test-send reads sms { } and email { } there, user list --ldap ldap { }
 #define BUSY_TIMEOUT_MS		5000
 #define PASSWORD_MAX		1024		//!< bytes, newline included
 
@@ -127,6 +127,10 @@ int cmd_user_2fa(admin_t *a, command_t const *cmd, int argc, char **argv);
 int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv);
 int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv);
 int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv);
+/** No second factor in use (a confirmed factor or an unused backup code), and not exempt. */
+bool user_without_2fa(twofa_user_t const *u);
+/** user list --ldap: the directory's users (config: the module's file), with their second factor. */
+int user_list_ldap(admin_t *a, char const *config, bool only_without_2fa);	/* ldap_list.c */
 int cmd_user_import(admin_t *a, command_t const *cmd, int argc, char **argv);	/* user_import.c */
 int cmd_user_set(admin_t *a, command_t const *cmd, int argc, char **argv);	/* contact.c */
 

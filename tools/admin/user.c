@@ -163,7 +163,7 @@ static void user_json(FILE *out, twofa_user_t const *u, time_t now)
 }
 
 /** No second factor in use (a confirmed factor or an unused backup code), and not exempt. */
-static bool without_2fa(twofa_user_t const *u)
+bool user_without_2fa(twofa_user_t const *u)
 {
 	unsigned int i;
 
@@ -216,28 +216,35 @@ static time_t last_accept(admin_t *a, char const *name)
 int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
 	static struct option const opts[] = {
-		{ "without-2fa", no_argument, NULL, 'w' }, { "locked", no_argument, NULL, 'l' }, OPT_HELP, OPT_END };
+		{ "without-2fa", no_argument, NULL, 'w' }, { "locked", no_argument, NULL, 'l' },
+		{ "ldap", no_argument, NULL, 'L' }, { "config", required_argument, NULL, 'c' }, OPT_HELP, OPT_END };
 	twofa_user_t	**users;
 	size_t		count, i, shown = 0, width = 4;
 	time_t		now = time(NULL);
 	char		params[32], until[64], factors[64], last[64];
-	bool		only_without_2fa = false, only_locked = false;
+	bool		only_without_2fa = false, only_locked = false, ldap = false;
+	char const	*config = NULL;
 	twofa_rcode_t	rc;
 	int		c, ret;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'w') only_without_2fa = true;
 		else if (c == 'l') only_locked = true;
+		else if (c == 'L') ldap = true;
+		else if (c == 'c') config = optarg;
 		else return usage_of(cmd, c);
 	}
 	if (argc != optind) return usage_of(cmd, '?');
+	if (ldap && only_locked) return say(ADMIN_REFUSED, "--ldap and --locked: list the locked users without --ldap");
+	if (config && !ldap) return say(ADMIN_REFUSED, "--config goes with --ldap");
+	if (ldap) return user_list_ldap(a, config ? config : DEFAULT_MODULE_CONFIG, only_without_2fa);
 	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
 	rc = twofa_store_list_users(a->store, a->ctx, &users, &count);
 	if (rc != TWOFA_OK) return store_failed(a, rc, "*");
 
 	/* Keep the users every filter given lets through, in place. */
 	for (i = 0; i < count; i++) {
-		if (only_without_2fa && !without_2fa(users[i])) continue;
+		if (only_without_2fa && !user_without_2fa(users[i])) continue;
 		if (only_locked && (users[i]->locked_until <= now)) continue;
 		users[shown++] = users[i];
 	}
