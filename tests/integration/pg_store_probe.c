@@ -615,15 +615,17 @@ static void state_used_once_across_processes(void)
 		CHECK(twofa_store_state_use(store, s.nonce, sizeof(s.nonce), s.expires, time(NULL)) == TWOFA_ERR_REPLAYED);
 	}
 	/* Expired nonces are pruned now and then (TWOFA_STATE_PRUNE_EVERY calls), a fresh one never. */
+	/* A State carries its deadline: the same nonce always comes with the same expires. */
 	new_nonce(s.nonce);
-	CHECK(twofa_store_state_use(store, s.nonce, sizeof(s.nonce), time(NULL) + 120, time(NULL)) == TWOFA_OK);
+	s.expires = time(NULL) + 120;
+	CHECK(twofa_store_state_use(store, s.nonce, sizeof(s.nonce), s.expires, time(NULL)) == TWOFA_OK);
 	for (round = 0; round < 2 * TWOFA_STATE_PRUNE_EVERY; round++) {
 		uint8_t old[16];
 
 		new_nonce(old);
 		CHECK(twofa_store_state_use(store, old, sizeof(old), time(NULL) - 3600, time(NULL)) == TWOFA_OK);
 	}
-	CHECK(twofa_store_state_use(store, s.nonce, sizeof(s.nonce), time(NULL) + 120, time(NULL)) == TWOFA_ERR_REPLAYED);
+	CHECK(twofa_store_state_use(store, s.nonce, sizeof(s.nonce), s.expires, time(NULL)) == TWOFA_ERR_REPLAYED);
 done:
 	talloc_free(ctx);
 }
