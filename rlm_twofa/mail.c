@@ -360,8 +360,6 @@ twofa_rcode_t twofa_mail_job(twofa_mail_t const *mail, twofa_sender_t *sender, t
 		curl_easy_setopt(easy, CURLOPT_PASSWORD, mail->password);
 	}
 	if (mail->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, mail->ca_file);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	twofa_send_job_timeout(job, mail->timeout_ms);
 	*out = job;
 	return TWOFA_OK;

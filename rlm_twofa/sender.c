@@ -121,6 +121,9 @@ static void job_limits(twofa_sender_t const *sender, twofa_send_job_t *job)
 
 	if (job->timeout_ms && (job->timeout_ms < timeout_ms)) timeout_ms = job->timeout_ms;
 	curl_easy_setopt(job->easy, CURLOPT_NOSIGNAL, 1L);	/* threads: no SIGALRM for timeouts */
+	/* TLS always checks the peer and its name: no gateway's settings may turn it off. */
+	curl_easy_setopt(job->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(job->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
 	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) sender->config.connect_timeout_ms);
 	curl_easy_setopt(job->easy, CURLOPT_ERRORBUFFER, job->result.error);

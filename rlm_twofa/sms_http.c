@@ -328,8 +328,6 @@ twofa_rcode_t twofa_sms_http_job(twofa_sms_http_t const *gw, twofa_sender_t *sen
 	}
 	set_auth(gw, easy);
 	if (gw->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, gw->ca_file);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	twofa_send_job_timeout(job, gw->timeout_ms);
 	*out = job;
 	return TWOFA_OK;

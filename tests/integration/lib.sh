@@ -55,6 +55,20 @@ tf_code() { oathtool --totp -b -N "@$(( $(date +%s) + ${2:-0} ))" "$1"; }
 # that a code computed now is still in the same step when it arrives.
 tf_wait_fresh_step() { while [ $(( 30 - $(date +%s) % 30 )) -lt 4 ]; do sleep 0.5; done; }
 
+# tf_next_code USER: CODE, a code of USER's (SECRET[USER]) for a step later
+# than the last this suite sent for USER (a step is used once); the window
+# (1) allows the step before and after now.
+declare -A TF_USED_STEP
+tf_next_code() {
+	local cur step
+	tf_wait_fresh_step
+	cur=$(( $(date +%s) / 30 )); step=$(( cur - 1 ))
+	[ -n "${TF_USED_STEP[$1]:-}" ] && [ "$step" -le "${TF_USED_STEP[$1]}" ] && step=$(( TF_USED_STEP[$1] + 1 ))
+	while [ "$step" -gt $(( cur + 1 )) ]; do sleep 1; tf_wait_fresh_step; cur=$(( $(date +%s) / 30 )); done
+	TF_USED_STEP[$1]=$step
+	CODE=$(oathtool --totp -b -N "@$(( step * 30 ))" "${SECRET[$1]}")
+}
+
 # tf_quote VALUE: a RADIUS string literal.
 tf_quote() {
 	local s=${1//\\/\\\\}

@@ -19,17 +19,6 @@ for u in alice bob carol dave; do USERS_CSV+="$u,$PW,${SECRET[$u]}"$'\n'; done
 CHALLENGE="Enter the 6-digit code from your authenticator app"
 RETRY="Wrong code. Enter the 6-digit code from your authenticator app (attempts left: 2)"
 
-declare -A USED
-# next_code USER: CODE, of a step later than the user's last (each is used once).
-next_code() {
-	local cur step
-	tf_wait_fresh_step
-	cur=$(( $(date +%s) / 30 )); step=$(( cur - 1 ))
-	[ -n "${USED[$1]:-}" ] && [ "$step" -le "${USED[$1]}" ] && step=$(( USED[$1] + 1 ))
-	while [ "$step" -gt $(( cur + 1 )) ]; do sleep 1; tf_wait_fresh_step; cur=$(( $(date +%s) / 30 )); done
-	USED[$1]=$step
-	CODE=$(oathtool --totp -b -N "@$(( step * 30 ))" "${SECRET[$1]}")
-}
 
 # --- pam_radius_auth + pamtester ---------------------------------------------
 
@@ -52,7 +41,7 @@ pam_login() {
 }
 
 pam_radius_answers_the_challenge() {
-	next_code alice
+	tf_next_code alice
 	pam_login alice "$PW" "$CODE"
 	tf_expect "pamtester exit" "$P_RC" 0
 	tf_expect "authenticated" "$(printf '%s\n' "$P_OUT" | grep -c 'successfully authenticated')" 1
@@ -62,7 +51,7 @@ pam_radius_answers_the_challenge() {
 }
 
 pam_radius_shows_the_retry_text_after_a_wrong_code() {
-	next_code bob
+	tf_next_code bob
 	pam_login bob "$PW" "$(printf '%06d' $(( (10#$CODE + 1) % 1000000 )))" "$CODE"
 	tf_expect "pamtester exit" "$P_RC" 0
 	tf_expect "the retry text as the next prompt" "$(printf '%s\n' "$P_OUT" | grep -cF "$RETRY")" 1
@@ -72,7 +61,7 @@ pam_radius_shows_the_retry_text_after_a_wrong_code() {
 
 pyrad_does_a_challenge_login() {
 	local out
-	next_code carol
+	tf_next_code carol
 	# The secret and the answers on stdin, never on a command line.
 	out=$(printf '%s\n%s\n%s\n' "$RADIUS_SECRET" "$PW" "$CODE" |
 		/usr/bin/python3 "$TOP/tests/integration/pyrad_login.py" 127.0.0.1 "$PORT" carol 2>&1)
@@ -213,13 +202,13 @@ eapol_failed() {
 }
 
 eapol_test_ttls_pap_with_the_code_appended() {
-	next_code dave
+	tf_next_code dave
 	eapol dave "$PW$CODE"
 	tf_expect "password and code in the tunnel" "$E_RC" 0
 	tf_expect "SUCCESS" "$(printf '%s\n' "$E_OUT" | tail -n 1)" "SUCCESS"
 	eapol dave "$PW$CODE"
 	tf_expect "the same code again" "$(eapol_failed)" "Access-Reject FAILURE"
-	next_code dave
+	tf_next_code dave
 	eapol dave "wrong-$PW$CODE"
 	tf_expect "a wrong password" "$(eapol_failed)" "Access-Reject FAILURE"
 	eapol dave "$PW"

@@ -25,22 +25,10 @@ Packet-Src-IP-Address = ${4:-127.0.0.1}${5:+
 State = $5}"
 }
 
-# next_code USER: CODE, a code of a step later than the user's last (a step
-# is used once): the window (1) allows the one before and after now.
-declare -A USED
-next_code() {
-	local cur step
-	tf_wait_fresh_step
-	cur=$(( $(date +%s) / 30 )); step=$(( cur - 1 ))
-	[ -n "${USED[$1]:-}" ] && [ "$step" -le "${USED[$1]}" ] && step=$(( USED[$1] + 1 ))
-	while [ "$step" -gt $(( cur + 1 )) ]; do sleep 1; tf_wait_fresh_step; cur=$(( $(date +%s) / 30 )); done
-	USED[$1]=$step
-	CODE=$(oathtool --totp -b -N "@$(( step * 30 ))" "${SECRET[$1]}")
-}
 
 # remember USER CSID [NAS]: a full login with the code, which remembers the device.
 remember() {
-	next_code "$1"
+	tf_next_code "$1"
 	from "$1" "$PW" "$2" "${3:-}"
 	tf_expect "$1 from $2: challenged" "$R_CODE" "Access-Challenge"
 	from "$1" "$CODE" "$2" "${3:-}" "$R_STATE"
@@ -113,7 +101,7 @@ admin_changes_forget_devices() {
 		esac
 		tf_expect "user $cmd forgets" "$(device_count dave)" 0
 		if [ "$cmd" = reset ]; then		# enrolled again, with a new secret
-			SECRET[dave]=$(tf_secret); USED[dave]=
+			SECRET[dave]=$(tf_secret); TF_USED_STEP[dave]=
 			tf_admin user del dave >/dev/null 2>&1
 			printf 'dave,%s,%s\n' "$PW" "${SECRET[dave]}" | tf_admin user import - >/dev/null 2>&1
 		fi

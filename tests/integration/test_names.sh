@@ -25,23 +25,12 @@ for u in "${NAMES[@]}"; do SECRET[$u]=$(tf_secret); USERS_CSV+="$u,${PASS[$u]},$
 SITE() { printf '%s\n' "$DIR/server/raddb/sites-available/twofa"; }
 MODULE() { printf '%s\n' "$DIR/server/raddb/mods-available/twofa"; }
 
-declare -A USED
-# next_code USER: CODE, of a step later than the user's last (each is used once).
-next_code() {
-	local cur step
-	tf_wait_fresh_step
-	cur=$(( $(date +%s) / 30 )); step=$(( cur - 1 ))
-	[ -n "${USED[$1]:-}" ] && [ "$step" -le "${USED[$1]}" ] && step=$(( USED[$1] + 1 ))
-	while [ "$step" -gt $(( cur + 1 )) ]; do sleep 1; tf_wait_fresh_step; cur=$(( $(date +%s) / 30 )); done
-	USED[$1]=$step
-	CODE=$(oathtool --totp -b -N "@$(( step * 30 ))" "${SECRET[$1]}")
-}
 
 # login AS STORED [NAS]: both rounds as the name AS, whose factor is STORED's;
 # R_OUT keeps radclient's whole output of round two.
 login() {
 	local src="Packet-Src-IP-Address = ${3:-127.0.0.1}"
-	next_code "$2"
+	tf_next_code "$2"
 	tf_send "User-Name = $(tf_quote "$1")
 User-Password = $(tf_quote "${PASS[$2]}")
 $src"
