@@ -216,6 +216,7 @@ twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, REQUEST *request, twofa
 	pending->attempts_left = inst->attempts;
 	pending->method = method->id;
 	pending->had_failures = user->fail_count || user->lock_count || user->locked_until;
+	pending->no_user_reply = !user->reply || !*user->reply;
 	pending->user_id = user->id;
 	strlcpy(pending->name, user->name, sizeof(pending->name));
 

@@ -13,6 +13,8 @@
 #include "contact.h"
 
 #define FLAG_HAD_FAILURES	0x01
+#define FLAG_NO_USER_REPLY	0x02
+#define FLAGS_ALL		(FLAG_HAD_FAILURES | FLAG_NO_USER_REPLY)
 
 /* A TOTP challenge and an enrolment carry a sealed secret and a period. */
 static bool method_has_secret(uint8_t method)
@@ -59,7 +61,7 @@ size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PEND
 	*p++ = pending->attempts_left;
 	*p++ = pending->method;
 	*p++ = pending->sends;
-	*p++ = pending->had_failures ? FLAG_HAD_FAILURES : 0;
+	*p++ = (pending->had_failures ? FLAG_HAD_FAILURES : 0) | (pending->no_user_reply ? FLAG_NO_USER_REPLY : 0);
 	*p++ = (uint8_t) pending->totp.hash;
 	*p++ = (uint8_t) pending->totp.digits;
 	p = put_be(p, pending->totp.period, 2);
@@ -90,8 +92,9 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 	pending->method = *p++;
 	pending->sends = *p++;
 	flags = *p++;
-	if (flags & ~FLAG_HAD_FAILURES) return false;		/* pack writes no other bit */
+	if (flags & ~FLAGS_ALL) return false;		/* pack writes no other bit */
 	pending->had_failures = (flags & FLAG_HAD_FAILURES) != 0;
+	pending->no_user_reply = (flags & FLAG_NO_USER_REPLY) != 0;
 	pending->totp.hash = (twofa_hash_t) *p++;
 	pending->totp.digits = *p++;
 	pending->totp.period = (unsigned int) get_be(p, 2);

@@ -49,6 +49,8 @@ typedef struct {
 	uint8_t			method;				//!< TWOFA_METHOD_*
 	uint8_t			sends;				//!< codes sent or methods switched to in this login
 	bool			had_failures;			//!< round one read failed codes to clear on success
+	bool			no_user_reply;			//!< round one read no reply attributes of the user's
+								//!< own: the Accept need not read the user again
 	int64_t			user_id;
 	int64_t			factor_id;			//!< the factor round one read; 0 for none (backup, enrolment)
 

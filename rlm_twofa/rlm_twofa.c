@@ -289,6 +289,10 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 		}
 		RDEBUG2("User \"%s\": %s answer accepted", name, method->name);
 		say_how_many_left(inst, request, name, method, left);	/* logged by the consume */
+		/* Round one found no reply attributes of the user's own: the Accept reads no store for them. */
+		if (pending.no_user_reply) {
+			request_data_add(request, (void *) inst->decision_key, NET_USER_REPLY, (void *) "", false);
+		}
 		decided(inst, request, DECIDED_SECOND_FACTOR);
 		remember_device(inst, request, pending.user_id);
 		return RLM_MODULE_OK;

@@ -39,11 +39,26 @@ static void round_trip_keeps_every_field(void)
 	CHECK(out.attempts_left == 3);
 	CHECK(out.method == TWOFA_METHOD_TOTP);
 	CHECK(out.had_failures);
+	CHECK(!out.no_user_reply);
 	CHECK(out.totp.hash == TWOFA_HASH_SHA512 && out.totp.digits == 8 && out.totp.period == 60);
 	CHECK(out.user_id == in.user_id);
 	CHECK(out.factor_id == in.factor_id);
 	CHECK(out.sealed_len == in.sealed_len && memcmp(out.sealed, in.sealed, in.sealed_len) == 0);
 	CHECK_STR(out.name, in.name);
+}
+
+/* The Accept reads the user again for their reply attributes unless round one found none. */
+static void no_user_reply_flag_round_trips_alone(void)
+{
+	twofa_pending_t	in = sample(), out;
+	uint8_t		buf[TWOFA_PENDING_MAX];
+	size_t		len;
+
+	in.had_failures = false;
+	in.no_user_reply = true;
+	len = twofa_pending_pack(&in, buf);
+	CHECK(twofa_pending_unpack(buf, len, &out));
+	CHECK(out.no_user_reply && !out.had_failures);
 }
 
 static void longest_name_and_secret_fit(void)
@@ -142,7 +157,7 @@ static void fields_pack_never_writes_refused(void)
 	CHECK(!twofa_pending_unpack(buf, len, &out));
 
 	len = twofa_pending_pack(&in, buf);
-	buf[8] |= 0x02;			/* flags: only had_failures is defined */
+	buf[8] |= 0x04;			/* flags: only had_failures and no_user_reply are defined */
 	CHECK(!twofa_pending_unpack(buf, len, &out));
 }
 
@@ -172,6 +187,7 @@ static void sends_and_a_typed_number_round_trip(void)
 int main(void)
 {
 	RUN(round_trip_keeps_every_field);
+	RUN(no_user_reply_flag_round_trips_alone);
 	RUN(longest_name_and_secret_fit);
 	RUN(unpackable_fields_refused);
 	RUN(truncated_or_padded_refused);
