@@ -308,12 +308,17 @@ static char const *statements[STMT_COUNT] = {
 	/*
 	 *	The exact spelling (the unique index), else the name in any
 	 *	ASCII case, the oldest such user; the second search runs only
-	 *	if the first found nothing.
+	 *	if the first found nothing.  Its OFFSET 0 keeps it on the nocase
+	 *	index: folded into "ORDER BY id LIMIT 1", a planner without
+	 *	statistics walked the primary key over every user for a name
+	 *	nobody has (a cost growing with the store, and a sign of which
+	 *	names exist).
 	 */
 	[STMT_GET_USER]		= "SELECT " USER_COLUMNS "WHERE u.id = (SELECT id FROM ("
 				  "(SELECT id FROM users WHERE name = $1::text) UNION ALL "
-				  "(SELECT id FROM users WHERE lower(name COLLATE \"C\") = lower($1::text COLLATE \"C\") "
-				  "AND name <> $1::text ORDER BY id LIMIT 1)) AS m LIMIT 1) ORDER BY f.kind COLLATE \"C\"",
+				  "(SELECT id FROM (SELECT id FROM users WHERE lower(name COLLATE \"C\") = "
+				  "lower($1::text COLLATE \"C\") AND name <> $1::text OFFSET 0) AS nocase "
+				  "ORDER BY id LIMIT 1)) AS m LIMIT 1) ORDER BY f.kind COLLATE \"C\"",
 	/* A name that differs from another only in case is taken already. */
 	[STMT_ADD_USER]		= "INSERT INTO users (name, password_hash, created) SELECT $1::text, $2::text, " DB_NOW " "
 				  "WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name COLLATE \"C\") = "
