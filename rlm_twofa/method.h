@@ -72,6 +72,14 @@ struct twofa_method {
 	 *  TWOFA_ERR_NOT_FOUND, or a store error. */
 	twofa_rcode_t	(*consume)(twofa_method_ctx_t const *mctx, twofa_pending_t const *pending, int64_t proof);
 
+	/** May be NULL: start() sends nothing and serves.  Append mode: put into pending
+	 *  what check and consume need for a code sent in an earlier request (SMS, email:
+	 *  the factor's id and its code's digits), sending nothing.
+	 *  @return TWOFA_OK, TWOFA_ERR_CRYPTO (the stored factor is malformed),
+	 *  TWOFA_ERR_UNAVAILABLE (not configured). */
+	twofa_rcode_t	(*resume)(twofa_method_ctx_t const *mctx, twofa_user_t const *user,
+				  twofa_pending_t *pending);
+
 	/** May be NULL.  Does answer have this method's shape, so that it is worth
 	 *  trying at another method's prompt (a backup code where a TOTP code was
 	 *  asked for)?  In memory, no store. */
@@ -84,8 +92,7 @@ twofa_method_t const *twofa_method_by_id(uint8_t id);
 /** The method the user is challenged with: the first they hold, in order of preference; NULL if none. */
 twofa_method_t const *twofa_method_for_user(twofa_user_t const *user);
 
-/** A bit per method id, for the methods this server can use (SMS without a gateway cannot). */
-#define TWOFA_METHOD_BIT(_id)	(1u << (_id))
+/* TWOFA_METHOD_BIT (pending.h) of the methods this server can use (SMS without a gateway cannot). */
 #define TWOFA_METHODS_ALL	0xffffffffu
 
 /** Round one's choice: the user's preferred method if held and usable, else
@@ -117,6 +124,11 @@ extern twofa_method_t const twofa_method_sms_new;	//!< never held: the code sent
  *  @return as start() in twofa_method_t. */
 twofa_rcode_t twofa_oob_send(twofa_method_ctx_t const *mctx, twofa_pending_t *pending, twofa_factor_kind_t kind,
 			     int64_t factor_id, char const *to[2], char const *user);
+
+/** Append mode: pending names factor_id's code (of kind's digits) sent in an earlier
+ *  request; nothing is sent.  @return TWOFA_OK, TWOFA_ERR_UNAVAILABLE (not configured). */
+twofa_rcode_t twofa_oob_resume(twofa_method_ctx_t const *mctx, twofa_pending_t *pending, twofa_factor_kind_t kind,
+			       int64_t factor_id);
 
 /** The answer checked for shape (pending->totp.digits digits); the proof is its value. */
 twofa_rcode_t twofa_oob_check(TALLOC_CTX *ctx, twofa_method_ctx_t const *mctx, twofa_pending_t const *pending,

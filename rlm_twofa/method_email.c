@@ -37,6 +37,16 @@ static twofa_rcode_t email_start(twofa_method_ctx_t const *mctx, twofa_user_t co
 	return twofa_oob_send(mctx, pending, TWOFA_FACTOR_EMAIL, f->id, to, user->name);
 }
 
+/* Append mode: the code an earlier request sent; nothing is sent now. */
+static twofa_rcode_t email_resume(twofa_method_ctx_t const *mctx, twofa_user_t const *user, twofa_pending_t *pending)
+{
+	twofa_email_list_t	list;
+	twofa_factor_t const	*f = email_factor(user, &list);
+
+	if (!f) return TWOFA_ERR_CRYPTO;
+	return twofa_oob_resume(mctx, pending, TWOFA_FACTOR_EMAIL, f->id);
+}
+
 twofa_method_t const twofa_method_email = {
 	.name		= "email",
 	.id		= TWOFA_METHOD_EMAIL,
@@ -44,4 +54,5 @@ twofa_method_t const twofa_method_email = {
 	.start		= email_start,
 	.check		= twofa_oob_check,
 	.consume	= twofa_oob_consume,
+	.resume		= email_resume,
 };

@@ -136,6 +136,18 @@ twofa_rcode_t twofa_oob_send(twofa_method_ctx_t const *mctx, twofa_pending_t *pe
 	return send_job(d, kind, job, mctx->report);
 }
 
+twofa_rcode_t twofa_oob_resume(twofa_method_ctx_t const *mctx, twofa_pending_t *pending, twofa_factor_kind_t kind,
+			       int64_t factor_id)
+{
+	twofa_delivery_t const *d = mctx->delivery;
+
+	if (!d || ((kind == TWOFA_FACTOR_SMS) ? !d->sms : !d->mail)) return TWOFA_ERR_UNAVAILABLE;
+	pending->factor_id = factor_id;
+	pending->totp.digits = (kind == TWOFA_FACTOR_SMS) ? d->sms_code.digits : d->email_code.digits;
+	pending->sealed_len = 0;
+	return TWOFA_OK;
+}
+
 twofa_rcode_t twofa_oob_check(TALLOC_CTX *ctx, twofa_method_ctx_t const *mctx, twofa_pending_t const *pending,
 			      char const *answer, size_t len, int64_t *proof)
 {

@@ -47,6 +47,15 @@ static twofa_rcode_t sms_start(twofa_method_ctx_t const *mctx, twofa_user_t cons
 	return twofa_oob_send(mctx, pending, TWOFA_FACTOR_SMS, f->id, to, user->name);
 }
 
+/* Append mode: the code an earlier request sent; nothing is sent now. */
+static twofa_rcode_t sms_resume(twofa_method_ctx_t const *mctx, twofa_user_t const *user, twofa_pending_t *pending)
+{
+	twofa_factor_t const *f = sms_factor(user);
+
+	if (!f) return TWOFA_ERR_CRYPTO;
+	return twofa_oob_resume(mctx, pending, TWOFA_FACTOR_SMS, f->id);
+}
+
 /* Also email's: the store takes the factor's code once. */
 twofa_rcode_t twofa_oob_consume(twofa_method_ctx_t const *mctx, twofa_pending_t const *pending, int64_t proof)
 {
@@ -67,6 +76,7 @@ twofa_method_t const twofa_method_sms = {
 	.start		= sms_start,
 	.check		= twofa_oob_check,
 	.consume	= twofa_oob_consume,
+	.resume		= sms_resume,
 };
 
 /*

@@ -206,12 +206,9 @@ twofa_method_ctx_t method_ctx_send(rlm_twofa_t const *inst, REQUEST *request, se
 	return mctx;
 }
 
-/** What round two needs: who, how many attempts, and the method's own part (SMS, email: a code sent). */
-twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
-				       twofa_user_t const *user, twofa_pending_t *pending, send_info_t *info)
+static void pending_init(rlm_twofa_t const *inst, twofa_method_t const *method, twofa_user_t const *user,
+			 twofa_pending_t *pending)
 {
-	twofa_method_ctx_t mctx = method_ctx_send(inst, request, info);
-
 	memset(pending, 0, sizeof(*pending));
 	pending->attempts_left = inst->attempts;
 	pending->method = method->id;
@@ -219,8 +216,28 @@ twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, REQUEST *request, twofa
 	pending->no_user_reply = !user->reply || !*user->reply;
 	pending->user_id = user->id;
 	strlcpy(pending->name, user->name, sizeof(pending->name));
+}
 
+/** What round two needs: who, how many attempts, and the method's own part (SMS, email: a code sent). */
+twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
+				       twofa_user_t const *user, twofa_pending_t *pending, send_info_t *info)
+{
+	twofa_method_ctx_t mctx = method_ctx_send(inst, request, info);
+
+	pending_init(inst, method, user, pending);
 	return method->start(&mctx, user, pending);
+}
+
+/** Append mode: the same, to check a code typed after the password; nothing is sent
+ *  (a sent code is the one an earlier request sent: the method's resume). */
+twofa_rcode_t pending_to_check(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
+			       twofa_user_t const *user, twofa_pending_t *pending)
+{
+	send_info_t		info;
+	twofa_method_ctx_t	mctx = method_ctx_send(inst, request, &info);
+
+	pending_init(inst, method, user, pending);
+	return method->resume ? method->resume(&mctx, user, pending) : method->start(&mctx, user, pending);
 }
 
 /*

@@ -108,6 +108,8 @@ static const CONF_PARSER sms_config[] = {
 	  "Enter the code sent by SMS to {to}" },
 	{ "retry_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, sms_retry),
 	  "Wrong code. Enter the code sent to you by SMS (attempts left: {attempts})" },
+	{ "append_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, sms_sent),
+	  "Code sent by SMS to {to}. Log in again with your password followed by the code" },
 	{ "ask_number_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, sms_ask_message),
 	  "Enter your mobile number in international format (+44...) to get a code" },
 	{ "ask_number_retry_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, sms_ask_retry),
@@ -133,6 +135,8 @@ static const CONF_PARSER email_config[] = {
 	  "Enter the code sent by email to {to}" },
 	{ "retry_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, mail_retry),
 	  "Wrong code. Enter the code sent to you by email (attempts left: {attempts})" },
+	{ "append_message", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_twofa_t, mail_sent),
+	  "Code sent by email to {to}. Log in again with your password followed by the code" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -397,12 +401,14 @@ static void set_prompts(rlm_twofa_t *inst)
 	inst->prompts[TWOFA_METHOD_ENROL].retry = inst->retry_message;
 	inst->prompts[TWOFA_METHOD_SMS].challenge = inst->sms_challenge;
 	inst->prompts[TWOFA_METHOD_SMS].retry = inst->sms_retry;
+	inst->prompts[TWOFA_METHOD_SMS].sent = inst->sms_sent;
 	inst->prompts[TWOFA_METHOD_SMS_NEW].challenge = inst->sms_challenge;
 	inst->prompts[TWOFA_METHOD_SMS_NEW].retry = inst->sms_retry;
 	inst->prompts[TWOFA_METHOD_SMS_NUMBER].challenge = inst->sms_ask_message;
 	inst->prompts[TWOFA_METHOD_SMS_NUMBER].retry = inst->sms_ask_retry;
 	inst->prompts[TWOFA_METHOD_EMAIL].challenge = inst->mail_challenge;
 	inst->prompts[TWOFA_METHOD_EMAIL].retry = inst->mail_retry;
+	inst->prompts[TWOFA_METHOD_EMAIL].sent = inst->mail_sent;
 }
 
 /*

@@ -221,3 +221,67 @@ bool switch_method(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t co
 	*rcode = challenge_with(inst, request, user, to, pending, NULL);
 	return true;
 }
+
+/** Does the user hold method, and can this server send its codes? */
+static bool sendable(rlm_twofa_t const *inst, twofa_user_t const *user, twofa_method_t const *method)
+{
+	return method && (inst->usable & TWOFA_METHOD_BIT(method->id)) && method->held(user) &&
+	       inst->prompts[method->id].sent;
+}
+
+/*
+ *	Append mode: what of the user's SMS and email a password may end in
+ *	(append.h): a code sent earlier, of the method's code_length, and the
+ *	words that ask for one (words { }: sms, email; resend: the method
+ *	round one would send by, the user's preferred first).  Only for
+ *	methods the user holds and this server sends by, so that no other
+ *	password loses its tail.
+ */
+void append_delivery_shapes(rlm_twofa_t const *inst, twofa_user_t const *user, twofa_append_shapes_t *shapes)
+{
+	twofa_method_t const	*resend = twofa_method_pick(user, inst->usable & (TWOFA_METHOD_BIT(TWOFA_METHOD_SMS) |
+									   TWOFA_METHOD_BIT(TWOFA_METHOD_EMAIL)), 0);
+
+	if (sendable(inst, user, &twofa_method_sms)) {
+		shapes->sms_digits = inst->delivery.sms_code.digits;
+		shapes->words[0] = (twofa_append_word_t) { inst->words[WORD_SMS], TWOFA_METHOD_SMS };
+	}
+	if (sendable(inst, user, &twofa_method_email)) {
+		shapes->email_digits = inst->delivery.email_code.digits;
+		shapes->words[1] = (twofa_append_word_t) { inst->words[WORD_EMAIL], TWOFA_METHOD_EMAIL };
+	}
+	if (sendable(inst, user, resend)) {
+		shapes->words[2] = (twofa_append_word_t) { inst->words[WORD_RESEND], resend->id };
+	}
+}
+
+/*
+ *	Append mode: a word after the right password asks for a code.  It is
+ *	sent as a challenge would send it (the method's start(): the send
+ *	limits, a new code that voids the one before, the gateway, at most
+ *	send_wait), and the login ends in a Reject that says where it went
+ *	and how to log in with it (code_sent_reject): the NAS cannot show a
+ *	challenge.  The next login types the password and that code.  A
+ *	method not held or a failed send: the one reject (no failmode: the
+ *	user asked for this method).
+ */
+rlm_rcode_t send_appended_code(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
+			       twofa_method_t const *method)
+{
+	twofa_pending_t	pending;
+	send_info_t	info;
+	char		text[TWOFA_REPLY_MESSAGE_MAX + 1];
+	twofa_rcode_t	rc;
+
+	if (!sendable(inst, user, method)) return reject(inst, request, "append", TWOFA_ERR_NOT_ENROLLED);
+	rc = pending_from_user(inst, request, method, user, &pending, &info);
+	OPENSSL_cleanse(&pending, sizeof(pending));	/* nothing of it is kept: the store holds the code's hash */
+	if (rc != TWOFA_OK) {
+		log_send_failure(inst, request, user->name, method, rc, &info);
+		return reject(inst, request, "send", rc);
+	}
+	RDEBUG2("User \"%s\": append mode, %s code sent to %s on request%s", user->name, method->name,
+		info.report.to, info.report.pending ? " (no word from the gateway within send_wait, it may still arrive)" : "");
+	expand_to(text, sizeof(text), inst->prompts[method->id].sent, info.report.to);
+	return code_sent_reject(inst, request, method->name, text);
+}

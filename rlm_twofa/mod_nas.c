@@ -63,12 +63,13 @@ static bool append_applies(rlm_twofa_t const *inst, twofa_netpolicy_rule_t const
 
 /*
  *	Append mode, before the first factor is checked: if User-Password
- *	ends in a code of a shape the user holds (append.h), the code is
- *	cut off into request data and User-Password keeps the password
- *	alone (the code's bytes wiped), for whatever checks it next: this
- *	module, or the directory.  No code: nothing changes, and the login
- *	gets the challenge.  An unknown user has no shapes, so no split: the
- *	dummy hash is checked against the whole string, as for any name.
+ *	ends in a code of a shape the user holds, or in a word asking for
+ *	one (append.h), it is cut off into request data and User-Password
+ *	keeps the password alone (the tail's bytes wiped), for whatever
+ *	checks it next: this module, or the directory.  No code: nothing
+ *	changes, and the login gets the challenge.  An unknown user has no
+ *	shapes, so no split: the dummy hash is checked against the whole
+ *	string, as for any name.
  */
 void append_split_request(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
 {
@@ -82,6 +83,7 @@ void append_split_request(rlm_twofa_t const *inst, REQUEST *request, twofa_user_
 	totp = twofa_user_factor(user, TWOFA_FACTOR_TOTP);
 	if (totp && totp->confirmed) shapes.totp_digits = totp->totp.digits;
 	shapes.backup = user->backup_codes_left > 0;
+	append_delivery_shapes(inst, user, &shapes);
 	if (!twofa_append_split(vp->vp_strvalue, vp->vp_length, &shapes, &split)) {
 		RDEBUG2("User \"%s\": append mode, no code after the password: the challenge asks for one", user->name);
 		return;
@@ -91,21 +93,29 @@ void append_split_request(rlm_twofa_t const *inst, REQUEST *request, twofa_user_
 	talloc_set_destructor(a, _appended_free);
 	memcpy(a->code, vp->vp_strvalue + split.code_off, split.code_len);
 	a->len = split.code_len;
+	a->word = split.word;
 	a->method = split.method;
+	a->methods = split.methods;
 	/* The string shrinks in place: its tail (the code and any separator) is wiped. */
 	memset((char *) vp->vp_strvalue + split.password_len, 0, vp->vp_length - split.password_len);
 	vp->vp_length = split.password_len;
 	request_data_add(request, (void *) inst->decision_key, NET_APPENDED, a, true);
-	RDEBUG2("User \"%s\": append mode, a %s code after the password", user->name,
-		twofa_method_by_id(a->method)->name);
+	if (a->word) {
+		RDEBUG2("User \"%s\": append mode, a word after the password asks for a %s code", user->name,
+			twofa_method_by_id(a->method)->name);
+	} else {
+		RDEBUG2("User \"%s\": append mode, a code after the password (%s%s)", user->name,
+			twofa_method_by_id(a->method)->name, (a->methods != TWOFA_METHOD_BIT(a->method)) ? " or another" : "");
+	}
 }
 
 /*
  *	Append mode with password_source = none, in authorize: the site's
  *	module (pap, ldap, ...) checks User-Password in authenticate, so the
  *	code is cut off now, and post-auth checks it on the first factor's
- *	Accept.  The user is read only where append mode applies.  A store
- *	error: no split, and the whole string fails as the password.
+ *	Accept.  The user is read only where append mode applies, and kept
+ *	for post-auth (load_user_kept): one read per login.  A store error:
+ *	no split, and the whole string fails as the password.
  */
 void append_split_authorize(rlm_twofa_t const *inst, REQUEST *request)
 {
@@ -116,7 +126,7 @@ void append_split_authorize(rlm_twofa_t const *inst, REQUEST *request)
 	if (request_data_reference(request, (void *) inst->decision_key, NET_APPENDED)) return;
 	if (load_user(inst, request, user_name(inst, request), &user) != TWOFA_OK) return;
 	append_split_request(inst, request, user);
-	talloc_free(user);
+	if (request_data_add(request, (void *) inst->decision_key, NET_USER, user, true) < 0) talloc_free(user);
 }
 
 /*
@@ -175,38 +185,67 @@ static bool device_remembered(rlm_twofa_t const *inst, REQUEST *request, twofa_u
 }
 
 /*
- *	Append mode: the code came with the password.  Checked and consumed
- *	as round two would, but no second chance: there is no challenge to
- *	ask again in.  A wrong code counts toward the lockout, and every
- *	failure is the one reject.
+ *	One method's try at the appended code: checked in memory, then
+ *	consumed once in the store, as round two would.  Nothing is sent:
+ *	an SMS or email code is the one an earlier request sent.
+ */
+static twofa_rcode_t try_appended(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
+				  twofa_method_t const *method, appended_t const *a, int *left, bool *had_failures)
+{
+	twofa_method_ctx_t	mctx = method_ctx(inst);
+	twofa_pending_t		pending;
+	login_record_t		accepted;
+	int64_t			proof = -1;
+	twofa_rcode_t		rc;
+
+	rc = pending_to_check(inst, request, method, user, &pending);
+	if (rc != TWOFA_OK) {
+		RERROR("User \"%s\": stored %s factor is malformed or cannot be used here", user->name, method->name);
+		OPENSSL_cleanse(&pending, sizeof(pending));
+		return (rc == TWOFA_ERR_UNAVAILABLE) ? rc : TWOFA_ERR_CRYPTO;
+	}
+	login_record(inst, request, &accepted, method->name, "accept", "ok");
+	mctx.login = &accepted.row;
+	mctx.left = left;
+	rc = method->check(request, &mctx, &pending, a->code, a->len, &proof);
+	if (rc == TWOFA_OK) rc = method->consume(&mctx, &pending, proof);
+	*had_failures = pending.had_failures;
+	OPENSSL_cleanse(&pending, sizeof(pending));
+	return rc;
+}
+
+/*
+ *	Append mode: the code came with the password.  No second chance:
+ *	there is no challenge to ask again in.  A code of one length may be
+ *	several methods' (the app's, and one sent by SMS or email): each is
+ *	tried in the split's order, the app's in memory first, until one
+ *	takes it or says more than "not mine"; a wrong code counts once
+ *	toward the lockout.  A word after the password asks for a code
+ *	instead (send_appended_code).  Every failure is the one reject.
  */
 static rlm_rcode_t verify_appended(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
 				   appended_t const *a)
 {
-	twofa_method_t const	*method = twofa_method_by_id(a->method);
-	twofa_method_ctx_t	mctx = method_ctx(inst);
-	twofa_pending_t		pending;
-	login_record_t		accepted;
-	send_info_t		info;
-	int64_t			proof = -1;
+	twofa_method_t const	*method = NULL;
 	int			left = -1;
 	time_t			locked_until = 0;
-	bool			had_failures;
-	twofa_rcode_t		rc;
+	bool			had_failures = false;
+	twofa_rcode_t		rc = TWOFA_ERR_MALFORMED;
+	size_t			i;
 
-	/* Only codes the user has at hand: TOTP, backup (append.c); never a send. */
-	if (!method || !method->held(user)) return reject(inst, request, "append", TWOFA_ERR_MALFORMED);
-	if (pending_from_user(inst, request, method, user, &pending, &info) != TWOFA_OK) {
-		RERROR("User \"%s\": stored %s factor is malformed", user->name, method->name);
-		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
+	if (a->word) return send_appended_code(inst, request, user, twofa_method_by_id(a->method));
+
+	for (i = 0; i < TWOFA_APPEND_METHODS; i++) {
+		twofa_method_t const *m = twofa_method_by_id(twofa_append_order[i]);
+
+		if (!(a->methods & TWOFA_METHOD_BIT(twofa_append_order[i])) || !m || !m->held(user)) continue;
+		if (method) RDEBUG2("User \"%s\": not the %s code, trying %s", user->name, method->name, m->name);
+		method = m;
+		rc = try_appended(inst, request, user, method, a, &left, &had_failures);
+		if ((rc != TWOFA_ERR_BAD_CODE) && (rc != TWOFA_ERR_MALFORMED)) break;
 	}
-	login_record(inst, request, &accepted, method->name, "accept", "ok");
-	mctx.login = &accepted.row;
-	mctx.left = &left;
-	rc = method->check(request, &mctx, &pending, a->code, a->len, &proof);
-	if (rc == TWOFA_OK) rc = method->consume(&mctx, &pending, proof);
-	had_failures = pending.had_failures;
-	OPENSSL_cleanse(&pending, sizeof(pending));
+	/* Only codes the user has at hand or was sent (append.c). */
+	if (!method) return reject(inst, request, "append", TWOFA_ERR_MALFORMED);
 	switch (rc) {
 	case TWOFA_OK:
 		if (had_failures && (twofa_store_record_success(inst->store, user->id) != TWOFA_OK)) {

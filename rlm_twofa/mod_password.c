@@ -24,10 +24,30 @@ twofa_rcode_t load_user(rlm_twofa_t const *inst, REQUEST *request, char const *n
 	if (rc == TWOFA_OK) {
 		char *reply = talloc_strdup(request, (*out)->reply ? (*out)->reply : "");
 
+		RDEBUG2("User \"%s\": read from the store", name);
 		if (reply) request_data_add(request, (void *) inst->decision_key, NET_USER_REPLY, reply, true);
 	}
 
 	return rc;
+}
+
+/*
+ *	The user as authorize read them in this request (password_source =
+ *	none, append mode: the split needs the user before pap runs, post-auth
+ *	decides after), else read now: an append login reads the user once.
+ *	The caller owns *out either way.  The row is milliseconds old: the
+ *	store's consumes check the lock and the factor again when they count.
+ */
+twofa_rcode_t load_user_kept(rlm_twofa_t const *inst, REQUEST *request, char const *name, twofa_user_t **out)
+{
+	twofa_user_t *kept = request_data_get(request, (void *) inst->decision_key, NET_USER);
+
+	if (kept && name && (strcasecmp(kept->name, name) == 0)) {	/* the store finds names in any ASCII case */
+		*out = kept;
+		return TWOFA_OK;
+	}
+	talloc_free(kept);
+	return load_user(inst, request, name, out);
 }
 
 /** First factor against the local store.  Unknown users are checked against a

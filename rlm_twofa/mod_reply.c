@@ -172,6 +172,41 @@ rlm_rcode_t reject(rlm_twofa_t const *inst, REQUEST *request, char const *stage,
 	return (rc == TWOFA_OK) ? RLM_MODULE_REJECT : rcode_map(rc);
 }
 
+/*
+ *	Append mode: a code was sent because the user typed a switch word
+ *	after the right password.  The NAS shows no challenge, so the login
+ *	ends here, in an Access-Reject whose Reply-Message says where the
+ *	code went and how to log in with it: the one reject that is not
+ *	reject_message.  Only this path sets the text (request data, which
+ *	no packet, unlang or other module can); Post-Auth-Type REJECT puts
+ *	it back (code_sent_reply).  Logged as "code_sent", never the code.
+ */
+rlm_rcode_t code_sent_reject(rlm_twofa_t const *inst, REQUEST *request, char const *method, char const *message)
+{
+	char *kept = talloc_strdup(request, message);
+
+	REDEBUG("%s code sent on request (append mode), the login ends here", method);
+	log_login(inst, request, method, "reject", "code_sent");
+	reject_reply(inst, request);
+	if (!kept || (request_data_add(request, (void *) inst->decision_key, NET_CODE_SENT, kept, true) < 0)) {
+		return RLM_MODULE_REJECT;	/* the one message: the code went all the same */
+	}
+	code_sent_reply(inst, request);
+	return RLM_MODULE_REJECT;
+}
+
+/** The reply of a reject after a code sent on request, if this request sent one. */
+bool code_sent_reply(rlm_twofa_t const *inst, REQUEST *request)
+{
+	char const *message = request_data_reference(request, (void *) inst->decision_key, NET_CODE_SENT);
+
+	if (!message) return false;
+	fr_pair_list_free(&request->reply->vps);
+	add_reply_message(request, message, T_OP_SET);
+	add_message_authenticator(request);
+	return true;
+}
+
 /** Log a store failure with its detail (never holds a secret: SQLite's own messages). */
 void log_store_error(rlm_twofa_t const *inst, REQUEST *request, char const *what, twofa_rcode_t rc)
 {

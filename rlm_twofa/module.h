@@ -82,6 +82,7 @@ typedef struct {
 	struct {
 		char const	*challenge;		//!< the first prompt of a challenge for this method
 		char const	*retry;			//!< after a wrong answer ({attempts})
+		char const	*sent;			//!< append mode, a code sent on request ({to}); NULL: none
 	} prompts[TWOFA_METHOD_LAST + 1];		//!< by method id (pending.h), filled at instantiate
 	uint32_t		audit_days;		//!< days the login log keeps, 0 for ever
 	bool			enrol_at_login;		//!< no factor held: the password alone enrols a TOTP secret
@@ -119,6 +120,7 @@ typedef struct {
 	uint32_t		sms_lifetime;
 	char const		*sms_challenge;		//!< {to}: the number, masked
 	char const		*sms_retry;		//!< {attempts}
+	char const		*sms_sent;		//!< append mode: the Reject after a code sent on request ({to})
 	bool			sms_ask_number;		//!< no method held: ask for a number, save it once its code checks
 	char const		*sms_ask_message;
 	char const		*sms_ask_retry;
@@ -129,6 +131,7 @@ typedef struct {
 	uint32_t		mail_lifetime;
 	char const		*mail_challenge;	//!< {to}: the address(es), masked
 	char const		*mail_retry;
+	char const		*mail_sent;		//!< append mode: the Reject after a code sent on request ({to})
 	struct timeval		send_wait;
 	uint32_t		queue_max;
 	uint32_t		per_user_hour;
@@ -196,8 +199,10 @@ typedef struct {
  *	    the password is checked, so that it is checked once, alone
  *	    (password_source = none: in authorize, append_split_authorize);
  *	  - second_factor_or_not verifies an appended code instead of
- *	    sending the challenge (verify_appended), or lets a remembered
- *	    device in without one (device_remembered);
+ *	    sending the challenge (verify_appended), sends a code asked for
+ *	    by a word after the password (send_appended_code, a Reject that
+ *	    says so: code_sent_reject), or lets a remembered device in
+ *	    without one (device_remembered);
  *	  - a verified second factor remembers the device (remember_device);
  *	  - post-auth adds the reply attributes to an Accept (add_reply_attributes).
  *	Request data under decision_key, as the decisions above.
@@ -206,12 +211,16 @@ typedef struct {
 #define NET_REMEMBERED	201	//!< with DECIDED_NOT_NEEDED: a remembered device let the password alone in
 #define NET_CERTIFICATE	202	//!< with DECIDED_NOT_NEEDED: an EAP-TLS certificate, with eap_tls = skip
 #define NET_USER_REPLY	203	//!< the user's own reply attributes as stored ("" none): set by load_user
+#define NET_CODE_SENT	204	//!< append mode: a code sent on request; the Reject's Reply-Message (char *)
+#define NET_USER	205	//!< password_source = none: the user authorize read for the split, for post-auth
 #define EAP_TYPE_TLS	13	//!< RFC 5216 (eap_types.h is rlm_eap's, not installed)
 
 typedef struct {
 	char		code[TWOFA_BACKUP_INPUT_MAX + 1];
 	size_t		len;
-	uint8_t		method;			//!< TWOFA_METHOD_*
+	bool		word;			//!< a switch word: send a code by method
+	uint8_t		method;			//!< TWOFA_METHOD_*: the first to try, or the word's
+	uint32_t	methods;		//!< TWOFA_METHOD_BIT of each method the code may be (append.h)
 } appended_t;
 
 /*
@@ -238,6 +247,8 @@ void log_login(rlm_twofa_t const *inst, REQUEST *request, char const *method, ch
 		char const *reason);
 void reject_reply(rlm_twofa_t const *inst, REQUEST *request);
 rlm_rcode_t reject(rlm_twofa_t const *inst, REQUEST *request, char const *stage, twofa_rcode_t rc);
+rlm_rcode_t code_sent_reject(rlm_twofa_t const *inst, REQUEST *request, char const *method, char const *message);
+bool code_sent_reply(rlm_twofa_t const *inst, REQUEST *request);
 void log_store_error(rlm_twofa_t const *inst, REQUEST *request, char const *what, twofa_rcode_t rc);
 char const *user_name(rlm_twofa_t const *inst, REQUEST *request);
 VALUE_PAIR *user_password(REQUEST *request);
@@ -259,6 +270,7 @@ int setup_delivery(CONF_SECTION *conf, rlm_twofa_t *inst);
  *	mod_password.c
  */
 twofa_rcode_t load_user(rlm_twofa_t const *inst, REQUEST *request, char const *name, twofa_user_t **out);
+twofa_rcode_t load_user_kept(rlm_twofa_t const *inst, REQUEST *request, char const *name, twofa_user_t **out);
 twofa_rcode_t check_local_password(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user);
 void count_password_failure(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user);
 void count_password_success(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user);
@@ -275,6 +287,8 @@ twofa_method_ctx_t method_ctx(rlm_twofa_t const *inst);
 twofa_method_ctx_t method_ctx_send(rlm_twofa_t const *inst, REQUEST *request, send_info_t *info);
 twofa_rcode_t pending_from_user(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
 		twofa_user_t const *user, twofa_pending_t *pending, send_info_t *info);
+twofa_rcode_t pending_to_check(rlm_twofa_t const *inst, REQUEST *request, twofa_method_t const *method,
+		twofa_user_t const *user, twofa_pending_t *pending);
 rlm_rcode_t offer_enrolment(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user);
 
 /*
@@ -303,6 +317,9 @@ rlm_rcode_t answer_number(rlm_twofa_t const *inst, REQUEST *request, twofa_pendi
 int prompt_word(rlm_twofa_t const *inst, VALUE_PAIR const *answer);
 bool switch_method(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending, int word,
 		rlm_rcode_t *rcode);
+void append_delivery_shapes(rlm_twofa_t const *inst, twofa_user_t const *user, twofa_append_shapes_t *shapes);
+rlm_rcode_t send_appended_code(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user,
+		twofa_method_t const *method);
 
 /*
  *	mod_ldap.c

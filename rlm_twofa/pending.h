@@ -41,6 +41,9 @@
 								//!< the code's salt and hash, then the number
 #define TWOFA_METHOD_LAST		TWOFA_METHOD_SMS_NEW
 
+/** A bit per method id, for sets of methods (those this server can use, those a code may be). */
+#define TWOFA_METHOD_BIT(_id)		(1u << (_id))
+
 #define TWOFA_SEALED_MAX		(TWOFA_SEAL_OVERHEAD + TWOFA_SECRET_MAX)
 
 typedef struct {

@@ -353,6 +353,9 @@ static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 {
 	twofa_user_t *user = NULL;
 
+	/* The one exception, set only by this module after the first factor passed: a code sent on request. */
+	if (code_sent_reply(inst, request)) return RLM_MODULE_UPDATED;
+
 	/* Ours are in the log already; another module's is a first factor refused. */
 	if (!was_decided(inst, request, DECIDED_REJECT)) {
 		bool round_two = fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) != NULL;
@@ -361,7 +364,7 @@ static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 	}
 	if ((inst->password_source == PASSWORD_SOURCE_NONE) && !was_decided(inst, request, DECIDED_REJECT) &&
 	    !fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
-	    (load_user(inst, request, user_name(inst, request), &user) == TWOFA_OK)) {
+	    (load_user_kept(inst, request, user_name(inst, request), &user) == TWOFA_OK)) {
 		count_password_failure(inst, request, user);
 		talloc_free(user);
 	}
@@ -394,7 +397,7 @@ static rlm_rcode_t post_auth_accept(rlm_twofa_t const *inst, REQUEST *request)
 	}
 	if (eap_tls_skips(inst, request, auth_type)) return RLM_MODULE_OK;
 
-	rc = load_user(inst, request, user_name(inst, request), &user);
+	rc = load_user_kept(inst, request, user_name(inst, request), &user);
 	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) return reject(inst, request, "post-auth", rc);
 	if (!user) {
 		bool checked = !auth_type || (auth_type->vp_integer != PW_AUTH_TYPE_ACCEPT);

@@ -20,15 +20,49 @@ static twofa_append_shapes_t const backup_only = { .backup = true };
 static twofa_append_shapes_t const nothing = { 0 };
 static twofa_append_shapes_t const comma = { .totp_digits = 6, .backup = true, .separator = "," };
 
-/** "PASSWORD|CODE|method" of a split, or "-" for none. */
+/* A user holding SMS (6 digits), email (8) and TOTP; "resend" sends by SMS, as they prefer. */
+#define WORDS { { "sms", TWOFA_METHOD_SMS }, { "email", TWOFA_METHOD_EMAIL }, { "resend", TWOFA_METHOD_SMS } }
+static twofa_append_shapes_t const sms6 = { .sms_digits = 6, .words = { { "sms", TWOFA_METHOD_SMS } } };
+static twofa_append_shapes_t const all = { .totp_digits = 6, .sms_digits = 6, .email_digits = 8, .words = WORDS };
+static twofa_append_shapes_t const all_comma = { .totp_digits = 6, .sms_digits = 6, .email_digits = 8,
+						 .words = WORDS, .separator = "," };
+
+static char const *method_name(uint8_t id)
+{
+	switch (id) {
+	case TWOFA_METHOD_TOTP:		return "totp";
+	case TWOFA_METHOD_BACKUP:	return "backup";
+	case TWOFA_METHOD_SMS:		return "sms";
+	case TWOFA_METHOD_EMAIL:	return "email";
+	}
+	return "?";
+}
+
+/** "PASSWORD|CODE|methods" of a split ("totp+sms": either's code, in the order
+ *  tried; "word:sms": a word that sends by SMS), or "-" for none. */
 static char const *split(char const *in, twofa_append_shapes_t const *shapes)
 {
+	static uint8_t const	order[] = { TWOFA_METHOD_TOTP, TWOFA_METHOD_BACKUP, TWOFA_METHOD_SMS, TWOFA_METHOD_EMAIL };
 	static char		out[256];
 	twofa_append_split_t	s;
+	size_t			i, n;
 
 	if (!twofa_append_split(in, strlen(in), shapes, &s)) return "-";
-	snprintf(out, sizeof(out), "%.*s|%.*s|%s", (int) s.password_len, in, (int) s.code_len, in + s.code_off,
-		 (s.method == TWOFA_METHOD_TOTP) ? "totp" : (s.method == TWOFA_METHOD_BACKUP) ? "backup" : "?");
+	n = snprintf(out, sizeof(out), "%.*s|%.*s|%s", (int) s.password_len, in, (int) s.code_len, in + s.code_off,
+		     s.word ? "word:" : "");
+	if (s.word) {
+		snprintf(out + n, sizeof(out) - n, "%s", method_name(s.method));
+		return out;
+	}
+	for (i = 0; i < sizeof(order); i++) {
+		if (!(s.methods & TWOFA_METHOD_BIT(order[i]))) continue;
+		if (out[n - 1] == '|') {
+			if (s.method != order[i]) return "? method is not the first to try";
+		} else {
+			out[n++] = '+';
+		}
+		n += snprintf(out + n, sizeof(out) - n, "%s", method_name(order[i]));
+	}
 	return out;
 }
 
@@ -79,6 +113,48 @@ static void separator_splits_at_the_last_one(void)
 	CHECK(!twofa_append_separator_valid("1"));
 	CHECK(!twofa_append_separator_valid(" "));
 	CHECK(!twofa_append_separator_valid(",,,,,,,,,"));
+}
+
+/* A code sent by SMS or email: digits of its own length, where the user holds the method. */
+static void sent_code_of_its_own_length(void)
+{
+	CHECK_STR(split("hunter2123456", &sms6), "hunter2|123456|sms");
+	CHECK_STR(split("hunter2123456", &totp6), "hunter2|123456|totp");
+	/* The same length: the app's code or the sent one, tried in that order. */
+	CHECK_STR(split("hunter2123456", &all), "hunter2|123456|totp+sms");
+	/* Lengths that differ: the longest the suffix fills is the code. */
+	CHECK_STR(split("hunter12345678", &all), "hunter|12345678|email");
+	CHECK_STR(split("hunter-1234567", &all), "hunter-1|234567|totp+sms");
+	CHECK_STR(split("pw1234567890", &(twofa_append_shapes_t) { .sms_digits = 10 }), "pw|1234567890|sms");
+	CHECK_STR(split("pw123456789", &(twofa_append_shapes_t) { .sms_digits = 10 }), "-");
+	CHECK_STR(split("hunter2,12345678", &all_comma), "hunter2|12345678|email");
+	CHECK_STR(split("hunter2,123456", &all_comma), "hunter2|123456|totp+sms");
+	CHECK_STR(split("hunter2,1234567", &all_comma), "-");
+	/* Not held: no split. */
+	CHECK_STR(split("hunter2123456", &(twofa_append_shapes_t) { .email_digits = 8 }), "-");
+}
+
+/* A switch word typed after the password, for a method the user holds (the caller lists only those). */
+static void switch_word_after_the_password(void)
+{
+	CHECK_STR(split("hunter2sms", &sms6), "hunter2|sms|word:sms");
+	CHECK_STR(split("hunter2SMS", &sms6), "hunter2|SMS|word:sms");		/* any case, as at the prompt */
+	CHECK_STR(split("sms", &sms6), "|sms|word:sms");				/* no password: the check refuses it */
+	CHECK_STR(split("hunter2email", &sms6), "-");				/* email not held: not listed */
+	CHECK_STR(split("hunter2sm", &sms6), "-");
+	CHECK_STR(split("hunter2email", &all), "hunter2|email|word:email");
+	CHECK_STR(split("hunter2resend", &all), "hunter2|resend|word:sms");
+	/* A code comes first: digits are never a word. */
+	CHECK_STR(split("hunter2sms123456", &all), "hunter2sms|123456|totp+sms");
+	/* With a separator, the word after the last one and nowhere else. */
+	CHECK_STR(split("hunter2,sms", &all_comma), "hunter2|sms|word:sms");
+	CHECK_STR(split("pa,ss,email", &all_comma), "pa,ss|email|word:email");
+	CHECK_STR(split("hunter2sms", &all_comma), "-");
+	CHECK_STR(split("hunter2,smsx", &all_comma), "-");
+	CHECK_STR(split("hunter2,xsms", &all_comma), "-");
+	/* A word turned off ("") is none. */
+	CHECK_STR(split("hunter2", &(twofa_append_shapes_t) { .words = { { "", TWOFA_METHOD_SMS } } }), "-");
+	CHECK_STR(split("hunter2sms", &(twofa_append_shapes_t) { .words = { { NULL, TWOFA_METHOD_SMS } } }), "-");
 }
 
 /* UTF-8 before the code is bytes like any other. */
@@ -208,6 +284,8 @@ int main(void)
 	RUN(password_ending_in_digits_keeps_them);
 	RUN(backup_code_as_printed);
 	RUN(separator_splits_at_the_last_one);
+	RUN(sent_code_of_its_own_length);
+	RUN(switch_word_after_the_password);
 	RUN(utf8_password_splits_on_bytes);
 	RUN(mac_in_any_spelling_is_one_device);
 	RUN(ip_is_a_device_other_text_is_not);

@@ -243,6 +243,48 @@ static void oob_check_takes_only_the_digits_asked_for(void)
 	CHECK(twofa_oob_consume(&mctx, &p, proof) == TWOFA_ERR_MALFORMED);
 }
 
+/*
+ *	Append mode: a code sent in an earlier request is checked through the
+ *	method's resume, which names the factor and its code's length and
+ *	sends nothing (no sender here: a send would fail); TOTP and backup
+ *	codes have none, their start() sends nothing.
+ */
+static void resume_names_the_sent_code_and_sends_nothing(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_user_t		*u = alice(ctx);
+	twofa_factor_t		*f;
+	static char		gateway, relay;		/* stand-ins: only their presence is looked at */
+	twofa_delivery_t	d = { .sms = (struct twofa_sms_http *) (void *) &gateway,
+				      .mail = (struct twofa_mail *) (void *) &relay,
+				      .sms_code = { 8, 300 }, .email_code = { 7, 300 } };
+	twofa_method_ctx_t	m = mctx;
+	twofa_pending_t		p;
+
+	if (!u) { CHECK(u != NULL); goto done; }
+	u->factors = f = talloc_realloc(u, u->factors, twofa_factor_t, 3);
+	f[1] = (twofa_factor_t) { .id = 8, .kind = TWOFA_FACTOR_SMS, .confirmed = true, .address = "+441234567890" };
+	f[2] = (twofa_factor_t) { .id = 9, .kind = TWOFA_FACTOR_EMAIL, .confirmed = true, .address = "a@example.org" };
+	u->num_factors = 3;
+	m.delivery = &d;
+	CHECK(twofa_method_totp.resume == NULL && twofa_method_backup.resume == NULL);
+
+	memset(&p, 0, sizeof(p));
+	CHECK(twofa_method_sms.resume(&m, u, &p) == TWOFA_OK);
+	CHECK(p.factor_id == 8 && p.totp.digits == 8 && p.sealed_len == 0);
+	memset(&p, 0, sizeof(p));
+	CHECK(twofa_method_email.resume(&m, u, &p) == TWOFA_OK);
+	CHECK(p.factor_id == 9 && p.totp.digits == 7);
+	/* start() would send: without a sender it cannot. */
+	CHECK(twofa_method_sms.start(&m, u, &p) == TWOFA_ERR_UNAVAILABLE);
+	d.sms = NULL;
+	CHECK(twofa_method_sms.resume(&m, u, &p) == TWOFA_ERR_UNAVAILABLE);
+	f[2].confirmed = false;
+	CHECK(twofa_method_email.resume(&m, u, &p) == TWOFA_ERR_CRYPTO);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	RUN(ids_name_their_method_and_unknown_ids_none);
@@ -253,6 +295,7 @@ int main(void)
 	RUN(enrol_is_offered_only_by_the_flow);
 	RUN(pick_prefers_the_users_choice_then_totp_sms_email);
 	RUN(oob_check_takes_only_the_digits_asked_for);
+	RUN(resume_names_the_sent_code_and_sends_nothing);
 	RUN(enrol_start_seals_a_new_secret_that_checks);
 	RUN(enrol_message_substitutes_and_never_cuts_the_secret);
 	CHECK_EXIT();
