@@ -17,7 +17,6 @@ twofa_rcode_t load_user(rlm_twofa_t const *inst, REQUEST *request, char const *n
 		return TWOFA_ERR_NOT_FOUND;
 	}
 
-	RDEBUG2("User \"%s\": reading the store", name);
 	rc = twofa_store_get_user(inst->store, request, name, out);
 	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) log_store_error(inst, request, "lookup", rc);
 	/* Kept for the Accept (add_reply_attributes), which may come after the user is freed. */

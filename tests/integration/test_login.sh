@@ -306,7 +306,7 @@ debug_log_hides_code_and_sealed_secret() {
 	tf_expect "code not logged" "$(grep -c "\"$code\"" "$log")" 0
 	# Round one reads the user; round two's Accept does not read it again
 	# (the State says whether the user has reply attributes of their own).
-	tf_expect "one store read per login" "$(grep -c 'User "quinn": reading the store' "$log")" 1
+	tf_expect "one store read per login" "$(grep -c 'User "quinn": read from the store' "$log")" 1
 	tf_server_stop
 	sed -i -E 's/^\s*suppress_secrets\s*=.*/#\tsuppress_secrets = no/' "$conf"
 	twofa_start_radiusd "$DIR/server" || die "radiusd failed to restart"
