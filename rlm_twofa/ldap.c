@@ -237,7 +237,18 @@ bool twofa_ldap_config_valid(twofa_ldap_config_t const *config, char *err, size_
 		snprintf(err, errlen, "require_cert must be \"demand\" or \"never\"");
 		return false;
 	}
-	if ((set(config->allow_group) || set(config->require_2fa_group) || set(config->skip_2fa_group)) &&
+	for (i = 0; i < config->num_reply_groups; i++) {
+		LDAPDN dn = NULL;
+
+		if (!set(config->reply_groups[i]) ||
+		    (ldap_str2dn(config->reply_groups[i], &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)) {
+			snprintf(err, errlen, "groups.reply: \"%s\" is not a DN", config->reply_groups[i]);
+			return false;
+		}
+		ldap_dnfree(dn);
+	}
+	if ((set(config->allow_group) || set(config->require_2fa_group) || set(config->skip_2fa_group) ||
+	     config->num_reply_groups) &&
 	    !set(config->membership_attribute) && !set(config->member_attribute)) {
 		snprintf(err, errlen, "group rules need membership_attribute or member_attribute");
 		return false;
@@ -615,6 +626,31 @@ static int member_of(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, char cons
 	return compare_member(ld, config, group, dn, member);
 }
 
+/*
+ *	groups { reply { } }: the first group of the list (config order) the
+ *	user is a member of, read as the group rules are (memberOf, or a
+ *	compare per group until one says yes).  Only read once the other
+ *	rules let the user in.
+ */
+static int reply_group(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, twofa_ldap_user_t *user)
+{
+	twofa_ldap_config_t const	*config = ldap->config;
+	size_t				i;
+	bool				member;
+	int				rc;
+
+	user->reply_group = -1;
+	for (i = 0; i < config->num_reply_groups; i++) {
+		rc = member_of(ldap, ld, entry, user->dn, config->reply_groups[i], &member);
+		if (rc != LDAP_SUCCESS) return rc;
+		if (member) {
+			user->reply_group = (int) i;
+			return LDAP_SUCCESS;
+		}
+	}
+	return LDAP_SUCCESS;
+}
+
 /** Attributes and group rules for the user, from their entry (and the groups). */
 static twofa_rcode_t read_user(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, twofa_ldap_user_t *user,
 			       logger_t const *lg)
@@ -638,15 +674,21 @@ static twofa_rcode_t read_user(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry,
 		say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: %s is not a member of allow_group %s", user->dn, config->allow_group);
 		return TWOFA_ERR_DENIED;
 	}
+	if ((rc = reply_group(ldap, ld, entry, user)) != LDAP_SUCCESS) {
+		say(lg, TWOFA_LDAP_LOG_ERROR, "LDAP: reply group check for %s failed: %s", user->dn, ldap_err2string(rc));
+		return connection_lost(rc) ? TWOFA_ERR_UNAVAILABLE : TWOFA_ERR_DENIED;	/* fail closed */
+	}
 	if (required) {
 		user->second_factor = TWOFA_LDAP_2FA_REQUIRED;	/* wins over skip: fail closed */
 	} else if (skip) {
 		user->second_factor = TWOFA_LDAP_2FA_SKIP;
 	}
-	say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: %s: %s%s%s%s, second factor %s", user->dn,
+	say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: %s: %s%s%s%s, second factor %s%s%s", user->dn,
 	    user->mobile ? "phone found" : "no phone", user->mail ? ", mail found" : ", no mail",
 	    user->mail2 ? ", second mail found" : "", set(config->allow_group) ? ", in allow_group" : "",
-	    required ? "required by group" : skip ? "skipped by group" : "as enforce says");
+	    required ? "required by group" : skip ? "skipped by group" : "as enforce says",
+	    (user->reply_group >= 0) ? ", reply attributes of group " : "",
+	    (user->reply_group >= 0) ? config->reply_groups[user->reply_group] : "");
 	return TWOFA_OK;
 }
 
@@ -856,6 +898,7 @@ twofa_rcode_t twofa_ldap_authenticate(twofa_ldap_t *ldap, TALLOC_CTX *ctx, char 
 
 	user = talloc_zero(ctx, twofa_ldap_user_t);
 	if (!user) return TWOFA_ERR_NO_MEMORY;
+	user->reply_group = -1;
 
 	if (ldap->dn_by_search) {
 		rc = find_user(ldap, name, user, &lg);

@@ -48,6 +48,8 @@ typedef struct {
 	char const	*allow_group;		//!< only its members may log in
 	char const	*require_2fa_group;	//!< its members need a second factor whatever enforce says
 	char const	*skip_2fa_group;	//!< its members need none (require_2fa_group wins)
+	char const	**reply_groups;		//!< groups { reply { } }: DNs in config order, NULL if none
+	size_t		num_reply_groups;
 } twofa_ldap_config_t;
 
 typedef enum {
@@ -63,6 +65,7 @@ typedef struct {
 	char			*mail;
 	char			*mail2;
 	twofa_ldap_2fa_t	second_factor;
+	int			reply_group;	//!< the first of reply_groups the user is in (index), -1: none
 } twofa_ldap_user_t;
 
 typedef enum {
