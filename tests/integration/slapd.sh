@@ -107,6 +107,11 @@ directory	$SLAPD_DIR/db
 maxsize		16777216
 overlay		memberof
 
+# The service account reads at most 5 entries per search, or per page of
+# a paged search (RFC 2696), as Active Directory's MaxPageSize (1000) does
+# for a large directory: twofa-admin user list --ldap must page.
+limits dn.exact="$SLAPD_READER_DN" size.soft=5 size.hard=5 size.prtotal=unlimited
+
 access to attrs=userPassword
 	by self =x
 	by anonymous auth

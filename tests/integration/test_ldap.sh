@@ -5,7 +5,8 @@
 # passwords, unknown users and injected names rejected alike; no bind for
 # an empty password; TLS that must check; failover to the second server;
 # a directory stopped, hung and started again under a running radiusd;
-# the group rules; a UTF-8 name and password; the attributes read.
+# the group rules and the reply attributes of a group; a UTF-8 name and
+# password; the attributes read; twofa-admin user list --ldap, paged.
 #
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -561,6 +562,36 @@ bad_reply_group_list_stops_radiusd() {
 	done
 }
 
+# --- user list --ldap pages (RFC 2696): the service account may read at
+# most 5 entries per search (slapd.sh's limits, as AD's MaxPageSize) -----
+
+add_bulk_users() {
+	local i
+	for i in $(seq -w 1 "$1"); do
+		printf 'dn: uid=bulk%s,%s\nobjectClass: inetOrgPerson\nuid: bulk%s\ncn: bulk%s\nsn: Bulk\n\n' "$i" "$PEOPLE" "$i" "$i"
+	done | ldapadd -x -H "$SLAPD_URI" -D "cn=admin,$SLAPD_BASE" -y "$SLAPD_DIR/admin-pw" >/dev/null
+}
+
+searches() { grep -c "filter=\"(uid=\*)\"" "$SLAPD_LOG"; }
+
+admin_list_pages_past_the_size_limit() {
+	local before
+	add_bulk_users 12 || { tf_expect "ldapadd" failed ok; return; }
+	tf_expect "more users than the limit" "$(LDAPTLS_CACERT=$SLAPD_CA ldapsearch -x -H "$SLAPD_URI" -D "$SLAPD_READER_DN" \
+		-y "$SLAPD_READER_PW_FILE" -b "$PEOPLE" '(uid=*)' uid 2>&1 | grep -c 'Size limit exceeded')" 1
+	before=$(searches)
+	tf_expect "every user, default page size" \
+		"$(tf_admin user list --ldap --config "$(MODCONF)" 2>/dev/null | awk 'NR > 1 { print $1 }' | paste -sd ' ')" \
+		"admin alice bob bulk01 bulk02 bulk03 bulk04 bulk05 bulk06 bulk07 bulk08 bulk09 bulk10 bulk11 bulk12 carol dave jürgen"
+	tf_expect "in one page" "$(( $(searches) - before ))" 1
+	before=$(searches)
+	tf_expect "pages of 5" "$(tf_admin --json user list --ldap --page-size 5 --config "$(MODCONF)" 2>/dev/null |
+		python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" 18
+	tf_expect "in 4 searches" "$(( $(searches) - before ))" 4
+	tf_expect "--page-size 0" "$(tf_admin user list --ldap --page-size 0 --config "$(MODCONF)" >/dev/null 2>&1; echo $?)" 1
+	tf_expect "--page-size without --ldap" "$(tf_admin user list --page-size 5 2>&1 | grep -c 'goes with --ldap')" 1
+}
+
 setup
 tf_run ldap_password_then_totp_is_accepted
 tf_run first_server_down_the_second_is_used
@@ -588,3 +619,4 @@ tf_run non_member_gets_the_rules_or_the_modules
 tf_run reply_precedence_user_group_rule
 tf_run reply_group_by_compare
 tf_run bad_reply_group_list_stops_radiusd
+tf_run admin_list_pages_past_the_size_limit
