@@ -6,6 +6,8 @@
 bench_build() {
 	local extra=()
 	[ $quick -eq 0 ] && extra+=(libpam-google-authenticator)
+	# rlm_ldap for (l0); slapd and the ldap-utils the tests install already.
+	[[ " ${rows:-} " == *" l0 "* ]] && extra+=(freeradius-ldap)
 	twofa_install_packages "${extra[@]}"
 	# twofa_build also builds the unit tests; the bench needs only the
 	# module and twofa-admin, so a failing test build is not fatal here.
@@ -117,18 +119,20 @@ site_pap() {
 EOF
 }
 
-# site_unlang_challenge PORT ROUND2_AUTHORIZE ROUND2_AUTHENTICATE: the
-# challenge round of the rows that use FreeRADIUS alone (b0, d1, d2), after
-# sites-available/challenge.  Round one is files + PAP, then a State and
-# session-state.  Round two must bring session-state back for the same
-# user (a forged or replayed State finds none and is rejected), then runs
-# the row's own unlang.
+# site_unlang_challenge PORT ROUND2_AUTHORIZE ROUND2_AUTHENTICATE
+# [ROUND1_MODULE]: the challenge round of the rows that use FreeRADIUS alone
+# (b0, d1, d2, l0), after sites-available/challenge.  Round one is files +
+# PAP (or ROUND1_MODULE, e.g. ldap, in authorize and in authenticate: a
+# search, then a bind as the user), then a State and session-state.  Round
+# two must bring session-state back for the same user (a forged or replayed
+# State finds none and is rejected), then runs the row's own unlang.
 site_unlang_challenge() {
+	local find=${4:-files} check=${4:-pap}
 	echo "server bench {"; site_listen "$1"
 	cat <<EOF
 	authorize {
 		if (!&State) {
-			files
+			$find
 			update control {
 				&Auth-Type := round1
 			}
@@ -142,7 +146,7 @@ $2
 	}
 	authenticate {
 		Auth-Type round1 {
-			pap
+			$check
 			update session-state {
 				&User-Name := &User-Name
 			}
@@ -164,6 +168,49 @@ site_challenge() {
 	site_unlang_challenge "$1" '			update control {
 				&Auth-Type := Accept
 			}' ''
+}
+
+# (l0) FreeRADIUS's rlm_ldap as the first factor (its search in authorize,
+# the user's bind in authenticate), then (b0)'s empty challenge round.
+site_ldap_challenge() {
+	site_unlang_challenge "$1" '			update control {
+				&Auth-Type := Accept
+			}' '' ldap
+}
+
+# rlm_ldap's config for (l0), from SLAPD_* (tests/integration/slapd.sh):
+# the service account finds the user under ou=people by uid, the pool sized
+# as Debian's mods-available/ldap sizes it (from the thread pool).
+rlm_ldap_config() {
+	cat <<EOF
+ldap {
+	server = '127.0.0.1'
+	port = ${SLAPD_URI##*:}
+	identity = '$SLAPD_READER_DN'
+	password = '$(cat "$SLAPD_READER_PW_FILE")'
+	base_dn = 'ou=people,$SLAPD_BASE'
+	user {
+		base_dn = "\${..base_dn}"
+		filter = "(uid=%{%{Stripped-User-Name}:-%{User-Name}})"
+	}
+	options {
+		chase_referrals = no
+		res_timeout = 3
+		srv_timelimit = 3
+		net_timeout = 1
+	}
+	pool {
+		start = \${thread[pool].start_servers}
+		min = \${thread[pool].min_spare_servers}
+		max = \${thread[pool].max_servers}
+		spare = \${thread[pool].max_spare_servers}
+		uses = 0
+		retry_delay = 30
+		lifetime = 0
+		idle_timeout = 60
+	}
+}
+EOF
 }
 
 # (b) files + PAP in round one, then rlm_twofa with password_source = none:
@@ -249,6 +296,7 @@ start_server() {
 	case $site in
 	totp) ln -s ../mods-available/totp "$raddb/mods-enabled/totp" ;;
 	pam) printf 'pam {\n\tpam_auth = %s\n}\n' "$PAM_SERVICE" > "$raddb/mods-enabled/pam" ;;
+	ldap_challenge) rlm_ldap_config > "$raddb/mods-enabled/ldap" ;;
 	esac
 	chown -R root:freerad "$DIR"
 	chmod -R g+rX,o-w "$DIR"

@@ -237,7 +237,18 @@ bool twofa_ldap_config_valid(twofa_ldap_config_t const *config, char *err, size_
 		snprintf(err, errlen, "require_cert must be \"demand\" or \"never\"");
 		return false;
 	}
-	if ((set(config->allow_group) || set(config->require_2fa_group) || set(config->skip_2fa_group)) &&
+	for (i = 0; i < config->num_reply_groups; i++) {
+		LDAPDN dn = NULL;
+
+		if (!set(config->reply_groups[i]) ||
+		    (ldap_str2dn(config->reply_groups[i], &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)) {
+			snprintf(err, errlen, "groups.reply: \"%s\" is not a DN", config->reply_groups[i]);
+			return false;
+		}
+		ldap_dnfree(dn);
+	}
+	if ((set(config->allow_group) || set(config->require_2fa_group) || set(config->skip_2fa_group) ||
+	     config->num_reply_groups) &&
 	    !set(config->membership_attribute) && !set(config->member_attribute)) {
 		snprintf(err, errlen, "group rules need membership_attribute or member_attribute");
 		return false;
@@ -615,6 +626,31 @@ static int member_of(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, char cons
 	return compare_member(ld, config, group, dn, member);
 }
 
+/*
+ *	groups { reply { } }: the first group of the list (config order) the
+ *	user is a member of, read as the group rules are (memberOf, or a
+ *	compare per group until one says yes).  Only read once the other
+ *	rules let the user in.
+ */
+static int reply_group(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, twofa_ldap_user_t *user)
+{
+	twofa_ldap_config_t const	*config = ldap->config;
+	size_t				i;
+	bool				member;
+	int				rc;
+
+	user->reply_group = -1;
+	for (i = 0; i < config->num_reply_groups; i++) {
+		rc = member_of(ldap, ld, entry, user->dn, config->reply_groups[i], &member);
+		if (rc != LDAP_SUCCESS) return rc;
+		if (member) {
+			user->reply_group = (int) i;
+			return LDAP_SUCCESS;
+		}
+	}
+	return LDAP_SUCCESS;
+}
+
 /** Attributes and group rules for the user, from their entry (and the groups). */
 static twofa_rcode_t read_user(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, twofa_ldap_user_t *user,
 			       logger_t const *lg)
@@ -638,15 +674,21 @@ static twofa_rcode_t read_user(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry,
 		say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: %s is not a member of allow_group %s", user->dn, config->allow_group);
 		return TWOFA_ERR_DENIED;
 	}
+	if ((rc = reply_group(ldap, ld, entry, user)) != LDAP_SUCCESS) {
+		say(lg, TWOFA_LDAP_LOG_ERROR, "LDAP: reply group check for %s failed: %s", user->dn, ldap_err2string(rc));
+		return connection_lost(rc) ? TWOFA_ERR_UNAVAILABLE : TWOFA_ERR_DENIED;	/* fail closed */
+	}
 	if (required) {
 		user->second_factor = TWOFA_LDAP_2FA_REQUIRED;	/* wins over skip: fail closed */
 	} else if (skip) {
 		user->second_factor = TWOFA_LDAP_2FA_SKIP;
 	}
-	say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: %s: %s%s%s%s, second factor %s", user->dn,
+	say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: %s: %s%s%s%s, second factor %s%s%s", user->dn,
 	    user->mobile ? "phone found" : "no phone", user->mail ? ", mail found" : ", no mail",
 	    user->mail2 ? ", second mail found" : "", set(config->allow_group) ? ", in allow_group" : "",
-	    required ? "required by group" : skip ? "skipped by group" : "as enforce says");
+	    required ? "required by group" : skip ? "skipped by group" : "as enforce says",
+	    (user->reply_group >= 0) ? ", reply attributes of group " : "",
+	    (user->reply_group >= 0) ? config->reply_groups[user->reply_group] : "");
 	return TWOFA_OK;
 }
 
@@ -856,6 +898,7 @@ twofa_rcode_t twofa_ldap_authenticate(twofa_ldap_t *ldap, TALLOC_CTX *ctx, char 
 
 	user = talloc_zero(ctx, twofa_ldap_user_t);
 	if (!user) return TWOFA_ERR_NO_MEMORY;
+	user->reply_group = -1;
 
 	if (ldap->dn_by_search) {
 		rc = find_user(ldap, name, user, &lg);
@@ -944,23 +987,76 @@ static int name_cmp(void const *a, void const *b)
 	return strcmp(*(char * const *) a, *(char * const *) b);
 }
 
-twofa_rcode_t twofa_ldap_list_users(twofa_ldap_t *ldap, TALLOC_CTX *ctx, twofa_ldap_log_t log, void *uctx,
-				    char ***out, size_t *count, bool *partial)
+/*
+ *	One page of the listing (RFC 2696, Simple Paged Results): the names
+ *	of its entries appended to *names (n of them so far, grown under
+ *	ctx), and *cookie replaced by the server's (empty after the last
+ *	page).  The control is not critical: a server that does not page
+ *	answers the whole search at once, and its size limit may cut that
+ *	short (*result says so).  *result: the search's own result code.
+ */
+static int list_page(LDAP *ld, twofa_ldap_config_t const *config, char const *base, int scope, char const *filter,
+		     char const *attr, unsigned int page_size, struct berval *cookie, TALLOC_CTX *ctx,
+		     char ***names, size_t *n, int *result)
 {
-	logger_t			lg = { .log = log, .uctx = uctx };
-	twofa_ldap_config_t const	*config = ldap->config;
-	char				attr[128], *filter = NULL, **names;
-	char const			*base = NULL, *attrs[2] = { attr, NULL };
-	struct timeval			limit = ms_tv(config->timeout_ms);
-	LDAPMessage			*res = NULL, *entry;
-	conn_t				*conn;
-	bool				fresh;
-	int				msgid, rc, result = LDAP_OTHER;
-	size_t				n = 0;
+	char const	*attrs[2] = { attr, NULL };
+	struct timeval	limit = ms_tv(config->timeout_ms);
+	LDAPControl	*page = NULL, *ctrls[2] = { NULL, NULL }, **returned = NULL, *response;
+	LDAPMessage	*res = NULL, *entry;
+	struct berval	next = { 0, NULL };
+	ber_int_t	estimate;
+	char		**grown;
+	int		msgid, rc;
+
+	*result = LDAP_OTHER;
+	if (limit.tv_sec == 0) limit.tv_sec = 1;
+	rc = ldap_create_page_control(ld, (ber_int_t) page_size, cookie, 0, &page);
+	if (rc != LDAP_SUCCESS) return rc;
+	ctrls[0] = page;
+	rc = ldap_search_ext(ld, base, scope, filter, (char **) attrs, 0, ctrls, NULL, &limit, 0, &msgid);
+	ldap_control_free(page);
+	if (rc == LDAP_SUCCESS) rc = wait_result(ld, msgid, config->timeout_ms, &res);
+	if (rc == LDAP_SUCCESS) rc = ldap_parse_result(ld, res, result, NULL, NULL, NULL, &returned, 0);
+	if (rc != LDAP_SUCCESS) {
+		ldap_msgfree(res);
+		return rc;
+	}
+
+	grown = talloc_realloc(ctx, *names, char *, *n + ldap_count_entries(ld, res) + 1);
+	if (!grown) rc = LDAP_NO_MEMORY;
+	else *names = grown;
+	for (entry = grown ? ldap_first_entry(ld, res) : NULL; entry; entry = ldap_next_entry(ld, entry)) {
+		char *name = first_value(*names, ld, entry, attr);
+
+		if (name) (*names)[(*n)++] = name;
+	}
+
+	ber_memfree(cookie->bv_val);
+	*cookie = (struct berval) { 0, NULL };
+	response = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned, NULL);
+	if (response && (ldap_parse_pageresponse_control(ld, response, &estimate, &next) == LDAP_SUCCESS)) *cookie = next;
+	ldap_controls_free(returned);
+	ldap_msgfree(res);
+	return rc;
+}
+
+twofa_rcode_t twofa_ldap_list_users(twofa_ldap_t *ldap, TALLOC_CTX *ctx, unsigned int page_size,
+				    twofa_ldap_log_t log, void *uctx, char ***out, size_t *count, bool *partial)
+{
+	logger_t		lg = { .log = log, .uctx = uctx };
+	char			attr[128], *filter = NULL, **names = NULL;
+	char const		*base = NULL;
+	int			scope = ldap->dn_by_search ? LDAP_SCOPE_SUBTREE : LDAP_SCOPE_ONELEVEL;
+	struct berval		cookie = { 0, NULL };
+	conn_t			*conn;
+	bool			fresh;
+	int			rc, result = LDAP_OTHER;
+	size_t			n = 0, before, pages = 0;
 
 	*out = NULL;
 	*count = 0;
 	*partial = false;
+	if (!page_size || (page_size > INT32_MAX)) return TWOFA_ERR_MALFORMED;
 	if (!listing_search(ctx, ldap, &base, &filter, attr, sizeof(attr))) {
 		say(&lg, TWOFA_LDAP_LOG_ERROR, "LDAP: no \"ATTRIBUTE={user}\" in the filter (or dn_template): "
 		    "cannot tell which attribute holds the names");
@@ -968,33 +1064,39 @@ twofa_rcode_t twofa_ldap_list_users(twofa_ldap_t *ldap, TALLOC_CTX *ctx, twofa_l
 	}
 	conn = conn_get(ldap, POOL_SEARCH, &fresh, &lg);
 	if (!conn) return TWOFA_ERR_UNAVAILABLE;
-	if (limit.tv_sec == 0) limit.tv_sec = 1;
-	rc = ldap_search_ext(conn->ld, base, ldap->dn_by_search ? LDAP_SCOPE_SUBTREE : LDAP_SCOPE_ONELEVEL, filter,
-			     (char **) attrs, 0, NULL, NULL, &limit, 0, &msgid);
-	if (rc == LDAP_SUCCESS) rc = wait_result(conn->ld, msgid, config->timeout_ms, &res);
-	if (rc == LDAP_SUCCESS) rc = ldap_parse_result(conn->ld, res, &result, NULL, NULL, NULL, NULL, 0);
-	if (rc == LDAP_SUCCESS) rc = result;
+
+	/* Page after page, each within the timeout, until the server's cookie comes back empty. */
+	do {
+		before = n;
+		rc = list_page(conn->ld, ldap->config, base, scope, filter, attr, page_size, &cookie, ctx, &names, &n,
+			       &result);
+		if (rc == LDAP_SUCCESS) rc = result;
+		pages++;
+		/* A page without an entry that still promises more: never loop on it. */
+		if ((rc == LDAP_SUCCESS) && cookie.bv_len && (n == before)) rc = LDAP_SIZELIMIT_EXCEEDED;
+	} while ((rc == LDAP_SUCCESS) && cookie.bv_len);
+	ber_memfree(cookie.bv_val);
+
 	if ((rc == LDAP_SIZELIMIT_EXCEEDED) || (rc == LDAP_TIMELIMIT_EXCEEDED)) {
-		say(&lg, TWOFA_LDAP_LOG_WARN, "LDAP: search %s under %s: %s, the list is partial", filter, base,
-		    ldap_err2string(rc));
+		say(&lg, TWOFA_LDAP_LOG_WARN, "LDAP: search %s under %s: %s after %zu entries, the list is partial",
+		    filter, base, ldap_err2string(rc), n);
 		*partial = true;
+	} else if (rc == LDAP_ADMINLIMIT_EXCEEDED) {
+		say(&lg, TWOFA_LDAP_LOG_ERROR, "LDAP: search %s under %s: the server refuses pages of %u entries "
+		    "(its limit for the service account is lower)", filter, base, page_size);
+		pool_give(ldap, conn);
+		return TWOFA_ERR_UNAVAILABLE;
 	} else if (rc != LDAP_SUCCESS) {
 		say(&lg, TWOFA_LDAP_LOG_ERROR, "LDAP: search %s under %s failed: %s", filter, base, ldap_err2string(rc));
-		ldap_msgfree(res);
 		if (connection_lost(rc)) pool_lost(ldap, POOL_SEARCH, conn);
 		pool_give(ldap, conn);
+		if (rc == LDAP_NO_MEMORY) return TWOFA_ERR_NO_MEMORY;
 		return (rc == LDAP_NO_SUCH_OBJECT) ? TWOFA_ERR_NOT_FOUND : TWOFA_ERR_UNAVAILABLE;
 	}
-
-	names = talloc_array(ctx, char *, ldap_count_entries(conn->ld, res) + 1);
-	for (entry = names ? ldap_first_entry(conn->ld, res) : NULL; entry; entry = ldap_next_entry(conn->ld, entry)) {
-		char *name = first_value(names, conn->ld, entry, attr);
-
-		if (name) names[n++] = name;
-	}
-	ldap_msgfree(res);
+	say(&lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: %zu entries in %zu page%s of at most %u", n, pages,
+	    (pages == 1) ? "" : "s", page_size);
 	pool_give(ldap, conn);
-	if (!names) return TWOFA_ERR_NO_MEMORY;
+	if (!names && !(names = talloc_array(ctx, char *, 1))) return TWOFA_ERR_NO_MEMORY;
 	qsort(names, n, sizeof(names[0]), name_cmp);
 	*out = names;
 	*count = n;

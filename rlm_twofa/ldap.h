@@ -48,6 +48,8 @@ typedef struct {
 	char const	*allow_group;		//!< only its members may log in
 	char const	*require_2fa_group;	//!< its members need a second factor whatever enforce says
 	char const	*skip_2fa_group;	//!< its members need none (require_2fa_group wins)
+	char const	**reply_groups;		//!< groups { reply { } }: DNs in config order, NULL if none
+	size_t		num_reply_groups;
 } twofa_ldap_config_t;
 
 typedef enum {
@@ -63,6 +65,7 @@ typedef struct {
 	char			*mail;
 	char			*mail2;
 	twofa_ldap_2fa_t	second_factor;
+	int			reply_group;	//!< the first of reply_groups the user is in (index), -1: none
 } twofa_ldap_user_t;
 
 typedef enum {
@@ -101,13 +104,17 @@ twofa_rcode_t twofa_ldap_authenticate(twofa_ldap_t *ldap, TALLOC_CTX *ctx, char 
 
 /** Every user of the directory (twofa-admin user list --ldap): the entries the login
  *  search finds with the filter's {user} as "*" under base_dn (with a dn_template: "(ATTR=*)"
- *  one level under its parent), on a search connection (the service account).  *out: the
- *  names (the first value of ATTR in the filter's or template's "ATTR={user}"), sorted, under
- *  ctx.  *partial: the server's size or time limit cut the list short.
- *  @return TWOFA_OK, TWOFA_ERR_MALFORMED (no "ATTR={user}" to name the attribute),
- *  TWOFA_ERR_NOT_FOUND (no such base), TWOFA_ERR_UNAVAILABLE, TWOFA_ERR_NO_MEMORY. */
-twofa_rcode_t twofa_ldap_list_users(twofa_ldap_t *ldap, TALLOC_CTX *ctx, twofa_ldap_log_t log, void *uctx,
-				    char ***out, size_t *count, bool *partial);
+ *  one level under its parent), on a search connection (the service account), in pages of
+ *  at most page_size entries (RFC 2696 Simple Paged Results, not critical), so that a
+ *  server's size limit (Active Directory's MaxPageSize, slapd's limits) bounds a page, not
+ *  the list.  *out: the names (the first value of ATTR in the filter's or template's
+ *  "ATTR={user}"), sorted, under ctx.  *partial: a size or time limit cut the list short
+ *  (a server that does not page).
+ *  @return TWOFA_OK, TWOFA_ERR_MALFORMED (no "ATTR={user}" to name the attribute, or a
+ *  page_size of 0), TWOFA_ERR_NOT_FOUND (no such base), TWOFA_ERR_UNAVAILABLE (also: the
+ *  server refuses pages that large), TWOFA_ERR_NO_MEMORY. */
+twofa_rcode_t twofa_ldap_list_users(twofa_ldap_t *ldap, TALLOC_CTX *ctx, unsigned int page_size,
+				    twofa_ldap_log_t log, void *uctx, char ***out, size_t *count, bool *partial);
 
 /*
  *	Escaping, exported for the unit tests and the fuzzer.  Each writes

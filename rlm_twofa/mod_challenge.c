@@ -164,6 +164,8 @@ rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_pend
 
 	/* Set once, in round one: a wrong code asks again, but the login ends within challenge_timeout. */
 	if (!pending->expires) pending->expires = time(NULL) + inst->challenge_timeout;
+	/* The directory group round one found travels on to the Accept (ldap.groups.reply). */
+	pending->reply_group = group_reply_tag(inst, request);
 	/* Round two's State is answered by this new challenge: never twice. */
 	if (!state_spend(inst, request)) return reject(inst, request, "state", TWOFA_ERR_EXPIRED);
 

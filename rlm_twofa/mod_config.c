@@ -6,6 +6,8 @@
  */
 RCSID("$Id$")
 
+#include <openssl/evp.h>
+
 #include "module.h"
 
 char const *twofa_enforce_names[] = {
@@ -431,6 +433,87 @@ static int check_enrol_message(rlm_twofa_t const *inst, CONF_SECTION *conf)
 	return -1;
 }
 
+static int reply_attribute(rlm_twofa_t *inst, VALUE_PAIR **list, char const *name, char const *value,
+			   char *err, size_t err_len);
+
+/* A group's tag in a pending challenge: SHA-256 of its DN as written, the first 4 bytes (0: none). */
+static uint32_t group_tag(char const *dn)
+{
+	uint8_t		md[EVP_MAX_MD_SIZE];
+	unsigned int	len = 0;
+	uint32_t	tag;
+
+	if (!EVP_Digest(dn, strlen(dn), md, &len, EVP_sha256(), NULL) || (len < 4)) return 0;
+	tag = ((uint32_t) md[0] << 24) | ((uint32_t) md[1] << 16) | ((uint32_t) md[2] << 8) | md[3];
+	return tag ? tag : 1;
+}
+
+/*
+ *	ldap { groups { reply { "GROUP-DN" = "Attr = value, ..." } } }: each
+ *	line's list read by the parser of a policy_file rule's reply=
+ *	(twofa_netpolicy_reply_parse), then each attribute checked in the
+ *	dictionary as the module's reply { } is.  Any error stops radiusd.
+ */
+static int parse_group_replies(CONF_SECTION *ldap_cs, rlm_twofa_t *inst)
+{
+	CONF_SECTION		*groups = ldap_cs ? cf_section_sub_find(ldap_cs, "groups") : NULL;
+	CONF_SECTION		*cs = groups ? cf_section_sub_find(groups, "reply") : NULL;
+	twofa_ldap_config_t	*config = &inst->ldap_config;
+	CONF_ITEM		*ci;
+	char			err[512];
+	size_t			n = 0, i;
+
+	for (ci = cs ? cf_item_find_next(cs, NULL) : NULL; ci; ci = cf_item_find_next(cs, ci)) n += cf_item_is_pair(ci);
+	if (!n) return 0;
+	MEM(inst->group_replies = talloc_zero_array(inst, group_reply_t, n));
+	MEM(config->reply_groups = talloc_zero_array(inst, char const *, n));
+
+	for (ci = cf_item_find_next(cs, NULL); ci; ci = cf_item_find_next(cs, ci)) {
+		CONF_PAIR			*cp;
+		group_reply_t			*g;
+		twofa_netpolicy_reply_t const	*list = NULL;
+		unsigned int			count = 0, j;
+
+		if (!cf_item_is_pair(ci)) continue;
+		cp = cf_item_to_pair(ci);
+		g = &inst->group_replies[inst->num_group_replies];
+		g->group = cf_pair_attr(cp);
+		if (!cf_pair_value(cp)) {
+			cf_log_err_cp(cp, "ldap.groups.reply: group \"%s\" has no attribute list", g->group);
+			return -1;
+		}
+		if (twofa_netpolicy_reply_parse(inst, cf_pair_value(cp), &list, &count, err, sizeof(err)) < 0) {
+			cf_log_err_cp(cp, "ldap.groups.reply: group \"%s\": %s", g->group, err);
+			return -1;
+		}
+		for (j = 0; j < count; j++) {
+			if (reply_attribute(inst, &g->vps, list[j].name, list[j].value, err, sizeof(err)) < 0) {
+				cf_log_err_cp(cp, "ldap.groups.reply: group \"%s\": reply: %s", g->group, err);
+				talloc_free((void *) list);
+				return -1;
+			}
+		}
+		talloc_free((void *) list);
+		g->tag = group_tag(g->group);
+		for (i = 0; i < inst->num_group_replies; i++) {
+			if ((strcasecmp(inst->group_replies[i].group, g->group) == 0) || (inst->group_replies[i].tag == g->tag)) {
+				cf_log_err_cp(cp, "ldap.groups.reply: group \"%s\" %s", g->group,
+					      (inst->group_replies[i].tag == g->tag) && strcasecmp(inst->group_replies[i].group, g->group) ?
+					      "has the tag of an earlier group (a hash collision): spell its DN otherwise" :
+					      "is listed twice");
+				return -1;
+			}
+		}
+		if (!g->tag) {
+			cf_log_err_cp(cp, "ldap.groups.reply: cannot hash group \"%s\"", g->group);
+			return -1;
+		}
+		config->reply_groups[inst->num_group_replies++] = g->group;
+	}
+	config->num_reply_groups = inst->num_group_replies;
+	return 0;
+}
+
 /*
  *	password_source = ldap: the ldap { } section into ldap.c's config.
  *	Every "server" line, in order (failover); timeouts in ms.
@@ -457,6 +540,7 @@ static int parse_ldap_config(CONF_SECTION *conf, rlm_twofa_t *inst)
 	config->net_timeout_ms = inst->ldap_net_timeout * 1000;
 	config->timeout_ms = inst->ldap_timeout * 1000;
 	if (!config->require_cert) config->require_cert = "";
+	if (parse_group_replies(cs, inst) < 0) return -1;
 
 	if (!twofa_ldap_config_valid(config, err, sizeof(err))) {
 		cf_log_err_cs(cs ? cs : conf, "ldap: %s", err);

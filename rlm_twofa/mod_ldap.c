@@ -247,6 +247,7 @@ rlm_rcode_t CC_HINT(nonnull) round_one_ldap(rlm_twofa_t const *inst, REQUEST *re
 	if (rc != TWOFA_OK) return reject(inst, request, "password", rc);
 	if (user) count_password_success(inst, request, user);
 	request_data_add(request, (void *) inst->decision_key, DIRECTORY_ENTRY, entry, false);	/* entry is the request's child */
+	group_reply_found(inst, request, entry->reply_group);
 
 	return ldap_second_factor(inst, request, name, user, entry);
 }

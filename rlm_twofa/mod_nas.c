@@ -363,21 +363,65 @@ static bool add_user_reply(rlm_twofa_t const *inst, REQUEST *request)
 }
 
 /*
+ *	ldap.groups.reply: round one found the user in group index of the
+ *	list (ldap.c reads it with the group rules); its set is kept for the
+ *	Accept, and its tag rides in the pending challenge (group_reply_tag)
+ *	to round two, which asks the directory nothing.
+ */
+void group_reply_found(rlm_twofa_t const *inst, REQUEST *request, int index)
+{
+	group_reply_t const *g;
+
+	if ((index < 0) || ((size_t) index >= inst->num_group_replies)) return;
+	g = &inst->group_replies[index];
+	RDEBUG2("Member of %s: its reply attributes on Accept (unless the user has their own)", g->group);
+	request_data_add(request, (void *) inst->decision_key, NET_GROUP_REPLY, (void *) g, false);
+}
+
+/** Round two: the group round one found, by the tag in the pending challenge (0: none). */
+void group_reply_from_pending(rlm_twofa_t const *inst, REQUEST *request, uint32_t tag)
+{
+	size_t i;
+
+	if (!tag) return;
+	for (i = 0; i < inst->num_group_replies; i++) {
+		if (inst->group_replies[i].tag == tag) {
+			group_reply_found(inst, request, (int) i);
+			return;
+		}
+	}
+	/* Its line left ldap.groups.reply (a HUP between the rounds, or another server's config). */
+	RWARN("The challenge names a reply group this server does not have: none of its attributes sent");
+}
+
+/** The tag a new challenge carries: the group this request found, 0 if none. */
+uint32_t group_reply_tag(rlm_twofa_t const *inst, REQUEST *request)
+{
+	group_reply_t const *g = request_data_reference(request, (void *) inst->decision_key, NET_GROUP_REPLY);
+
+	return g ? g->tag : 0;
+}
+
+/*
  *	On an Accept of this module, one set of reply attributes, the most
- *	specific: the user's own if they have some, else the NAS rule's
- *	reply= if it has some, else the module's reply { }.  The rule's and
- *	the module's are checked against the dictionary at start (and on
- *	HUP); the user's at use (add_user_reply).
+ *	specific: the user's own if they have some, else the first directory
+ *	group's of ldap.groups.reply the user is in (config order), else the
+ *	NAS rule's reply= if it has some, else the module's reply { }.  The
+ *	groups', the rule's and the module's are checked against the
+ *	dictionary at start (and on HUP); the user's at use (add_user_reply).
  */
 void add_reply_attributes(rlm_twofa_t const *inst, REQUEST *request)
 {
 	twofa_netpolicy_rule_t const	*rule;
+	group_reply_t const		*group;
 	VALUE_PAIR			*list = inst->reply_vps, *copy;
 
 	if (add_user_reply(inst, request)) return;
-	rule = nas_rule(inst, request);
+	group = request_data_reference(request, (void *) inst->decision_key, NET_GROUP_REPLY);
+	rule = group ? NULL : nas_rule(inst, request);
 
-	if (rule && inst->rule_reply_vps && inst->rule_reply_vps[rule->index]) list = inst->rule_reply_vps[rule->index];
+	if (group) list = group->vps;
+	else if (rule && inst->rule_reply_vps && inst->rule_reply_vps[rule->index]) list = inst->rule_reply_vps[rule->index];
 	if (!list) return;
 	copy = fr_pair_list_copy(request->reply, list);
 	if (copy) fr_pair_add(&request->reply->vps, copy);

@@ -50,6 +50,19 @@ typedef enum {
 	ENFORCE_OPTIONAL,		//!< no second factor on file: the first factor is enough
 } enforce_t;
 
+/*
+ *	ldap { groups { reply { "GROUP-DN" = "Attr = value, ..." } } }: one
+ *	entry per line, in config order (ldap_config.reply_groups holds the
+ *	same DNs at the same index).  The tag names the group in a pending
+ *	challenge, so that round two, which asks the directory nothing,
+ *	answers with the set round one found (group_reply_tag).
+ */
+typedef struct {
+	char const		*group;			//!< the group's DN, as configured
+	uint32_t		tag;			//!< SHA-256 of the DN as written, first 4 bytes; never 0
+	VALUE_PAIR		*vps;			//!< its attributes, checked in the dictionary at start
+} group_reply_t;
+
 typedef struct {
 	char const		*name;			//!< instance name, also the Auth-Type value
 	char const		*store_path;		//!< the store URL: an SQLite file, or postgresql://...
@@ -107,6 +120,8 @@ typedef struct {
 	uint32_t		ldap_net_timeout;	//!< seconds
 	uint32_t		ldap_timeout;		//!< seconds
 	twofa_ldap_t		*ldap;			//!< shared by all worker threads; freed in detach
+	group_reply_t		*group_replies;		//!< ldap.groups.reply, by the index of ldap_config.reply_groups
+	size_t			num_group_replies;
 
 	/*
 	 *	SMS and email codes (method_sms.c, method_email.c): sms { },
@@ -213,6 +228,8 @@ typedef struct {
 #define NET_USER_REPLY	203	//!< the user's own reply attributes as stored ("" none): set by load_user
 #define NET_CODE_SENT	204	//!< append mode: a code sent on request; the Reject's Reply-Message (char *)
 #define NET_USER	205	//!< password_source = none: the user authorize read for the split, for post-auth
+#define NET_GROUP_REPLY	206	//!< the directory group's reply set (group_reply_t const *): round one
+				//!< from the entry, round two from the pending challenge's tag
 #define EAP_TYPE_TLS	13	//!< RFC 5216 (eap_types.h is rlm_eap's, not installed)
 
 typedef struct {
@@ -303,6 +320,9 @@ bool second_factor_without_challenge(rlm_twofa_t const *inst, REQUEST *request, 
 		twofa_netpolicy_rule_t const *rule, rlm_rcode_t *rcode);
 bool eap_tls_skips(rlm_twofa_t const *inst, REQUEST *request, VALUE_PAIR const *auth_type);
 void add_reply_attributes(rlm_twofa_t const *inst, REQUEST *request);
+void group_reply_found(rlm_twofa_t const *inst, REQUEST *request, int index);
+void group_reply_from_pending(rlm_twofa_t const *inst, REQUEST *request, uint32_t tag);
+uint32_t group_reply_tag(rlm_twofa_t const *inst, REQUEST *request);
 bool nas_rule_decides(rlm_twofa_t const *inst, REQUEST *request, char const *who, bool first_factor_checked,
 		twofa_netpolicy_rule_t const **rule, rlm_rcode_t *rcode);
 char const *accept_reason(rlm_twofa_t const *inst, REQUEST *request);

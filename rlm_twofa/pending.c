@@ -4,7 +4,7 @@
  *		Layout, integers in network order:
  *		version (1) | expires (4) | attempts left (1) | method (1) | sends (1) | flags (1) |
  *		hash (1) | digits (1) | period (2) | user id (8) | factor id (8) |
- *		sealed length (1) | sealed secret | user name (the rest).
+ *		reply group (4) | sealed length (1) | sealed secret | user name (the rest).
  */
 #include <string.h>
 
@@ -67,6 +67,7 @@ size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PEND
 	p = put_be(p, pending->totp.period, 2);
 	p = put_be(p, (uint64_t) pending->user_id, 8);
 	p = put_be(p, (uint64_t) pending->factor_id, 8);
+	p = put_be(p, pending->reply_group, 4);
 	*p++ = (uint8_t) pending->sealed_len;
 	memcpy(p, pending->sealed, pending->sealed_len);
 	p += pending->sealed_len;
@@ -103,6 +104,8 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 	p += 8;
 	pending->factor_id = (int64_t) get_be(p, 8);
 	p += 8;
+	pending->reply_group = (uint32_t) get_be(p, 4);
+	p += 4;
 	pending->sealed_len = *p++;
 
 	/* Nor a TOTP challenge without its secret or with a zero period. */

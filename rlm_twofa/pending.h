@@ -27,8 +27,10 @@
  *	any other version (a radiusd of another release answering a State
  *	this one issued, say) is refused, never misread.
  */
-#define TWOFA_PENDING_VERSION		3	//!< 2: the factor's id (its generation) added;
-							//!< 3: codes sent so far (SMS, email; resend and switch words)
+#define TWOFA_PENDING_VERSION		4	//!< 2: the factor's id (its generation) added;
+							//!< 3: codes sent so far (SMS, email; resend and switch words);
+							//!< 4: the directory group whose reply attributes the Accept gets,
+							//!<    and whether the user has reply attributes of their own
 
 /* Methods (method.h), as named in the pending context.  Append only. */
 #define TWOFA_METHOD_TOTP		1			//!< a TOTP code
@@ -56,6 +58,7 @@ typedef struct {
 								//!< own: the Accept need not read the user again
 	int64_t			user_id;
 	int64_t			factor_id;			//!< the factor round one read; 0 for none (backup, enrolment)
+	uint32_t		reply_group;			//!< ldap.groups.reply: the tag of the user's group, 0 for none
 
 	/* The factor's part, filled by its method's start() (method.h).
 	 * TOTP needs a sealed secret and a period; a backup-code challenge
@@ -67,7 +70,7 @@ typedef struct {
 } twofa_pending_t;
 
 /* Fixed part, then the sealed secret, then the name. */
-#define TWOFA_PENDING_HEADER_LEN	30
+#define TWOFA_PENDING_HEADER_LEN	34
 #define TWOFA_PENDING_MAX		(TWOFA_PENDING_HEADER_LEN + TWOFA_SEALED_MAX + TWOFA_USER_NAME_MAX)
 
 /** Pack into buf (TWOFA_PENDING_MAX bytes).  @return the length, or 0 if a field does not fit. */

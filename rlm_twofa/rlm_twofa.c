@@ -271,6 +271,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 		return reject(inst, request, "state", TWOFA_ERR_MALFORMED);
 	}
 	if ((time_t) pending.expires < time(NULL)) return reject(inst, request, "challenge", TWOFA_ERR_EXPIRED);
+	group_reply_from_pending(inst, request, pending.reply_group);
 
 	{
 		rlm_rcode_t	rcode;

@@ -183,6 +183,16 @@ static int statement(reader_t *r)
 		return 0;
 	}
 	if (*r->p == '$') return fail(r, "$INCLUDE and $template are not read here");
+	if ((*r->p == '"') || (*r->p == '\'')) {
+		/* A quoted key ("cn=vpn,dc=example,dc=org" = "..."): a pair only. */
+		if (read_quoted(r, &name) < 0) return -1;
+		skip_blanks(r);
+		if ((r->p >= r->end) || (*r->p != '=') || ((r->p + 1 < r->end) && (r->p[1] == '='))) {
+			return fail(r, "only \"=\" is read after a quoted name");
+		}
+		r->p++;
+		return read_pair(r, name);
+	}
 	if (!(name = read_name(r))) return fail(r, "unexpected character 0x%02x", (unsigned char) *r->p);
 	skip_blanks(r);
 	if (r->p == r->end || (*r->p == '\n') || (*r->p == '#') || (*r->p == '}')) {

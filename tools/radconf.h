@@ -4,7 +4,8 @@
  *		email { } sections out of the module's file as radiusd reads
  *		them, not a replacement for radiusd's parser.
  *
- *		Read: "name [name2] {" ... "}" nesting; "key = value" with the
+ *		Read: "name [name2] {" ... "}" nesting; "key = value" (the key
+ *		bare or quoted: "cn=vpn,dc=example,dc=org" = ...) with the
  *		value a bare word, a "double-quoted" string (escapes \\ \" \'
  *		\n \r \t; any other \c stands for c) or a 'single-quoted' one
  *		(only \\ and \' are escapes); "# comments" to the end of the

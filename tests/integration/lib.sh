@@ -75,11 +75,13 @@ tf_quote() {
 	printf '"%s"' "${s//\"/\\\"}"
 }
 
-# tf_send ATTRS: send one Access-Request; sets R_CODE, R_MSG, R_STATE.
+# tf_send ATTRS: send one Access-Request; sets R_CODE, R_MSG, R_STATE, and R_OUT
+# (radclient's whole output).
 tf_send() {
 	local out
 	out=$(printf '%s\nMessage-Authenticator = 0x00\n' "$1" |
 		radclient -x -r 1 -t 4 -S "$RADIUS_SECRET_FILE" "127.0.0.1:$PORT" auth 2>&1)
+	R_OUT=$out
 	R_CODE=$(printf '%s\n' "$out" | sed -n 's/^Received \(Access-[A-Za-z]*\).*/\1/p' | tail -n 1)
 	R_MSG=$(printf '%s\n' "$out" | sed -n '/^Received/,$ s/^[[:space:]]*Reply-Message = "\(.*\)"$/\1/p' | tail -n 1)
 	R_STATE=$(printf '%s\n' "$out" | sed -n '/^Received/,$ s/^[[:space:]]*State = \(0x[0-9a-fA-F]*\)$/\1/p' | tail -n 1)

@@ -14,6 +14,9 @@
 # Sets SLAPD_URI (ldap://), SLAPD_LDAPS_URI, SLAPD_CA (the CA file, readable
 # by freerad), SLAPD_BASE, SLAPD_READER_DN and SLAPD_READER_PW_FILE (the
 # service account), SLAPD_LOG (its -d stats output) and SLAPD_PID.
+#
+# bench/run sets SLAPD_TLS=0 (no certificates, ldap:// only, no
+# SLAPD_LDAPS_URI) and SLAPD_LOGLEVEL=0 (no per-operation log line).
 
 SLAPD_BASE="dc=example,dc=org"
 SLAPD_PEOPLE="ou=people,$SLAPD_BASE"
@@ -95,17 +98,22 @@ moduleload	back_mdb
 moduleload	memberof
 pidfile		$SLAPD_DIR/slapd.pid
 argsfile	$SLAPD_DIR/slapd.args
-TLSCACertificateFile	$SLAPD_DIR/tls/ca.pem
-TLSCertificateFile	$SLAPD_DIR/tls/server.pem
-TLSCertificateKeyFile	$SLAPD_DIR/tls/server.key
+$( [ "${SLAPD_TLS:-1}" = 1 ] && printf 'TLSCACertificateFile\t%s\nTLSCertificateFile\t%s\nTLSCertificateKeyFile\t%s\n' \
+	"$SLAPD_DIR/tls/ca.pem" "$SLAPD_DIR/tls/server.pem" "$SLAPD_DIR/tls/server.key" )
 
 database	mdb
 suffix		"$SLAPD_BASE"
 rootdn		"$SLAPD_ADMIN_DN"
 rootpw		$(tf_slapd_hash "$(cat "$SLAPD_DIR/admin-pw")")
 directory	$SLAPD_DIR/db
-maxsize		16777216
+maxsize		67108864
+index		objectClass,uid eq
 overlay		memberof
+
+# The service account reads at most 5 entries per search, or per page of
+# a paged search (RFC 2696), as Active Directory's MaxPageSize (1000) does
+# for a large directory: twofa-admin user list --ldap must page.
+limits dn.exact="$SLAPD_READER_DN" size.soft=5 size.hard=5 size.prtotal=unlimited
 
 access to attrs=userPassword
 	by self =x
@@ -127,8 +135,10 @@ tf_slapd_setup() {
 	rm -rf "$SLAPD_DIR"
 	mkdir -p "$SLAPD_DIR/db"
 	chgrp freerad "$SLAPD_DIR" && chmod 0750 "$SLAPD_DIR"
-	tf_make_ca "$SLAPD_DIR/tls"
-	chgrp freerad "$SLAPD_DIR/tls" && chmod 0750 "$SLAPD_DIR/tls"
+	if [ "${SLAPD_TLS:-1}" = 1 ]; then
+		tf_make_ca "$SLAPD_DIR/tls"
+		chgrp freerad "$SLAPD_DIR/tls" && chmod 0750 "$SLAPD_DIR/tls"
+	fi
 	SLAPD_CA=$SLAPD_DIR/tls/ca.pem
 	( umask 077 && head -c 12 /dev/urandom | base64 | tr -d '\n' > "$SLAPD_DIR/admin-pw" &&
 	  head -c 12 /dev/urandom | base64 | tr -d '\n' > "$SLAPD_DIR/reader-pw" )
@@ -149,7 +159,9 @@ tf_slapd_setup() {
 # tf_slapd_start: in the foreground (-d: no fork, log to stderr) in the background.
 tf_slapd_start() {
 	local i
-	slapd -d stats -f "$SLAPD_DIR/slapd.conf" -h "$SLAPD_URI/ $SLAPD_LDAPS_URI/" >> "$SLAPD_LOG" 2>&1 &
+	local uris="$SLAPD_URI/ $SLAPD_LDAPS_URI/"
+	[ "${SLAPD_TLS:-1}" = 1 ] || uris="$SLAPD_URI/"
+	slapd -d "${SLAPD_LOGLEVEL:-stats}" -f "$SLAPD_DIR/slapd.conf" -h "$uris" >> "$SLAPD_LOG" 2>&1 &
 	SLAPD_PID=$!
 	for i in $(seq 1 100); do
 		if LDAPTLS_CACERT=$SLAPD_CA ldapsearch -x -H "$SLAPD_URI" -b "" -s base -LLL namingContexts \

@@ -5,7 +5,8 @@
 # passwords, unknown users and injected names rejected alike; no bind for
 # an empty password; TLS that must check; failover to the second server;
 # a directory stopped, hung and started again under a running radiusd;
-# the group rules; a UTF-8 name and password; the attributes read.
+# the group rules and the reply attributes of a group; a UTF-8 name and
+# password; the attributes read; twofa-admin user list --ldap, paged.
 #
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -446,6 +447,151 @@ print(" ".join("%s:%s:%s" % (u["name"], u["in_store"], u["second_factor"]) for u
 	tf_slapd_start
 }
 
+# --- ldap.groups.reply: a directory group's reply attributes --------------
+
+# reply_attr NAME: NAME's value in the last reply (R_OUT), or "-".
+reply_attr() { printf '%s\n' "$R_OUT" | sed -n "/^Received/,\$ s/^[[:space:]]*$1 = \(.*\)\$/\1/p" | paste -sd ' ' | sed 's/^$/-/'; }
+
+# The search way without allow (carol, in no group, may log in), and two
+# reply groups: bob is in both, alice in the second only.
+REPLY_GROUPS="
+		reply {
+			\"cn=2fa-exempt,$LDAP_GROUPS\" = \"Class = exempt, Filter-Id = no-2fa\"
+			\"cn=vpn,$LDAP_GROUPS\" = \"Filter-Id = vpn-users\"
+		}"
+REPLY_SECTION="$(printf '%s\n' "${SEARCH_SECTION%$'\n\t}'}" | sed '/allow = /d')$REPLY_GROUPS
+	}"
+CLASS_EXEMPT=0x$(printf exempt | od -An -tx1 | tr -d ' \n')
+
+# radiusd with REPLY_SECTION (or $1), the module's own reply { }, and a
+# NAS 127.0.0.2 whose rule lets the password alone in, with its reply=; a
+# fresh raddb the first time (no gateway: carol's directory mail is no method).
+start_with_reply_groups() {
+	if ! grep -q 'Filter-Id = "module-default"' "$(MODCONF)"; then
+		tf_server_stop
+		twofa_make_raddb "$DIR/server" "$PORT" "$STORE" "$KEY"
+		sed -i -E 's/^#[[:space:]]*suppress_secrets = no/\tsuppress_secrets = yes/' "$DIR/server/raddb/radiusd.conf"
+		tf_admin user reset carol >/dev/null 2>&1
+		awk '/^\}$/ { print "\treply {\n\t\tFilter-Id = \"module-default\"\n\t}" } { print }' "$(MODCONF)" > "$(MODCONF).new" &&
+			cat "$(MODCONF).new" > "$(MODCONF)" && rm -f "$(MODCONF).new"
+		printf 'client nas2 {\n\tipaddr = 127.0.0.2\n\tsecret = %s\n}\n' "$RADIUS_SECRET" >> "$DIR/server/raddb/clients.conf"
+	fi
+	printf 'nas2 nas=127.0.0.2 action=skip reply="Filter-Id=nas-rule"\n' > "$DIR/server/raddb/mods-config/twofa/policy"
+	start_radiusd optional "${1:-$REPLY_SECTION}"
+}
+
+# From NAS 127.0.0.2 (its rule: skip, reply=).
+round1_nas2() { tf_send "User-Name = $(tf_quote "$1")
+User-Password = $(tf_quote "$2")
+Packet-Src-IP-Address = 127.0.0.2"; }
+
+group_member_gets_the_groups_reply_attributes() {
+	local codes
+	start_with_reply_groups || { tf_expect "radiusd starts" no yes; return; }
+	tf_round1 bob bob-ldap-pw
+	tf_expect "bob, skip_2fa" "$R_CODE" "Access-Accept"
+	tf_expect "the first group of the list he is in: its Class" "$(reply_attr Class)" "$CLASS_EXEMPT"
+	tf_expect "and its Filter-Id, not the second group's" "$(reply_attr Filter-Id)" '"no-2fa"'
+	# alice: the group found in round one, the Accept in round two.
+	mapfile -t codes < <(tf_admin backup generate alice --count 2 2>/dev/null)
+	tf_round1 alice alice-ldap-pw
+	tf_expect "alice's challenge" "$R_CODE" "Access-Challenge"
+	tf_expect "no group attribute on a challenge" "$(reply_attr Filter-Id)" "-"
+	tf_round2 alice 000000 "$R_STATE"
+	tf_expect "a wrong code: asked again" "$R_CODE" "Access-Challenge"
+	tf_round2 alice "${codes[0]}" "$R_STATE"
+	tf_expect "alice's accept" "$R_CODE" "Access-Accept"
+	tf_expect "her group's Filter-Id, carried through two challenges" "$(reply_attr Filter-Id)" '"vpn-users"'
+	tf_expect "nothing of the other group" "$(reply_attr Class)" "-"
+	tf_round1 bob wrong-pw
+	tf_expect_reject "a wrong password"
+	tf_expect "no group attribute on a reject" "$(reply_attr Filter-Id)" "-"
+	tf_expect "said why" "$(logged "Member of cn=2fa-exempt,$LDAP_GROUPS: its reply attributes on Accept")" yes
+}
+
+non_member_gets_the_rules_or_the_modules() {
+	tf_round1 carol carol-ldap-pw
+	tf_expect "carol, in no group" "$R_CODE" "Access-Accept"
+	tf_expect "the module's reply { }" "$(reply_attr Filter-Id)" '"module-default"'
+	round1_nas2 carol carol-ldap-pw
+	tf_expect "carol through the NAS rule" "$R_CODE" "Access-Accept"
+	tf_expect "the rule's before the module's" "$(reply_attr Filter-Id)" '"nas-rule"'
+}
+
+reply_precedence_user_group_rule() {
+	local codes
+	round1_nas2 bob bob-ldap-pw
+	tf_expect "bob through the NAS rule" "$(reply_attr Filter-Id)" '"no-2fa"'
+	round1_nas2 alice alice-ldap-pw
+	tf_expect "alice through the NAS rule (skip)" "$R_CODE" "Access-Accept"
+	tf_expect "the group's before the rule's" "$(reply_attr Filter-Id)" '"vpn-users"'
+	tf_admin user set alice --reply "Filter-Id=alice-own" >/dev/null
+	round1_nas2 alice alice-ldap-pw
+	tf_expect "the user's own before the group's" "$(reply_attr Filter-Id)" '"alice-own"'
+	mapfile -t codes < <(tf_admin backup generate alice --count 1 2>/dev/null)
+	tf_round1 alice alice-ldap-pw
+	tf_round2 alice "${codes[0]}" "$R_STATE"
+	tf_expect "in round two too" "$(reply_attr Filter-Id)" '"alice-own"'
+	tf_admin user set alice --reply none >/dev/null
+}
+
+# The template way asks each group (an LDAP compare), as its group rules do.
+reply_group_by_compare() {
+	local section cmps
+	section="$(printf '%s\n' "${TEMPLATE_SECTION%$'\n\t}'}" | sed '/allow = /d')$REPLY_GROUPS
+	}"
+	start_with_reply_groups "$section" || { tf_expect "radiusd starts" no yes; return; }
+	cmps=$(grep -c "CMP dn=\"cn=2fa-exempt,$LDAP_GROUPS\" attr=\"member\"" "$SLAPD_LOG")
+	tf_round1 carol carol-ldap-pw
+	tf_expect "carol" "$(reply_attr Filter-Id)" '"module-default"'
+	tf_round1 bob bob-ldap-pw
+	tf_expect "bob: the first group's" "$(reply_attr Filter-Id)" '"no-2fa"'
+	tf_expect "asked of the group" "$(grep -c "CMP dn=\"cn=2fa-exempt,$LDAP_GROUPS\" attr=\"member\"" "$SLAPD_LOG")" "$((cmps + 2))"
+}
+
+bad_reply_group_list_stops_radiusd() {
+	local list
+	for list in "Class = x, Bogus-Attr = 1|unknown attribute \"Bogus-Attr\"" \
+		    "Class|\"Class\" is not Attribute=value" \
+		    "State = 0x01|attribute \"State\" may not be set here"; do
+		if start_with_reply_groups "$(printf '%s\n' "$REPLY_SECTION" | sed "s#\"Filter-Id = vpn-users\"#\"${list%%|*}\"#")" 2>/dev/null; then
+			tf_expect "radiusd with \"${list%%|*}\"" started refused
+		fi
+		tf_expect "says which: ${list#*|}" "$(logged "ldap.groups.reply: group \"cn=vpn,$LDAP_GROUPS\": reply: ${list#*|}")" yes
+		RADIUSD_PID=
+	done
+}
+
+# --- user list --ldap pages (RFC 2696): the service account may read at
+# most 5 entries per search (slapd.sh's limits, as AD's MaxPageSize) -----
+
+add_bulk_users() {
+	local i
+	for i in $(seq -w 1 "$1"); do
+		printf 'dn: uid=bulk%s,%s\nobjectClass: inetOrgPerson\nuid: bulk%s\ncn: bulk%s\nsn: Bulk\n\n' "$i" "$PEOPLE" "$i" "$i"
+	done | ldapadd -x -H "$SLAPD_URI" -D "cn=admin,$SLAPD_BASE" -y "$SLAPD_DIR/admin-pw" >/dev/null
+}
+
+searches() { grep -c "filter=\"(uid=\*)\"" "$SLAPD_LOG"; }
+
+admin_list_pages_past_the_size_limit() {
+	local before
+	add_bulk_users 12 || { tf_expect "ldapadd" failed ok; return; }
+	tf_expect "more users than the limit" "$(LDAPTLS_CACERT=$SLAPD_CA ldapsearch -x -H "$SLAPD_URI" -D "$SLAPD_READER_DN" \
+		-y "$SLAPD_READER_PW_FILE" -b "$PEOPLE" '(uid=*)' uid 2>&1 | grep -c 'Size limit exceeded')" 1
+	before=$(searches)
+	tf_expect "every user, default page size" \
+		"$(tf_admin user list --ldap --config "$(MODCONF)" 2>/dev/null | awk 'NR > 1 { print $1 }' | paste -sd ' ')" \
+		"admin alice bob bulk01 bulk02 bulk03 bulk04 bulk05 bulk06 bulk07 bulk08 bulk09 bulk10 bulk11 bulk12 carol dave jürgen"
+	tf_expect "in one page" "$(( $(searches) - before ))" 1
+	before=$(searches)
+	tf_expect "pages of 5" "$(tf_admin --json user list --ldap --page-size 5 --config "$(MODCONF)" 2>/dev/null |
+		python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" 18
+	tf_expect "in 4 searches" "$(( $(searches) - before ))" 4
+	tf_expect "--page-size 0" "$(tf_admin user list --ldap --page-size 0 --config "$(MODCONF)" >/dev/null 2>&1; echo $?)" 1
+	tf_expect "--page-size without --ldap" "$(tf_admin user list --page-size 5 2>&1 | grep -c 'goes with --ldap')" 1
+}
+
 setup
 tf_run ldap_password_then_totp_is_accepted
 tf_run first_server_down_the_second_is_used
@@ -468,3 +614,9 @@ tf_run realm_names_bind_as_the_stripped_user
 tf_run full_realm_name_reaches_the_filter
 tf_run directory_mobile_gets_a_code_by_sms
 tf_run admin_lists_the_directory_users
+tf_run group_member_gets_the_groups_reply_attributes
+tf_run non_member_gets_the_rules_or_the_modules
+tf_run reply_precedence_user_group_rule
+tf_run reply_group_by_compare
+tf_run bad_reply_group_list_stops_radiusd
+tf_run admin_list_pages_past_the_size_limit

@@ -187,7 +187,7 @@ admin_policy_test_shows_the_rule_options() {
   append mode: yes (the code may follow the password)
   remembered devices: no (none remembered or recognised here)
   EAP-TLS: skip
-  reply: Filter-Id = kiosk, Class = k (unless the user has reply attributes of their own)
+  reply: Filter-Id = kiosk, Class = k (unless the user, or their directory group, has reply attributes of its own)
 $(printf '%s\n' "$out" | tail -n 1)"
 	out=$(tf_admin --json policy test --policy-file "$file" --nas 10.9.1.1)
 	tf_expect "json" "$out" "{\"rule\":{\"name\":\"kiosk\",\"file\":\"$file\",\"line\":1,\"message\":null,\"append\":true,\"remember\":false,\"eap_tls\":\"skip\",\"reply\":[{\"name\":\"Filter-Id\",\"value\":\"kiosk\"},{\"name\":\"Class\",\"value\":\"k\"}]},\"action\":\"require\"}"

@@ -18,6 +18,7 @@ static twofa_pending_t sample(void)
 		.totp = { .hash = TWOFA_HASH_SHA512, .digits = 8, .period = 60 },
 		.user_id = 0x0102030405060708LL,
 		.factor_id = 0x1112131415161718LL,
+		.reply_group = 0xa1b2c3d4u,
 		.sealed_len = TWOFA_SEAL_OVERHEAD + 20,
 	};
 	size_t i;
@@ -43,6 +44,7 @@ static void round_trip_keeps_every_field(void)
 	CHECK(out.totp.hash == TWOFA_HASH_SHA512 && out.totp.digits == 8 && out.totp.period == 60);
 	CHECK(out.user_id == in.user_id);
 	CHECK(out.factor_id == in.factor_id);
+	CHECK(out.reply_group == 0xa1b2c3d4u);
 	CHECK(out.sealed_len == in.sealed_len && memcmp(out.sealed, in.sealed, in.sealed_len) == 0);
 	CHECK_STR(out.name, in.name);
 }

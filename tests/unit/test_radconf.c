@@ -90,6 +90,21 @@ static void escapes_by_quote(void)
 	talloc_free(ctx);
 }
 
+/* A quoted key, as ldap { groups { reply { "GROUP-DN" = "..." } } } has (radiusd reads them). */
+static void quoted_keys_are_read(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	radconf_item_t const	*root = parse(ctx, "reply {\n\t\"cn=a,dc=x\" = \"Class = a\"\n\t'cn=b' = b\n}\n");
+	radconf_item_t const	*reply = radconf_section(root, "reply", NULL);
+
+	CHECK(reply != NULL);
+	if (!reply) { printf("  %s\n", err); talloc_free(ctx); return; }
+	CHECK_STR(radconf_pair(reply, "cn=a,dc=x", NULL)->value, "Class = a");
+	CHECK_STR(radconf_pair(reply, "cn=b", NULL)->value, "b");
+	CHECK_STR(refusal("\"a\" {\n}\n"), "line 1: only \"=\" is read after a quoted name");
+	talloc_free(ctx);
+}
+
 static void the_shipped_file_parses(void)
 {
 	TALLOC_CTX		*ctx = talloc_new(NULL);
@@ -150,6 +165,7 @@ int main(void)
 {
 	RUN(sections_pairs_and_comments);
 	RUN(escapes_by_quote);
+	RUN(quoted_keys_are_read);
 	RUN(the_shipped_file_parses);
 	RUN(malformed_is_refused_with_its_line);
 	RUN(length_bounds_the_text);

@@ -129,8 +129,11 @@ int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv);
 int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv);
 /** No second factor in use (a confirmed factor or an unused backup code), and not exempt. */
 bool user_without_2fa(twofa_user_t const *u);
-/** user list --ldap: the directory's users (config: the module's file), with their second factor. */
-int user_list_ldap(admin_t *a, char const *config, bool only_without_2fa);	/* ldap_list.c */
+/** user list --ldap: the directory's users (config: the module's file), with their second factor,
+ *  read in pages of at most page_size entries (RFC 2696). */
+#define LDAP_PAGE_SIZE_DEFAULT	500	//!< under Active Directory's MaxPageSize (1000)
+#define LDAP_PAGE_SIZE_MAX	100000
+int user_list_ldap(admin_t *a, char const *config, unsigned int page_size, bool only_without_2fa);	/* ldap_list.c */
 int cmd_user_import(admin_t *a, command_t const *cmd, int argc, char **argv);	/* user_import.c */
 int cmd_user_set(admin_t *a, command_t const *cmd, int argc, char **argv);	/* contact.c */
 

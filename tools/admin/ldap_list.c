@@ -1,11 +1,13 @@
 /*
- * ldap_list.c	twofa-admin user list --ldap [--config FILE] [--without-2fa]:
+ * ldap_list.c	twofa-admin user list --ldap [--config FILE] [--page-size N] [--without-2fa]:
  *		the directory's users (password_source = ldap), each with
  *		whether the store holds a second factor for them: the overview
  *		of who has not enrolled yet.  The directory is opened as the
  *		module opens it (ldap.c), from the ldap { } section of the
  *		module's own file read with radconf.c (default
- *		DEFAULT_MODULE_CONFIG): a search as the service account.
+ *		DEFAULT_MODULE_CONFIG): a search as the service account, in
+ *		pages (RFC 2696), so that a size limit per search (Active
+ *		Directory's MaxPageSize) does not cut the list short.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -125,7 +127,7 @@ typedef enum { HAS_2FA, NO_2FA, EXEMPT } second_factor_t;
 
 static char const *second_factor_names[] = { "yes", "no", "exempt" };
 
-int user_list_ldap(admin_t *a, char const *config, bool only_without_2fa)
+int user_list_ldap(admin_t *a, char const *config, unsigned int page_size, bool only_without_2fa)
 {
 	ldap_settings_t		l = { 0 };
 	twofa_ldap_t		*ldap = NULL;
@@ -138,7 +140,7 @@ int user_list_ldap(admin_t *a, char const *config, bool only_without_2fa)
 	if ((ret = read_ldap_settings(a, config, &l)) != ADMIN_OK) return ret;
 	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
 	if (twofa_ldap_open(a->ctx, &l.config, &ldap) != TWOFA_OK) return say(ADMIN_ERROR, "out of memory");
-	rc = twofa_ldap_list_users(ldap, a->ctx, ldap_log, NULL, &names, &count, &partial);
+	rc = twofa_ldap_list_users(ldap, a->ctx, page_size, ldap_log, NULL, &names, &count, &partial);
 	talloc_free(ldap);		/* before l, its config, goes */
 	if (rc != TWOFA_OK) return say(exit_status(rc) ? exit_status(rc) : ADMIN_ERROR, "cannot list the directory's users");
 
@@ -165,6 +167,6 @@ int user_list_ldap(admin_t *a, char const *config, bool only_without_2fa)
 		talloc_free(u);
 	}
 	if (a->json) fputs("\n]\n", stdout);
-	if (partial) say(ADMIN_OK, "the directory's size or time limit cut the list short");
+	if (partial) say(ADMIN_OK, "the directory's size or time limit cut the list short (a server without paged results?)");
 	return ADMIN_OK;
 }

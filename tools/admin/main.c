@@ -28,7 +28,7 @@ static command_t const commands[] = {
 	{ "user", "add", cmd_user_add, "NAME [--no-password]", "add a user; password from the terminal or stdin" },
 	{ "user", "passwd", cmd_user_passwd, "NAME", "set a user's password" },
 	{ "user", "del", cmd_user_del, "NAME", "delete a user and their enrolment" },
-	{ "user", "list", cmd_user_list, "[--without-2fa] [--locked] [--ldap [--config FILE]]",
+	{ "user", "list", cmd_user_list, "[--without-2fa] [--locked] [--ldap [--config FILE] [--page-size N]]",
 	  "list users: TOTP, backup codes, exempt, lock, failures; only those without a second factor or locked" },
 	{ "user", "show", cmd_user_show, "NAME", "show one user" },
 	{ "user", "unlock", cmd_user_unlock, "NAME", "lift a lockout and reset the failure count" },

@@ -121,7 +121,7 @@ static void print_options(twofa_netpolicy_rule_t const *rule, bool json)
 			printf("%s %s = %s", i ? "," : "", rule->reply[i].name, rule->reply[i].value);
 		}
 	}
-	fputs(json ? "]" : " (unless the user has reply attributes of their own)\n", stdout);
+	fputs(json ? "]" : " (unless the user, or their directory group, has reply attributes of its own)\n", stdout);
 }
 
 static void print_test(admin_t *a, twofa_netpolicy_rule_t const *rule, char const *name, twofa_user_t const *user,

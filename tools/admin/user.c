@@ -217,13 +217,15 @@ int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
 	static struct option const opts[] = {
 		{ "without-2fa", no_argument, NULL, 'w' }, { "locked", no_argument, NULL, 'l' },
-		{ "ldap", no_argument, NULL, 'L' }, { "config", required_argument, NULL, 'c' }, OPT_HELP, OPT_END };
+		{ "ldap", no_argument, NULL, 'L' }, { "config", required_argument, NULL, 'c' },
+		{ "page-size", required_argument, NULL, 'p' }, OPT_HELP, OPT_END };
 	twofa_user_t	**users;
 	size_t		count, i, shown = 0, width = 4;
 	time_t		now = time(NULL);
 	char		params[32], until[64], factors[64], last[64];
 	bool		only_without_2fa = false, only_locked = false, ldap = false;
-	char const	*config = NULL;
+	char const	*config = NULL, *page = NULL;
+	unsigned int	page_size = LDAP_PAGE_SIZE_DEFAULT;
 	twofa_rcode_t	rc;
 	int		c, ret;
 
@@ -232,12 +234,14 @@ int cmd_user_list(admin_t *a, command_t const *cmd, int argc, char **argv)
 		else if (c == 'l') only_locked = true;
 		else if (c == 'L') ldap = true;
 		else if (c == 'c') config = optarg;
+		else if (c == 'p') page = optarg;
 		else return usage_of(cmd, c);
 	}
 	if (argc != optind) return usage_of(cmd, '?');
 	if (ldap && only_locked) return say(ADMIN_REFUSED, "--ldap and --locked: list the locked users without --ldap");
-	if (config && !ldap) return say(ADMIN_REFUSED, "--config goes with --ldap");
-	if (ldap) return user_list_ldap(a, config ? config : DEFAULT_MODULE_CONFIG, only_without_2fa);
+	if ((config || page) && !ldap) return say(ADMIN_REFUSED, "--%s goes with --ldap", config ? "config" : "page-size");
+	if (page && ((ret = parse_uint(page, "--page-size", 1, LDAP_PAGE_SIZE_MAX, &page_size)) != ADMIN_OK)) return ret;
+	if (ldap) return user_list_ldap(a, config ? config : DEFAULT_MODULE_CONFIG, page_size, only_without_2fa);
 	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
 	rc = twofa_store_list_users(a->store, a->ctx, &users, &count);
 	if (rc != TWOFA_OK) return store_failed(a, rc, "*");
