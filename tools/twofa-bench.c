@@ -1,6 +1,7 @@
 /*
  * twofa-bench.c	A RADIUS load client for rlm_twofa: two-round challenge
- *			logins (TOTP codes computed here), one-round PAP logins, or
+ *			logins (TOTP codes computed here, or SMS codes read from
+ *			the gateway sink's record), one-round PAP logins, or
  *			one-round append-mode logins (the code after the password).
  *
  *		One thread, non-blocking UDP over many source ports, a fixed
@@ -65,11 +66,15 @@
 #define SECRET_KEY_MAX		64	//!< bytes of a decoded TOTP secret
 #define IDS_PER_SOCKET		256
 #define SOCKETS_MAX		1024
+#define SMS_CODE_MIN		6	//!< an SMS code's digits (rlm_twofa: code_length 6 to 10)
+#define SMS_CODE_MAX		10
+#define RECORD_LINE_MAX		65536	//!< one line of the sink's record
 
 typedef enum {
 	MODE_PAP = 0,		//!< one Access-Request, Access-Accept expected
 	MODE_TWOFA,		//!< password, Access-Challenge, code, Access-Accept
 	MODE_APPEND,		//!< password and code in one User-Password, Access-Accept
+	MODE_SMS,		//!< password, Access-Challenge, the SMS code from the sink, Access-Accept
 } bench_mode_t;
 
 typedef struct {
@@ -79,6 +84,8 @@ typedef struct {
 	size_t		key_len;
 	int64_t		last_step;		//!< last step whose code we sent, -1 none
 	bool		busy;			//!< a login of this user is in flight
+	bool		has_code;		//!< --mode sms: code holds the code sent for this login
+	char		code[SMS_CODE_MAX + 1];
 } bench_user_t;
 
 /*
@@ -96,9 +103,12 @@ struct login_s {
 	int		tries;			//!< transmissions of this request
 	double		start;			//!< login started (or was due to start)
 	double		sent;			//!< last transmission of this request
+	double		parked;			//!< --mode sms: challenged, waiting for its code since
+	size_t		state_len;		//!< the challenge's State, kept while parked
 	uint8_t		req_auth[AUTH_LEN];
-	uint8_t		packet[RADIUS_MAX_LEN];
+	uint8_t		packet[RADIUS_MAX_LEN];	//!< (fields from here on are not zeroed per login)
 	size_t		packet_len;
+	uint8_t		state[STATE_MAX];
 };
 
 typedef struct {
@@ -121,6 +131,7 @@ typedef struct {
 	unsigned int	retries;
 	bool		pending_only;
 	char const	*save_states;		//!< with pending_only: "name hexstate" per challenge, to answer later
+	char const	*codes_from;		//!< --mode sms: the HTTP sink's record (JSON lines)
 	unsigned int	period;			//!< TOTP step, seconds
 	unsigned int	digits;
 	unsigned int	window;			//!< steps either side of now the server accepts
@@ -137,6 +148,7 @@ typedef struct {
 	unsigned long	timeouts, retries;
 	unsigned long	bad_replies;		//!< failed checks, unknown Id, short packets
 	unsigned long	send_errors;
+	unsigned long	code_waits;		//!< --mode sms: challenges that came before their code
 	uint32_t	*login_us;		//!< per-login latency, microseconds
 	unsigned long	login_n;
 	uint32_t	*rtt_us;		//!< per-round-trip latency, microseconds
@@ -160,6 +172,14 @@ static EVP_MD		*md5;
 static EVP_MD_CTX	*md5_ctx;
 static EVP_MAC_CTX	*hmac_template;	//!< HMAC-MD5 keyed with the shared secret
 static volatile sig_atomic_t interrupted;
+static bench_user_t	**users_by_name;	//!< --mode sms: users sorted by name, to file the codes read
+static login_t		*parked_head, *parked_tail;	//!< --mode sms: challenged, their code not read yet
+
+/* The modes whose codes are TOTP codes: each login needs a fresh time step. */
+static bool totp_mode(void)
+{
+	return (cfg.mode == MODE_TWOFA) || (cfg.mode == MODE_APPEND);
+}
 
 static void die(char const *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(char const *fmt, ...)
@@ -385,7 +405,7 @@ static void load_users(char const *path)
 		u->name = strdup(name);
 		u->password = strdup(password);
 		if (!u->name || !u->password) die("out of memory");
-		if (cfg.mode != MODE_PAP) {
+		if (totp_mode()) {
 			key_len = twofa_base32_decode(secret, u->key, sizeof(u->key));
 			if (key_len <= 0) die("%s:%lu: secret is not base32 (or too long)", path, lineno);
 			u->key_len = (size_t) key_len;
@@ -399,6 +419,202 @@ static void load_users(char const *path)
 	}
 	fclose(fp);
 	if (!n_users) die("%s: no users", path);
+}
+
+/*
+ *	--mode sms: the codes, read from the record of the HTTP sink that
+ *	stands in for the SMS gateway (tests/integration/sinks/http_sink.py):
+ *	one JSON object per request it received, appended as they come.  In
+ *	each, the body (or else the query string) is a form whose "user"
+ *	field names the user and whose "text" field holds the code: its first
+ *	run of 6 to 10 digits.  The file is read from its end at start, as it
+ *	grows; a code goes to its user's login and into no output.
+ */
+static int	codes_fd = -1;
+static char	codes_buf[RECORD_LINE_MAX];
+static size_t	codes_len;
+
+static int cmp_user_name(void const *a, void const *b)
+{
+	return strcmp((*(bench_user_t * const *) a)->name, (*(bench_user_t * const *) b)->name);
+}
+
+static void index_users(void)
+{
+	size_t i;
+
+	users_by_name = malloc(n_users * sizeof(*users_by_name));
+	if (!users_by_name) die("out of memory");
+	for (i = 0; i < n_users; i++) users_by_name[i] = &users[i];
+	qsort(users_by_name, n_users, sizeof(*users_by_name), cmp_user_name);
+}
+
+static bench_user_t *find_user(char const *name)
+{
+	bench_user_t	key = { .name = (char *) name }, *k = &key, **found;
+
+	found = bsearch(&k, users_by_name, n_users, sizeof(*users_by_name), cmp_user_name);
+	return found ? *found : NULL;
+}
+
+/*
+ *	The JSON string value of "key" in a line that json.dumps wrote (", "
+ *	and ": " between items), unescaped into out; non-ASCII \u escapes
+ *	become '?'.  A quote inside a string is escaped, so the key's pattern
+ *	cannot match inside a value.
+ *
+ *	@return 0, or -1 if there is no such key or the value does not fit.
+ */
+static int json_string(char const *line, char const *key, char *out, size_t outlen)
+{
+	char		pattern[32];
+	char const	*p;
+	size_t		n = 0;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\": \"", key);
+	p = strstr(line, pattern);
+	if (!p) return -1;
+	for (p += strlen(pattern); *p && (*p != '"'); p++) {
+		char c = *p;
+
+		if (c == '\\') {
+			switch (*++p) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u': {
+				unsigned int v;
+
+				if (sscanf(p + 1, "%4x", &v) != 1) return -1;
+				c = (v < 0x80) ? (char) v : '?';
+				p += 4;
+				break;
+			}
+			case '\0': return -1;
+			default: c = *p; break;	/* \" \\ \/ */
+			}
+		}
+		if (n + 1 >= outlen) return -1;
+		out[n++] = c;
+	}
+	if (*p != '"') return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if ((c >= '0') && (c <= '9')) return c - '0';
+	if ((c >= 'a') && (c <= 'f')) return c - 'a' + 10;
+	if ((c >= 'A') && (c <= 'F')) return c - 'A' + 10;
+	return -1;
+}
+
+/* The value of field name in an application/x-www-form-urlencoded form, decoded into out. */
+static int form_value(char const *form, char const *name, char *out, size_t outlen)
+{
+	size_t		name_len = strlen(name), n = 0;
+	char const	*p = form;
+
+	while (*p) {
+		char const *end = strchr(p, '&');
+
+		if (!end) end = p + strlen(p);
+		if ((strncmp(p, name, name_len) == 0) && (p[name_len] == '=')) {
+			for (p += name_len + 1; p < end; p++) {
+				char c = *p;
+
+				if (c == '+') {
+					c = ' ';
+				} else if ((c == '%') && (end - p >= 3) && (hex_digit(p[1]) >= 0) && (hex_digit(p[2]) >= 0)) {
+					c = (char) (hex_digit(p[1]) * 16 + hex_digit(p[2]));
+					p += 2;
+				}
+				if (n + 1 >= outlen) return -1;
+				out[n++] = c;
+			}
+			out[n] = '\0';
+			return 0;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return -1;
+}
+
+/* The first run of SMS_CODE_MIN to SMS_CODE_MAX digits in text (longer or shorter runs are not codes). */
+static int code_in_text(char const *text, char out[SMS_CODE_MAX + 1])
+{
+	char const *p = text;
+
+	while (*p) {
+		size_t run = strspn(p, "0123456789");
+
+		if ((run >= SMS_CODE_MIN) && (run <= SMS_CODE_MAX)) {
+			memcpy(out, p, run);
+			out[run] = '\0';
+			return 0;
+		}
+		p += run ? run : 1;
+	}
+	return -1;
+}
+
+/* One line of the record: the code to its user, if the line names one of ours. */
+static void record_line(char const *line)
+{
+	static char	form[RECORD_LINE_MAX], name[TWOFA_USER_NAME_MAX + 1], text[RECORD_LINE_MAX];
+	bench_user_t	*u;
+	char		code[SMS_CODE_MAX + 1];
+	bool		found = false;
+
+	if ((json_string(line, "body", form, sizeof(form)) == 0) &&
+	    (form_value(form, "user", name, sizeof(name)) == 0) && (form_value(form, "text", text, sizeof(text)) == 0)) {
+		found = true;
+	} else if ((json_string(line, "query", form, sizeof(form)) == 0) &&
+		   (form_value(form, "user", name, sizeof(name)) == 0) &&
+		   (form_value(form, "text", text, sizeof(text)) == 0)) {
+		found = true;
+	}
+	if (found && (u = find_user(name)) && (code_in_text(text, code) == 0)) {
+		memcpy(u->code, code, sizeof(code));
+		u->has_code = true;
+	}
+	OPENSSL_cleanse(form, strlen(form));
+	OPENSSL_cleanse(text, strlen(text));
+	OPENSSL_cleanse(code, sizeof(code));
+}
+
+/* Read what the sink has appended since the last call, whole lines only. */
+static void codes_read(void)
+{
+	for (;;) {
+		ssize_t	n = read(codes_fd, codes_buf + codes_len, sizeof(codes_buf) - 1 - codes_len);
+		char	*line, *nl;
+
+		if ((n < 0) && (errno == EINTR)) continue;
+		if (n < 0) die("%s: %s", cfg.codes_from, strerror(errno));
+		if (n == 0) return;		/* at the end, for now */
+		codes_len += (size_t) n;
+		codes_buf[codes_len] = '\0';
+		for (line = codes_buf; (nl = memchr(line, '\n', codes_len - (size_t) (line - codes_buf))); line = nl + 1) {
+			*nl = '\0';
+			record_line(line);
+		}
+		codes_len -= (size_t) (line - codes_buf);
+		memmove(codes_buf, line, codes_len);
+		OPENSSL_cleanse(codes_buf + codes_len, sizeof(codes_buf) - codes_len);
+		if (codes_len == sizeof(codes_buf) - 1) die("%s: a line longer than %d bytes", cfg.codes_from, RECORD_LINE_MAX);
+	}
+}
+
+static void codes_open(void)
+{
+	codes_fd = open(cfg.codes_from, O_RDONLY | O_CLOEXEC);
+	if (codes_fd < 0) die("%s: %s", cfg.codes_from, strerror(errno));
+	if (lseek(codes_fd, 0, SEEK_END) < 0) die("%s: %s", cfg.codes_from, strerror(errno));
+	index_users();
 }
 
 /*
@@ -513,7 +729,7 @@ static void finish(login_t *l, double now, bool accepted)
 {
 	double us = (now - l->start) * 1e6;
 
-	release_id(l);
+	if (l->id >= 0) release_id(l);	/* a parked login holds none */
 	l->user->busy = false;
 	st.completed++;
 	if (accepted) {
@@ -563,7 +779,7 @@ static bench_user_t *pick_user(void)
 
 		user_cursor = (user_cursor + 1) % n_users;
 		if (u->busy) continue;
-		if ((cfg.mode != MODE_PAP) && !cfg.pending_only && (next_step(u) < 0)) continue;
+		if (totp_mode() && !cfg.pending_only && (next_step(u) < 0)) continue;
 		return u;
 	}
 	return NULL;
@@ -619,6 +835,12 @@ static bool start_login(double now, double due)
 	l->start = (cfg.rate > 0) ? due : now;	/* with --rate, latency counts from when it was due */
 	if (!cfg.pending_only) u->busy = true;
 	socks[sock].by_id[id] = l;
+	if (cfg.mode == MODE_SMS) {
+		/* Whatever code was read for this user before belongs to an earlier login. */
+		codes_read();
+		OPENSSL_cleanse(u->code, sizeof(u->code));
+		u->has_code = false;
+	}
 	if (cfg.mode == MODE_APPEND) build_appended(l);
 	else build_request(l, u->password, NULL, 0);
 	n_inflight++;
@@ -652,28 +874,90 @@ static int64_t step_taken(bench_user_t const *u, int64_t step, char const *code)
  *	would see a "conflicting packet".  The FIFO of free Ids keeps the old
  *	one unused for a while.
  */
+static void round_two(login_t *l, char const *code, uint8_t const *state, size_t state_len, double now)
+{
+	int	sock, id;
+
+	if (l->id >= 0) release_id(l);
+	id = take_id(&sock);		/* cannot fail: a login in flight holds at most one Id */
+	if (id < 0) die("no RADIUS Id free for round two");
+	l->sock = sock;
+	l->id = id;
+	socks[sock].by_id[id] = l;
+	l->round = 2;
+	l->tries = 0;
+	build_request(l, code, state, state_len);
+	transmit(l, now);
+}
+
 static void send_code(login_t *l, uint8_t const *state, size_t state_len, double now)
 {
 	char	code[TWOFA_TOTP_MAX_DIGITS + 1];
 	int64_t	step = next_step(l->user);
-	int	sock, id;
-
-	release_id(l);
-	id = take_id(&sock);		/* cannot fail: the Id just released is free */
-	l->sock = sock;
-	l->id = id;
-	socks[sock].by_id[id] = l;
 
 	if (step < 0) step = l->user->last_step + 1;	/* out of steps mid-login: counted as reject */
 	if (twofa_hotp_code(l->user->key, l->user->key_len, cfg.hash, cfg.digits, (uint64_t) step, code) != TWOFA_OK) {
 		die("could not compute a TOTP code");
 	}
 	l->user->last_step = step_taken(l->user, step, code);
-	l->round = 2;
-	l->tries = 0;
-	build_request(l, code, state, state_len);
+	round_two(l, code, state, state_len, now);
 	OPENSSL_cleanse(code, sizeof(code));
-	transmit(l, now);
+}
+
+/* --mode sms: answer with the user's code, read from the sink's record; used once. */
+static void send_sms_code(login_t *l, double now)
+{
+	bench_user_t *u = l->user;
+
+	round_two(l, u->code, l->state, l->state_len, now);
+	OPENSSL_cleanse(u->code, sizeof(u->code));
+	u->has_code = false;
+}
+
+/*
+ *	--mode sms, round one challenged: answer at once if the code is in the
+ *	record, else park the login until it is (its Id released: a late
+ *	duplicate of the challenge then matches nothing).
+ */
+static void sms_challenged(login_t *l, uint8_t const *state, size_t state_len, double now)
+{
+	if (state_len > STATE_MAX) state_len = STATE_MAX;
+	memcpy(l->state, state, state_len);
+	l->state_len = state_len;
+	codes_read();
+	if (l->user->has_code) {
+		send_sms_code(l, now);
+		return;
+	}
+	st.code_waits++;
+	release_id(l);
+	l->id = -1;
+	l->parked = now;
+	l->next = NULL;
+	if (parked_tail) parked_tail->next = l; else parked_head = l;
+	parked_tail = l;
+}
+
+/* Parked logins whose code has come are answered; those parked longer than the timeout time out. */
+static void unpark(double now)
+{
+	login_t	*l = parked_head, *next;
+
+	parked_head = parked_tail = NULL;
+	codes_read();
+	for (; l; l = next) {
+		next = l->next;
+		l->next = NULL;
+		if (l->user->has_code) {
+			send_sms_code(l, now);
+		} else if (now - l->parked >= cfg.timeout_ms / 1000.0) {
+			st.timeouts++;
+			finish(l, now, false);
+		} else {
+			if (parked_tail) parked_tail->next = l; else parked_head = l;
+			parked_tail = l;
+		}
+	}
 }
 
 /* --save-states: the challenge's State, for answering a sample later (bench/run's pending row). */
@@ -709,7 +993,7 @@ static void handle_reply(unsigned int sock, uint8_t *buf, size_t len, double now
 	list_unlink(l);
 	record_rtt((now - l->sent) * 1e6);
 
-	if (cfg.mode != MODE_TWOFA) {		/* one round: pap, append */
+	if ((cfg.mode == MODE_PAP) || (cfg.mode == MODE_APPEND)) {	/* one round */
 		if (code == CODE_ACCESS_ACCEPT) {
 			finish(l, now, true);
 			return;
@@ -731,6 +1015,10 @@ static void handle_reply(unsigned int sock, uint8_t *buf, size_t len, double now
 			if (cfg.pending_only) {
 				save_state(l->user, state, state_len);
 				finish(l, now, true);	/* never answered: it stays pending */
+				return;
+			}
+			if (cfg.mode == MODE_SMS) {
+				sms_challenged(l, state, state_len, now);
 				return;
 			}
 			if (state_len > STATE_MAX) state_len = STATE_MAX;
@@ -804,11 +1092,13 @@ static void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"Usage: twofa-bench [options] --users CSV\n"
-		"  --mode pap|twofa|append  one-round PAP logins, two rounds with TOTP (default twofa),\n"
-		"                        or one round with the TOTP code after the password\n"
+		"  --mode pap|twofa|append|sms  one-round PAP logins, two rounds with TOTP (default twofa),\n"
+		"                        one round with the TOTP code after the password, or two\n"
+		"                        rounds with the code sent by SMS (needs --codes-from)\n"
+		"  --codes-from FILE     --mode sms: the HTTP sink's record, where each code is read\n"
 		"  --server HOST:PORT    (default 127.0.0.1:1812)\n"
 		"  --secret S            RADIUS shared secret (default testing123)\n"
-		"  --users CSV           lines of name,password,base32secret\n"
+		"  --users CSV           lines of name,password,base32secret (the secret unused by sms)\n"
 		"  --logins N            logins to run (default 10000)\n"
 		"  --inflight N          logins in flight at once (default 64)\n"
 		"  --sockets N           source ports (default 16)\n"
@@ -851,6 +1141,7 @@ static void parse_args(int argc, char **argv)
 		{ "retries", required_argument, NULL, 'R' },
 		{ "pending-only", no_argument, NULL, 'P' },
 		{ "save-states", required_argument, NULL, 'X' },
+		{ "codes-from", required_argument, NULL, 'C' },
 		{ "period", required_argument, NULL, 'p' },
 		{ "digits", required_argument, NULL, 'd' },
 		{ "hash", required_argument, NULL, 'H' },
@@ -861,13 +1152,14 @@ static void parse_args(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:S:u:n:i:k:r:t:R:PX:p:d:H:w:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:S:u:n:i:k:r:t:R:PX:C:p:d:H:w:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (strcmp(optarg, "pap") == 0) cfg.mode = MODE_PAP;
 			else if (strcmp(optarg, "twofa") == 0) cfg.mode = MODE_TWOFA;
 			else if (strcmp(optarg, "append") == 0) cfg.mode = MODE_APPEND;
-			else die("--mode wants pap, twofa or append");
+			else if (strcmp(optarg, "sms") == 0) cfg.mode = MODE_SMS;
+			else die("--mode wants pap, twofa, append or sms");
 			break;
 		case 's': cfg.server = optarg; break;
 		case 'S': cfg.secret = optarg; break;
@@ -880,6 +1172,7 @@ static void parse_args(int argc, char **argv)
 		case 'R': cfg.retries = (unsigned int) parse_ulong("--retries", optarg, 0, 100); break;
 		case 'P': cfg.pending_only = true; break;
 		case 'X': cfg.save_states = optarg; break;
+		case 'C': cfg.codes_from = optarg; break;
 		case 'p': cfg.period = (unsigned int) parse_ulong("--period", optarg, 1, 3600); break;
 		case 'd': cfg.digits = (unsigned int) parse_ulong("--digits", optarg, 6, 8); break;
 		case 'H':
@@ -895,6 +1188,7 @@ static void parse_args(int argc, char **argv)
 	if (!cfg.users_file) die("--users CSV is required");
 	if (cfg.pending_only && (cfg.mode != MODE_TWOFA)) die("--pending-only needs --mode twofa");
 	if (cfg.save_states && !cfg.pending_only) die("--save-states needs --pending-only");
+	if ((cfg.mode == MODE_SMS) != (cfg.codes_from != NULL)) die("--mode sms and --codes-from go together");
 	if (cfg.save_states && !(states_out = fopen(cfg.save_states, "w"))) die("%s: %s", cfg.save_states, strerror(errno));
 	if (cfg.inflight > cfg.sockets * IDS_PER_SOCKET) {
 		die("--inflight %u needs at least %u sockets (256 Ids each)", cfg.inflight,
@@ -908,6 +1202,7 @@ static char const *mode_name(void)
 	switch (cfg.mode) {
 	case MODE_PAP: return "pap";
 	case MODE_APPEND: return "append";
+	case MODE_SMS: return "sms";
 	default: return "twofa";
 	}
 }
@@ -928,13 +1223,14 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	load_users(cfg.users_file);
+	if (cfg.mode == MODE_SMS) codes_open();
 
 	/*
 	 *	Replay protection refuses a reused code, so each login needs a
 	 *	(user, time step) pair not used before in this run: at start,
 	 *	steps now - window .. now + window, 2 x window + 1 per user.
 	 */
-	if ((cfg.mode != MODE_PAP) && !cfg.pending_only) {
+	if (totp_mode() && !cfg.pending_only) {
 		unsigned long per_user = 2 * cfg.window + 1;
 
 		if (cfg.logins > per_user * (unsigned long) n_users) {
@@ -982,6 +1278,7 @@ int main(int argc, char **argv)
 			wake = next_due;
 		}
 		wait_ms = (wake <= now) ? 0 : (int) ((wake - now) * 1000.0) + 1;
+		if (parked_head && (wait_ms > 1)) wait_ms = 1;	/* look for their codes again soon */
 		n = epoll_wait(epfd, events, 64, wait_ms);
 		if ((n < 0) && (errno != EINTR)) die("epoll_wait: %s", strerror(errno));
 		now = now_s();
@@ -994,6 +1291,7 @@ int main(int argc, char **argv)
 			}
 		}
 		check_timeouts(now);
+		if (parked_head) unpark(now);
 	}
 	t_end = now_s();
 	elapsed = t_end - t0;
@@ -1028,11 +1326,11 @@ int main(int argc, char **argv)
 	}
 	printf("mode=%s logins_per_s=%.0f p50_ms=%.3f p95_ms=%.3f p99_ms=%.3f rtt_p50_ms=%.3f rtt_p95_ms=%.3f "
 	       "rtt_p99_ms=%.3f started=%lu completed=%lu accepted=%lu rejected=%lu unexpected=%lu no_state=%lu "
-	       "timeouts=%lu retries=%lu send_errors=%lu bad_replies=%lu elapsed_s=%.3f\n",
+	       "timeouts=%lu retries=%lu send_errors=%lu bad_replies=%lu elapsed_s=%.3f code_waits=%lu\n",
 	       cfg.pending_only ? "pending" : mode_name(),
 	       per_s, p50, p95, p99, r50, r95, r99, st.started, st.completed, st.accepted, st.rejected,
 	       st.unexpected_challenges + st.unexpected_accepts, st.no_state, st.timeouts, st.retries,
-	       st.send_errors, st.bad_replies, elapsed);
+	       st.send_errors, st.bad_replies, elapsed, st.code_waits);
 
 	/* Exit 0 only if every login did what it should. */
 	return (st.accepted == cfg.logins) ? 0 : 1;

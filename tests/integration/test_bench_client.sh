@@ -14,6 +14,9 @@ for i in $(seq 1 20); do
 	USERS_CSV+="load$i,$PW,$(tf_secret)"$'\n'
 done
 USERS_CSV+="wrongpw,$PW,$(tf_secret)"
+for i in 1 2 3; do
+	USERS_CSV+=$'\n'"sms$i,$PW,$(tf_secret)"
+done
 CSV=$TF_WORK/bench_client.csv
 
 # bench ARGS: run the client on this test's server; sets B[key] from its
@@ -94,11 +97,69 @@ pending_only_answers_no_challenge() {
 	tf_expect "used steps in the store" "$(used_steps)" "$before"
 }
 
-tf_server_setup bench_client
-trap tf_server_stop EXIT
+# --mode sms: round one has rlm_twofa send a code through the HTTP sink
+# (as bench/run's row s); the client reads it from the sink's record and
+# answers with it.  3 users, 4 logins each: every login a new code, the
+# one before it void, so a code filed for the wrong login is a reject.
+sms_mode_answers_with_the_code_from_the_sink_record() {
+	local before n codes leaked=0 c
+	for i in 1 2 3; do
+		tf_admin user set "sms$i" --phone "+4470000000$i" --method sms >/dev/null || return 1
+	done
+	grep '^sms' <<< "$USERS_CSV" | cut -d, -f1,2 | sed 's/$/,/' > "$CSV"
+	before=$(wc -l < "$SINK_RECORD")
+	bench --mode sms --codes-from "$SINK_RECORD" --users "$CSV" --logins 12 --inflight 3
+	tf_expect "exit status" "$B_RC" 0
+	tf_expect "mode" "${B[mode]:-}" sms
+	tf_expect "accepted" "${B[accepted]:-}" 12
+	tf_expect "rejected" "${B[rejected]:-}" 0
+	tf_expect "unexpected" "${B[unexpected]:-}" 0
+	n=$(wc -l < "$SINK_RECORD")
+	tf_expect "SMS sent" "$(( n - before ))" 12
+	tf_expect "logged accepts" "$(tf_admin log sms1 | grep -c 'accept.*sms')" 4
+	# No code in what the client printed.
+	codes=$(tail -n "+$(( before + 1 ))" "$SINK_RECORD" | grep -o 'code+is+[0-9]*' | sed 's/.*+//')
+	tf_expect "codes in the record" "$(wc -w <<< "$codes")" 12
+	for c in $codes; do grep -q "$c" "$CSV.out" && leaked=$(( leaked + 1 )); done
+	tf_expect "codes in the output" "$leaked" 0
+}
+
+# The codes never come (another file): each challenged login waits for
+# its code, then times out; counted, never answered with a guess.
+sms_mode_without_its_code_times_out() {
+	: > "$TF_WORK/empty.jsonl"
+	bench --mode sms --codes-from "$TF_WORK/empty.jsonl" --users "$CSV" --logins 2 --inflight 2 --timeout 300
+	tf_expect "exit status" "$B_RC" 1
+	tf_expect "waited for a code" "${B[code_waits]:-}" 2
+	tf_expect "timeouts" "${B[timeouts]:-}" 2
+	tf_expect "accepted" "${B[accepted]:-}" 0
+	tf_expect "rejected" "${B[rejected]:-}" 0
+}
+
+sms_mode_needs_codes_from() {
+	"$BENCH" --server "127.0.0.1:$PORT" --mode sms --users "$CSV" --logins 1 --quiet >/dev/null 2>"$CSV.err"
+	tf_expect "exit status" "$?" 2
+	tf_expect "message" "$(grep -c 'go together' "$CSV.err")" 1
+}
+
+# The SMS gateway of the sms tests: the HTTP sink, answering at once.
+tf_start_sink http bench_gateway
+SMS_CONF="	send_limits {
+		per_user = 0
+	}
+	sms {
+		url = \"http://127.0.0.1:$SINK_PORT/send\"
+		content_type = \"application/x-www-form-urlencoded\"
+		body = \"to={phone}&user={user}&text={message}\"
+	}"
+tf_server_setup bench_client "$SMS_CONF"
+trap 'tf_server_stop; tf_stop_sinks' EXIT
 tf_run every_login_is_accepted_on_a_fresh_step
 tf_run too_few_users_for_the_logins_is_refused
 tf_run wrong_password_is_counted_as_a_reject
 tf_run unanswered_requests_are_counted_as_timeouts_and_retries
 tf_run challenge_in_pap_mode_is_counted_as_unexpected
 tf_run pending_only_answers_no_challenge
+tf_run sms_mode_answers_with_the_code_from_the_sink_record
+tf_run sms_mode_without_its_code_times_out
+tf_run sms_mode_needs_codes_from
