@@ -189,6 +189,44 @@ tf_stop_sinks() {
 	TF_SINK_PIDS=()
 }
 
+# tf_sink_py FILE EXPR: EXPR in python3, r the records of the sink's FILE,
+# raw(N) the Nth mail's bytes and m(N) the Nth mail parsed.
+tf_sink_py() {
+	/usr/bin/python3 -c '
+import base64, email, email.policy, json, re, sys, urllib.parse as up
+r = [json.loads(l) for l in open(sys.argv[1])]
+raw = lambda n: open(r[n - 1]["file"], "rb").read()
+m = lambda n: email.message_from_bytes(raw(n), policy=email.policy.default)
+print(eval(sys.argv[2]))' "$1" "$2" 2>&1
+}
+
+# tf_sink_records FILE: how many records the sink has written to FILE.
+tf_sink_records() { wc -l < "$1"; }
+
+# tf_wait_records FILE N: until FILE holds N records (the sink writes as it receives).
+tf_wait_records() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(tf_sink_records "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# tf_sms_code N, tf_sms_to N: the code in the Nth SMS the HTTP sink at
+# $SMS_RECORD received (a JSON body with "to" and "text"), and where to.
+tf_sms_code() {
+	tf_wait_records "$SMS_RECORD" "$1" || { echo none; return; }
+	tf_sink_py "$SMS_RECORD" 're.search(r"[0-9]{6,10}", json.loads(r['"$1"' - 1]["body"])["text"]).group(0)'
+}
+tf_sms_to() { tf_sink_py "$SMS_RECORD" 'json.loads(r['"$1"' - 1]["body"])["to"]'; }
+
+# tf_mail_code N: the code in the Nth mail the SMTP sink at $MAIL_RECORD received.
+tf_mail_code() {
+	tf_wait_records "$MAIL_RECORD" "$1" || { echo none; return; }
+	tf_sink_py "$MAIL_RECORD" 're.search(r"code is ([0-9]{6,10})", m('"$1"').get_content()).group(1)'
+}
+
 # A real slapd (tf_slapd_setup and the rest): tests/integration/slapd.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/slapd.sh"
 

@@ -73,40 +73,6 @@ delivery() {
 CONF
 }
 
-# py FILE EXPR: EXPR in python3, r the records of the sink's FILE.
-py() {
-	/usr/bin/python3 -c '
-import email, email.policy, json, re, sys
-r = [json.loads(l) for l in open(sys.argv[1])]
-m = lambda n: email.message_from_bytes(open(r[n - 1]["file"], "rb").read(), policy=email.policy.default)
-print(eval(sys.argv[2]))' "$1" "$2" 2>&1
-}
-
-records() { wc -l < "$1"; }
-
-# wait_records FILE N: until FILE holds N records (the sink writes as it receives).
-wait_records() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(records "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# sms_code N, sms_to N: the code in the Nth SMS the gateway received, and where to.
-sms_code() {
-	wait_records "$SMS_RECORD" "$1" || { echo none; return; }
-	py "$SMS_RECORD" 're.search(r"[0-9]{6,10}", json.loads(r['"$1"' - 1]["body"])["text"]).group(0)'
-}
-sms_to() { py "$SMS_RECORD" 'json.loads(r['"$1"' - 1]["body"])["to"]'; }
-
-# mail_code N: the code in the Nth mail the relay received.
-mail_code() {
-	wait_records "$MAIL_RECORD" "$1" || { echo none; return; }
-	py "$MAIL_RECORD" 're.search(r"code is ([0-9]{6,10})", m('"$1"').get_content()).group(1)'
-}
-
 # counts USER: "fail_count password_failures" (wrong codes, wrong passwords in a row).
 counts() {
 	sqlite3 -separator ' ' "file:$STORE?mode=ro" "SELECT fail_count, password_failures FROM users WHERE name = '$1'"
@@ -208,30 +174,30 @@ rule_turns_append_mode_off_for_its_nas() {
 
 sms_word_sends_a_code_then_the_code_logs_in_once() {
 	local n code
-	n=$(records "$SMS_RECORD")
+	n=$(tf_sink_records "$SMS_RECORD")
 	tf_round1 sara "${PW}sms"
 	tf_expect "reply" "$R_CODE" "Access-Reject"
 	tf_expect "says where the code went and what next" "$R_MSG" "$SENT_SMS"
-	tf_expect "the gateway got it" "$(wait_records "$SMS_RECORD" $((n + 1)) && sms_to $((n + 1)))" "+441234567890"
+	tf_expect "the gateway got it" "$(tf_wait_records "$SMS_RECORD" $((n + 1)) && tf_sms_to $((n + 1)))" "+441234567890"
 	tf_expect "logged" "$(last_logged)" "reject code_sent sms"
 	tf_expect "no failure counted" "$(counts sara)" "0 0"
-	code=$(sms_code $((n + 1)))
+	code=$(tf_sms_code $((n + 1)))
 	tf_round1 sara "$PW$code"
 	tf_expect "password and the sent code" "$R_CODE" "Access-Accept"
 	tf_expect "logged" "$(last_logged)" "accept ok sms"
 	tf_round1 sara "$PW$code"
 	tf_expect_reject "the same code again"
 	tf_expect "logged as a replay" "$(last_logged)" "reject replayed sms"
-	tf_expect "one SMS" "$(records "$SMS_RECORD")" $((n + 1))
+	tf_expect "one SMS" "$(tf_sink_records "$SMS_RECORD")" $((n + 1))
 	tf_expect "no code in radiusd's log" "$(grep -c "$code" "$DIR/server/log/radius.log")" 0
 }
 
 wrong_sent_code_is_the_one_reject_and_counts_once() {
 	local n code
-	n=$(records "$SMS_RECORD")
+	n=$(tf_sink_records "$SMS_RECORD")
 	tf_round1 sara "${PW}sms"
 	tf_expect "sent" "$R_MSG" "$SENT_SMS"
-	code=$(sms_code $((n + 1)))
+	code=$(tf_sms_code $((n + 1)))
 	tf_round1 sara "$PW$(other "$code")"
 	tf_expect_reject "a wrong code"
 	tf_expect "logged" "$(last_logged)" "reject bad_code sms"
@@ -240,10 +206,10 @@ wrong_sent_code_is_the_one_reject_and_counts_once() {
 	tf_expect "the right code still works" "$R_CODE" "Access-Accept"
 	tf_expect "a success clears the count" "$(counts sara)" "0 0"
 	# TOTP and SMS held: a wrong code is tried against both, and counts once.
-	n=$(records "$SMS_RECORD")
+	n=$(tf_sink_records "$SMS_RECORD")
 	tf_round1 tom "${PW}sms"
 	tf_expect "tom: sent" "$R_MSG" "Code sent by SMS to +44•••••7891. $THEN"
-	code=$(sms_code $((n + 1)))
+	code=$(tf_sms_code $((n + 1)))
 	tf_round1 tom "$PW$(other "$code")"
 	tf_expect_reject "tom: a wrong code"
 	tf_expect "tom: counts once" "$(counts tom)" "1 0"
@@ -251,10 +217,10 @@ wrong_sent_code_is_the_one_reject_and_counts_once() {
 
 totp_holder_gets_a_sent_code_and_keeps_totp() {
 	local n
-	n=$(records "$SMS_RECORD")
+	n=$(tf_sink_records "$SMS_RECORD")
 	tf_round1 tom "${PW}resend"
 	tf_expect "resend: by the user's out-of-band method" "$R_MSG" "Code sent by SMS to +44•••••7891. $THEN"
-	tf_round1 tom "$PW$(sms_code $((n + 1)))"
+	tf_round1 tom "$PW$(tf_sms_code $((n + 1)))"
 	tf_expect "the SMS code, not the app's" "$R_CODE" "Access-Accept"
 	tf_expect "logged" "$(last_logged)" "accept ok sms"
 	tf_next_code tom
@@ -265,36 +231,36 @@ totp_holder_gets_a_sent_code_and_keeps_totp() {
 
 email_word_sends_by_email() {
 	local n
-	n=$(records "$MAIL_RECORD")
+	n=$(tf_sink_records "$MAIL_RECORD")
 	tf_round1 emil "${PW}email"
 	tf_expect "reply" "$R_CODE" "Access-Reject"
 	tf_expect "says where" "$R_MSG" "Code sent by email to e•••@example.org. $THEN"
 	tf_expect "logged" "$(last_logged)" "reject code_sent email"
-	tf_round1 emil "$PW$(mail_code $((n + 1)))"
+	tf_round1 emil "$PW$(tf_mail_code $((n + 1)))"
 	tf_expect "password and the mailed code" "$R_CODE" "Access-Accept"
 	tf_expect "logged" "$(last_logged)" "accept ok email"
 }
 
 word_for_a_method_not_held_is_the_one_reject() {
 	local n
-	n=$(records "$SMS_RECORD")
+	n=$(tf_sink_records "$SMS_RECORD")
 	tf_round1 carol "${PW}sms"
 	tf_expect_reject "backup codes only: no word, the whole is the password"
 	tf_expect "logged" "$(last_logged)" "reject bad_password none"
 	tf_round1 emil "${PW}sms"
 	tf_expect_reject "email only"
-	tf_expect "nothing sent" "$(records "$SMS_RECORD")" "$n"
+	tf_expect "nothing sent" "$(tf_sink_records "$SMS_RECORD")" "$n"
 }
 
 wrong_password_and_a_word_sends_nothing() {
 	local n
-	n=$(records "$SMS_RECORD")
+	n=$(tf_sink_records "$SMS_RECORD")
 	tf_round1 pete "wrong-${PW}sms"
 	tf_expect_reject "a wrong password"
 	tf_expect "logged" "$(last_logged)" "reject bad_password none"
 	tf_expect "counted as a wrong password" "$(counts pete)" "0 1"
 	sleep 0.5	# a send would have reached the sink by now
-	tf_expect "nothing sent" "$(records "$SMS_RECORD")" "$n"
+	tf_expect "nothing sent" "$(tf_sink_records "$SMS_RECORD")" "$n"
 }
 
 send_limit_is_the_one_reject() {
@@ -316,17 +282,17 @@ with_a_separator() {
 	append_separator = \",\"
 $(delivery)"
 	twofa_start_radiusd "$DIR/sep" || { tf_expect "radiusd starts" no yes; return; }
-	n=$(records "$SMS_RECORD")
+	n=$(tf_sink_records "$SMS_RECORD")
 	tf_round1 sara "$PW,sms"
 	tf_expect "the word after the separator" "$R_MSG" "$SENT_SMS"
-	code=$(sms_code $((n + 1)))
+	code=$(tf_sms_code $((n + 1)))
 	tf_round1 sara "${PW}sms"
 	tf_expect_reject "no separator: the whole is the password"
 	tf_round1 sara "$PW$code"
 	tf_expect_reject "the code without the separator"
 	tf_round1 sara "$PW,$code"
 	tf_expect "the code after the separator" "$R_CODE" "Access-Accept"
-	tf_expect "one SMS" "$(records "$SMS_RECORD")" $((n + 1))
+	tf_expect "one SMS" "$(tf_sink_records "$SMS_RECORD")" $((n + 1))
 }
 
 # password_source = none: files + pap check the password in authenticate,
@@ -365,7 +331,7 @@ $(delivery)"
 # sends the code from post-auth, and checks the next login's code there.
 none_word_sends_a_code_then_the_code_logs_in() {
 	local n code
-	n=$(records "$SMS_RECORD")
+	n=$(tf_sink_records "$SMS_RECORD")
 	tf_round1 nina "wrong-${PW}sms"
 	tf_expect_reject "none: a wrong password and the word"
 	tf_expect "none: wrong password counted" "$(counts nina)" "0 1"
@@ -374,9 +340,9 @@ none_word_sends_a_code_then_the_code_logs_in() {
 	tf_expect "none: says where the code went" "$R_MSG" "$SENT_SMS"
 	tf_expect "none: logged" "$(last_logged)" "reject code_sent sms"
 	tf_expect "none: one SMS, after the right password only" \
-		"$(wait_records "$SMS_RECORD" $((n + 1)) && records "$SMS_RECORD")" $((n + 1))
+		"$(tf_wait_records "$SMS_RECORD" $((n + 1)) && tf_sink_records "$SMS_RECORD")" $((n + 1))
 	tf_expect "none: the right password clears its count" "$(counts nina)" "0 0"
-	code=$(sms_code $((n + 1)))
+	code=$(tf_sms_code $((n + 1)))
 	tf_round1 nina "$PW$(other "$code")"
 	tf_expect_reject "none: a wrong code"
 	tf_expect "none: counted" "$(counts nina)" "1 0"

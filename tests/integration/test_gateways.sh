@@ -24,16 +24,8 @@ probe() { OUT=$("$PROBE" "$1" "$TF_WORK/probe.conf" 2>&1); }
 # out_line STEP: the result of one step of the probe's output.
 out_line() { printf '%s\n' "$OUT" | sed -n "s/^$1: //p"; }
 
-# py EXPR: EXPR in python3, r the sink's records (a list), m(N) the Nth
-# recorded mail parsed (email.message), raw(N) its bytes.
-py() {
-	/usr/bin/python3 -c '
-import base64, email, email.policy, json, sys, urllib.parse as up
-r = [json.loads(l) for l in open(sys.argv[1])]
-raw = lambda n: open(r[n - 1]["file"], "rb").read()
-m = lambda n: email.message_from_bytes(raw(n), policy=email.policy.default)
-print(eval(sys.argv[2]))' "$SINK_RECORD" "$1" 2>&1
-}
+# py EXPR: EXPR in python3 over the sink's records (tf_sink_py).
+py() { tf_sink_py "$SINK_RECORD" "$1"; }
 
 # no_code_in_output: the probe's report never shows the code.
 no_code_in_output() {

@@ -16,39 +16,6 @@ PHONE_B=+441234567891
 NASTY_NAME='a&b=c"d"100%' # no blank: filter_username refuses one
 NASTY_MAIL='a&b=c%d@example.org'
 
-# py FILE EXPR: EXPR in python3 with r the records of FILE, m(N) the Nth mail parsed.
-py() {
-	/usr/bin/python3 -c '
-import email, email.policy, json, re, sys, urllib.parse as up
-r = [json.loads(l) for l in open(sys.argv[1])]
-raw = lambda n: open(r[n - 1]["file"], "rb").read()
-m = lambda n: email.message_from_bytes(raw(n), policy=email.policy.default)
-print(eval(sys.argv[2]))' "$1" "$2" 2>&1
-}
-
-# wait_records FILE N: until FILE holds N records (the sink writes as it receives).
-wait_records() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(wc -l < "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# sms_code N: the code in the Nth SMS the gateway sink received (to PHONE_TO).
-sms_code() {
-	wait_records "$SMS_RECORD" "$1" || { echo none; return; }
-	py "$SMS_RECORD" 're.search(r"[0-9]{6,10}", json.loads(r['"$1"' - 1]["body"])["text"]).group(0)'
-}
-sms_to() { py "$SMS_RECORD" 'json.loads(r['"$1"' - 1]["body"])["to"]'; }
-
-# mail_code N: the code in the Nth mail the relay sink received.
-mail_code() {
-	wait_records "$MAIL_RECORD" "$1" || { echo none; return; }
-	py "$MAIL_RECORD" 're.search(r"code is ([0-9]{6,10})", m('"$1"').get_content()).group(1)'
-}
-
 # conf SMS_URL MAIL_URL [extra lines]: the module's sms { } and email { } for the sinks.
 # (No backslash in them: twofa_make_raddb puts them in with awk -v, which reads escapes.)
 conf() {
@@ -104,17 +71,17 @@ sms_login_is_accepted() {
 	tf_round1 sam pw-sam
 	tf_expect "challenge" "$R_CODE" Access-Challenge
 	tf_expect "text names the masked number" "$R_MSG" "Enter the code sent by SMS to +44•••••7890"
-	tf_expect "to" "$(sms_to 1)" "$PHONE_A"
-	tf_round2 sam "$(sms_code 1)" "$R_STATE"
+	tf_expect "to" "$(tf_sms_to 1)" "$PHONE_A"
+	tf_round2 sam "$(tf_sms_code 1)" "$R_STATE"
 	tf_expect "accept" "$R_CODE" Access-Accept
 	tf_expect "logged" "$(tf_admin log sam | grep -c 'accept.*sms')" 1
-	tf_expect "no code in radiusd's log" "$(grep -c "$(sms_code 1)" "$DIR/server/log/radius.log" 2>/dev/null)" 0
+	tf_expect "no code in radiusd's log" "$(grep -c "$(tf_sms_code 1)" "$DIR/server/log/radius.log" 2>/dev/null)" 0
 }
 
 reused_code_is_refused() {
 	local code state
 	tf_round1 sam pw-sam
-	code=$(sms_code 2)
+	code=$(tf_sms_code 2)
 	tf_round2 sam "$code" "$R_STATE"
 	tf_expect "first use" "$R_CODE" Access-Accept
 	# The same code again in a new login: a new code was sent, the old one is void.
@@ -122,19 +89,19 @@ reused_code_is_refused() {
 	state=$R_STATE
 	tf_round2 sam "$code" "$state"
 	tf_expect "old code at the new prompt" "$R_CODE" Access-Challenge
-	tf_round2 sam "$(sms_code 3)" "$R_STATE"
+	tf_round2 sam "$(tf_sms_code 3)" "$R_STATE"
 	tf_expect "the new code" "$R_CODE" Access-Accept
 }
 
 another_users_code_is_refused() {
 	local sam_code
 	tf_round1 sam pw-sam
-	sam_code=$(sms_code 4)
+	sam_code=$(tf_sms_code 4)
 	tf_round1 bob pw-bob
-	tf_expect "bob's code went to bob" "$(sms_to 5)" "$PHONE_B"
+	tf_expect "bob's code went to bob" "$(tf_sms_to 5)" "$PHONE_B"
 	tf_round2 bob "$sam_code" "$R_STATE"
 	tf_expect "sam's code for bob" "$R_CODE" Access-Challenge
-	tf_round2 bob "$(sms_code 5)" "$R_STATE"
+	tf_round2 bob "$(tf_sms_code 5)" "$R_STATE"
 	tf_expect "bob's own" "$R_CODE" Access-Accept
 }
 
@@ -144,10 +111,10 @@ email_login_is_accepted() {
 	tf_round1 emma pw-emma
 	tf_expect "challenge" "$R_CODE" Access-Challenge
 	tf_expect "text names the masked address" "$R_MSG" "Enter the code sent by email to e•••@example.org"
-	tf_round2 emma "$(mail_code $((n + 1)))" "$R_STATE"
+	tf_round2 emma "$(tf_mail_code $((n + 1)))" "$R_STATE"
 	tf_expect "accept" "$R_CODE" Access-Accept
-	tf_expect "envelope to" "$(py "$MAIL_RECORD" "r[$n][\"rcpt\"]")" "['<emma@example.org>']"
-	tf_expect "over TLS" "$(py "$MAIL_RECORD" "r[$n][\"tls\"]")" True
+	tf_expect "envelope to" "$(tf_sink_py "$MAIL_RECORD" "r[$n][\"rcpt\"]")" "['<emma@example.org>']"
+	tf_expect "over TLS" "$(tf_sink_py "$MAIL_RECORD" "r[$n][\"tls\"]")" True
 }
 
 email_to_both_addresses() {
@@ -155,15 +122,15 @@ email_to_both_addresses() {
 	n=$(wc -l < "$MAIL_RECORD")
 	tf_round1 both pw-both
 	tf_expect "text names both" "$R_MSG" "Enter the code sent by email to b•••@example.org and b•••@home.example"
-	tf_round2 both "$(mail_code $((n + 1)))" "$R_STATE"
+	tf_round2 both "$(tf_mail_code $((n + 1)))" "$R_STATE"
 	tf_expect "accept" "$R_CODE" Access-Accept
-	tf_expect "envelope to" "$(py "$MAIL_RECORD" "r[$n][\"rcpt\"]")" "['<both@example.org>', '<both@home.example>']"
+	tf_expect "envelope to" "$(tf_sink_py "$MAIL_RECORD" "r[$n][\"rcpt\"]")" "['<both@example.org>', '<both@home.example>']"
 	tf_expect "one message" "$(wc -l < "$MAIL_RECORD")" $((n + 1))
 	# The second address only.
 	tf_admin user set both --email-to second >/dev/null
 	tf_round1 both pw-both
 	tf_expect "second only" "$R_MSG" "Enter the code sent by email to b•••@home.example"
-	tf_round2 both "$(mail_code $((n + 2)))" "$R_STATE"
+	tf_round2 both "$(tf_mail_code $((n + 2)))" "$R_STATE"
 	tf_expect "accept (second)" "$R_CODE" Access-Accept
 	# user show: the addresses and the choice, as stored; --json the same.
 	tf_expect "show email" "$(tf_admin user show both | sed -n 's/^email: *//p')" "second:both@example.org,both@home.example"
@@ -182,16 +149,16 @@ switching_method_and_resend_at_the_prompt() {
 	tf_expect "TOTP first" "$R_MSG" "Enter the 6-digit code from your authenticator app"
 	tf_round2 multi sms "$R_STATE"
 	tf_expect "switched to SMS" "$R_MSG" "Enter the code sent by SMS to +44•••••7892"
-	first=$(sms_code $((sms_n + 1)))
+	first=$(tf_sms_code $((sms_n + 1)))
 	tf_round2 multi resend "$R_STATE"
 	tf_expect "resent" "$R_MSG" "Enter the code sent by SMS to +44•••••7892"
-	tf_expect "a second SMS" "$(wait_records "$SMS_RECORD" $((sms_n + 2)) && echo yes)" yes
+	tf_expect "a second SMS" "$(tf_wait_records "$SMS_RECORD" $((sms_n + 2)) && echo yes)" yes
 	state=$R_STATE
 	tf_round2 multi "$first" "$state"
 	tf_expect "the first code is void" "$R_CODE" Access-Challenge
 	tf_round2 multi email "$R_STATE"
 	tf_expect "switched to email" "$R_MSG" "Enter the code sent by email to m•••@example.org"
-	tf_round2 multi "$(mail_code $((mail_n + 1)))" "$R_STATE"
+	tf_round2 multi "$(tf_mail_code $((mail_n + 1)))" "$R_STATE"
 	tf_expect "email code accepted" "$R_CODE" Access-Accept
 	# The preferred method comes first.
 	tf_admin user set multi --method email >/dev/null
@@ -230,17 +197,17 @@ values_change_neither_request_nor_headers() {
 	n_mail=$(wc -l < "$MAIL_RECORD")
 	tf_round1 "$NASTY_NAME" pw-nasty
 	tf_expect "challenge" "$R_CODE" Access-Challenge
-	wait_records "$SMS_RECORD" $((n_sms + 1))
-	tf_expect "json keys" "$(py "$SMS_RECORD" "sorted(json.loads(r[$n_sms][\"body\"]))")" "['text', 'to', 'user']"
-	tf_expect "json user" "$(py "$SMS_RECORD" "json.loads(r[$n_sms][\"body\"])[\"user\"]")" "$NASTY_NAME"
+	tf_wait_records "$SMS_RECORD" $((n_sms + 1))
+	tf_expect "json keys" "$(tf_sink_py "$SMS_RECORD" "sorted(json.loads(r[$n_sms][\"body\"]))")" "['text', 'to', 'user']"
+	tf_expect "json user" "$(tf_sink_py "$SMS_RECORD" "json.loads(r[$n_sms][\"body\"])[\"user\"]")" "$NASTY_NAME"
 	tf_round2 "$NASTY_NAME" email "$R_STATE"
-	tf_expect "mail sent" "$(wait_records "$MAIL_RECORD" $((n_mail + 1)) && echo yes)" yes
-	tf_expect "envelope" "$(py "$MAIL_RECORD" "r[$n_mail][\"rcpt\"]")" "['<$NASTY_MAIL>']"
-	tf_expect "To" "$(py "$MAIL_RECORD" "m($((n_mail + 1)))[\"To\"]")" "$NASTY_MAIL"
-	tf_expect "Subject" "$(py "$MAIL_RECORD" "m($((n_mail + 1)))[\"Subject\"]")" "Code for $NASTY_NAME"
-	tf_expect "headers" "$(py "$MAIL_RECORD" "sorted(k.lower() for k in m($((n_mail + 1))).keys())")" \
+	tf_expect "mail sent" "$(tf_wait_records "$MAIL_RECORD" $((n_mail + 1)) && echo yes)" yes
+	tf_expect "envelope" "$(tf_sink_py "$MAIL_RECORD" "r[$n_mail][\"rcpt\"]")" "['<$NASTY_MAIL>']"
+	tf_expect "To" "$(tf_sink_py "$MAIL_RECORD" "m($((n_mail + 1)))[\"To\"]")" "$NASTY_MAIL"
+	tf_expect "Subject" "$(tf_sink_py "$MAIL_RECORD" "m($((n_mail + 1)))[\"Subject\"]")" "Code for $NASTY_NAME"
+	tf_expect "headers" "$(tf_sink_py "$MAIL_RECORD" "sorted(k.lower() for k in m($((n_mail + 1))).keys())")" \
 		"['auto-submitted', 'content-transfer-encoding', 'content-type', 'date', 'from', 'message-id', 'mime-version', 'subject', 'to']"
-	tf_round2 "$NASTY_NAME" "$(mail_code $((n_mail + 1)))" "$R_STATE"
+	tf_round2 "$NASTY_NAME" "$(tf_mail_code $((n_mail + 1)))" "$R_STATE"
 	tf_expect "accept" "$R_CODE" Access-Accept
 }
 
@@ -253,12 +220,12 @@ number_prompt_saves_the_number_only_after_the_code() {
 	tf_expect "asked again" "$R_MSG" "That is no number in international format. Enter it as +44... (attempts left: 2)"
 	tf_round2 newbie "+44 1234 567 899" "$R_STATE"
 	tf_expect "code sent" "$R_MSG" "Enter the code sent by SMS to +44•••••7899"
-	tf_expect "to the number" "$(wait_records "$SMS_RECORD" $((n + 1)) && sms_to $((n + 1)))" "+441234567899"
+	tf_expect "to the number" "$(tf_wait_records "$SMS_RECORD" $((n + 1)) && tf_sms_to $((n + 1)))" "+441234567899"
 	tf_expect "not saved yet" "$(sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM factors f JOIN users u ON u.id = f.user_id WHERE u.name = 'newbie'")" 0
 	tf_round2 newbie 000000 "$R_STATE"
 	tf_expect "wrong code" "$R_CODE" Access-Challenge
 	tf_expect "still not saved" "$(sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM factors f JOIN users u ON u.id = f.user_id WHERE u.name = 'newbie'")" 0
-	tf_round2 newbie "$(sms_code $((n + 1)))" "$R_STATE"
+	tf_round2 newbie "$(tf_sms_code $((n + 1)))" "$R_STATE"
 	tf_expect "accept" "$R_CODE" Access-Accept
 	tf_expect "saved" "$(sqlite3 "file:$STORE?mode=ro" "SELECT f.kind || ' ' || f.address || ' ' || f.confirmed FROM factors f JOIN users u ON u.id = f.user_id WHERE u.name = 'newbie'")" "sms +441234567899 1"
 	# From now on, a code by SMS to that number.
@@ -281,7 +248,7 @@ expired_code_is_refused() {
 	tf_round1 emma pw-emma
 	tf_expect "challenge" "$R_CODE" Access-Challenge
 	sleep 3		# email lifetime = 2
-	tf_round2 emma "$(mail_code $((n + 1)))" "$R_STATE"
+	tf_round2 emma "$(tf_mail_code $((n + 1)))" "$R_STATE"
 	tf_expect_reject "expired"
 	tf_expect "logged" "$(tf_admin log emma | grep -c expired)" 1
 }
@@ -298,7 +265,7 @@ gateway_that_never_answers_still_gets_a_challenge() {
 	local i pids=()
 	tf_round1 sam pw-sam
 	tf_expect "challenge after send_wait" "$R_CODE" Access-Challenge
-	tf_expect "the gateway has it" "$(wait_records "$SMS_RECORD" 1 && echo yes)" yes
+	tf_expect "the gateway has it" "$(tf_wait_records "$SMS_RECORD" 1 && echo yes)" yes
 	# More sends hang at the gateway meanwhile; TOTP logins are answered all the same.
 	for i in 1 2 3; do
 		( tf_round1 "sam$i" "pw-sam$i" ) >/dev/null 2>&1 &
