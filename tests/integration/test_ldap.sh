@@ -328,8 +328,9 @@ factor_ids() { sqlite3 "file:$STORE?mode=ro" "SELECT id FROM factors ORDER BY id
 
 # radiusd again with an SMS gateway (the HTTP sink) and a mail relay that
 # is never reached (SMS comes first); the search way, enforce = optional.
+# with_a_gateway [LINES]: LINES more of the module's config.
 with_a_gateway() {
-	local tls=$SLAPD_DIR/tls
+	local tls=$SLAPD_DIR/tls extra=${1:-}
 	tf_server_stop
 	tf_start_sink http ldap-sms --cert "$tls/server.pem" --key "$tls/server.key" --status 200
 	SMS_RECORD=$SINK_RECORD
@@ -343,7 +344,8 @@ with_a_gateway() {
 email {
 	url = \"smtp://127.0.0.1:$(tf_free_tcp_port)\"
 	from = \"twofa@example.org\"
-}"
+}
+$extra"
 	sed -i -E 's/^#[[:space:]]*suppress_secrets = no/\tsuppress_secrets = yes/' "$DIR/server/raddb/radiusd.conf"
 	start_radiusd optional "$SEARCH_SECTION"
 }
@@ -376,6 +378,28 @@ directory_mobile_gets_a_code_by_sms() {
 	tf_expect "skip_2fa member" "$R_CODE" "Access-Accept"
 	tf_expect "no row made for him" "$(tf_admin user show bob >/dev/null 2>&1; echo $?)" 1
 	tf_expect "no number in the log" "$(grep -cE '\+1555010|\+15550199' "$(LOG)")" 0
+	tf_stop_sinks
+}
+
+# Append mode with the directory's password: "password,sms" asks for a
+# code (a Reject that says where it went), "password,CODE" logs in, once.
+directory_user_appends_sms_then_the_code() {
+	local code
+	with_a_gateway "append = yes
+append_separator = \",\"" || { tf_expect "radiusd starts" no yes; return; }
+	tf_send "User-Name = \"jürgen\", User-Password = \"pässwörd-€-ü,sms\""
+	tf_expect "a reject" "$R_CODE" "Access-Reject"
+	tf_expect "that says a code was sent" "$(printf '%s' "$R_MSG" | grep -c 'by SMS to +1')" 1
+	tf_expect "to the directory's number" "$(sms_record 1 to)" "+15550199"
+	code=$(sms_record 1 code)
+	tf_send "User-Name = \"jürgen\", User-Password = \"pässwörd-€-ü,$code\""
+	tf_expect "password and code: accept" "$R_CODE" "Access-Accept"
+	tf_send "User-Name = \"jürgen\", User-Password = \"pässwörd-€-ü,$code\""
+	tf_expect "the same code again: reject" "$R_CODE" "Access-Reject"
+	tf_send "User-Name = \"jürgen\", User-Password = \"wrong-password,sms\""
+	tf_expect "wrong password and the word: reject" "$R_CODE" "Access-Reject"
+	tf_expect "and nothing sent" "$(wc -l < "$SMS_RECORD")" 1
+	tf_expect "no code in the log" "$(grep -c "$code" "$(LOG)")" 0
 	tf_stop_sinks
 }
 
@@ -613,6 +637,7 @@ tf_run radiusd_refuses_an_ldap_section_that_cannot_work
 tf_run realm_names_bind_as_the_stripped_user
 tf_run full_realm_name_reaches_the_filter
 tf_run directory_mobile_gets_a_code_by_sms
+tf_run directory_user_appends_sms_then_the_code
 tf_run admin_lists_the_directory_users
 tf_run group_member_gets_the_groups_reply_attributes
 tf_run non_member_gets_the_rules_or_the_modules
