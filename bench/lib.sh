@@ -23,7 +23,7 @@ bench_build() {
 	if [ -x "$TOP/tools/twofa-bench" ] && [ "$TOP/tools/twofa-bench" -nt "$TOP/tools/twofa-bench.c" ]; then
 		cp "$TOP/tools/twofa-bench" "$BENCH_BIN"
 	else
-		gcc -std=gnu99 -O2 -Wall -Wextra -I"$TOP/rlm_twofa" "$TOP/tools/twofa-bench.c" \
+		gcc -std=gnu99 -O2 -Wall -Wextra -I"$TOP/rlm_twofa" "$TOP/tools/twofa-bench.c" "$TOP/tools/sink_record.c" \
 			"$TOP/rlm_twofa/totp.c" "$TOP/rlm_twofa/base32.c" "$TOP/rlm_twofa/errors.c" \
 			-o "$BENCH_BIN" -lcrypto -lpthread || die "could not build twofa-bench"
 	fi

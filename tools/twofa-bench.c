@@ -42,6 +42,7 @@
 #include "twofa.h"
 #include "totp.h"
 #include "base32.h"
+#include "sink_record.h"
 
 /*
  *	RFC 2865 / 3579 numbers.
@@ -66,8 +67,6 @@
 #define SECRET_KEY_MAX		64	//!< bytes of a decoded TOTP secret
 #define IDS_PER_SOCKET		256
 #define SOCKETS_MAX		1024
-#define SMS_CODE_MIN		6	//!< an SMS code's digits (rlm_twofa: code_length 6 to 10)
-#define SMS_CODE_MAX		10
 #define RECORD_LINE_MAX		65536	//!< one line of the sink's record
 
 typedef enum {
@@ -85,7 +84,7 @@ typedef struct {
 	int64_t		last_step;		//!< last step whose code we sent, -1 none
 	bool		busy;			//!< a login of this user is in flight
 	bool		has_code;		//!< --mode sms: code holds the code sent for this login
-	char		code[SMS_CODE_MAX + 1];
+	char		code[SINK_CODE_MAX + 1];
 } bench_user_t;
 
 /*
@@ -457,127 +456,23 @@ static bench_user_t *find_user(char const *name)
 	return found ? *found : NULL;
 }
 
-/*
- *	The JSON string value of "key" in a line that json.dumps wrote (", "
- *	and ": " between items), unescaped into out; non-ASCII \u escapes
- *	become '?'.  A quote inside a string is escaped, so the key's pattern
- *	cannot match inside a value.
- *
- *	@return 0, or -1 if there is no such key or the value does not fit.
- */
-static int json_string(char const *line, char const *key, char *out, size_t outlen)
-{
-	char		pattern[32];
-	char const	*p;
-	size_t		n = 0;
-
-	snprintf(pattern, sizeof(pattern), "\"%s\": \"", key);
-	p = strstr(line, pattern);
-	if (!p) return -1;
-	for (p += strlen(pattern); *p && (*p != '"'); p++) {
-		char c = *p;
-
-		if (c == '\\') {
-			switch (*++p) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'u': {
-				unsigned int v;
-
-				if (sscanf(p + 1, "%4x", &v) != 1) return -1;
-				c = (v < 0x80) ? (char) v : '?';
-				p += 4;
-				break;
-			}
-			case '\0': return -1;
-			default: c = *p; break;	/* \" \\ \/ */
-			}
-		}
-		if (n + 1 >= outlen) return -1;
-		out[n++] = c;
-	}
-	if (*p != '"') return -1;
-	out[n] = '\0';
-	return 0;
-}
-
-static int hex_digit(char c)
-{
-	if ((c >= '0') && (c <= '9')) return c - '0';
-	if ((c >= 'a') && (c <= 'f')) return c - 'a' + 10;
-	if ((c >= 'A') && (c <= 'F')) return c - 'A' + 10;
-	return -1;
-}
-
-/* The value of field name in an application/x-www-form-urlencoded form, decoded into out. */
-static int form_value(char const *form, char const *name, char *out, size_t outlen)
-{
-	size_t		name_len = strlen(name), n = 0;
-	char const	*p = form;
-
-	while (*p) {
-		char const *end = strchr(p, '&');
-
-		if (!end) end = p + strlen(p);
-		if ((strncmp(p, name, name_len) == 0) && (p[name_len] == '=')) {
-			for (p += name_len + 1; p < end; p++) {
-				char c = *p;
-
-				if (c == '+') {
-					c = ' ';
-				} else if ((c == '%') && (end - p >= 3) && (hex_digit(p[1]) >= 0) && (hex_digit(p[2]) >= 0)) {
-					c = (char) (hex_digit(p[1]) * 16 + hex_digit(p[2]));
-					p += 2;
-				}
-				if (n + 1 >= outlen) return -1;
-				out[n++] = c;
-			}
-			out[n] = '\0';
-			return 0;
-		}
-		p = *end ? end + 1 : end;
-	}
-	return -1;
-}
-
-/* The first run of SMS_CODE_MIN to SMS_CODE_MAX digits in text (longer or shorter runs are not codes). */
-static int code_in_text(char const *text, char out[SMS_CODE_MAX + 1])
-{
-	char const *p = text;
-
-	while (*p) {
-		size_t run = strspn(p, "0123456789");
-
-		if ((run >= SMS_CODE_MIN) && (run <= SMS_CODE_MAX)) {
-			memcpy(out, p, run);
-			out[run] = '\0';
-			return 0;
-		}
-		p += run ? run : 1;
-	}
-	return -1;
-}
-
 /* One line of the record: the code to its user, if the line names one of ours. */
 static void record_line(char const *line)
 {
 	static char	form[RECORD_LINE_MAX], name[TWOFA_USER_NAME_MAX + 1], text[RECORD_LINE_MAX];
 	bench_user_t	*u;
-	char		code[SMS_CODE_MAX + 1];
+	char		code[SINK_CODE_MAX + 1];
 	bool		found = false;
 
-	if ((json_string(line, "body", form, sizeof(form)) == 0) &&
-	    (form_value(form, "user", name, sizeof(name)) == 0) && (form_value(form, "text", text, sizeof(text)) == 0)) {
+	if ((sink_json_string(line, "body", form, sizeof(form)) == 0) &&
+	    (sink_form_value(form, "user", name, sizeof(name)) == 0) && (sink_form_value(form, "text", text, sizeof(text)) == 0)) {
 		found = true;
-	} else if ((json_string(line, "query", form, sizeof(form)) == 0) &&
-		   (form_value(form, "user", name, sizeof(name)) == 0) &&
-		   (form_value(form, "text", text, sizeof(text)) == 0)) {
+	} else if ((sink_json_string(line, "query", form, sizeof(form)) == 0) &&
+		   (sink_form_value(form, "user", name, sizeof(name)) == 0) &&
+		   (sink_form_value(form, "text", text, sizeof(text)) == 0)) {
 		found = true;
 	}
-	if (found && (u = find_user(name)) && (code_in_text(text, code) == 0)) {
+	if (found && (u = find_user(name)) && (sink_code_in_text(text, code) == 0)) {
 		memcpy(u->code, code, sizeof(code));
 		u->has_code = true;
 	}
