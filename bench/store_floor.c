@@ -10,7 +10,9 @@
  *	both	the two, as a login makes them
  *
  *	Prints logins/s and this process's CPU per login.  Built and run by
- *	bench/store-floor; not part of the module.
+ *	bench/store-floor; not part of the module.  STORE_URL may be a
+ *	postgresql:// one (its password in the file TWOFA_PG_PASSWORD_FILE
+ *	names).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -100,6 +102,11 @@ int main(int argc, char **argv)
 	config.url = argv[4];
 	config.sqlite.busy_timeout_ms = 2000;
 	config.sqlite.background_checkpoint = true;	/* as radiusd */
+	/* A postgresql:// store: the password from this file, as radiusd's password_file. */
+	config.postgresql.password_file = getenv("TWOFA_PG_PASSWORD_FILE");
+	config.postgresql.pool_size = 10;
+	config.postgresql.connect_timeout = 5;
+	config.postgresql.statement_timeout_ms = 5000;
 	if (twofa_store_open(NULL, &config, &store) != TWOFA_OK) fail("open", argv[4], TWOFA_ERR_STORE);
 
 	if (!(fp = fopen(argv[5], "r"))) return 1;
@@ -118,6 +125,8 @@ int main(int argc, char **argv)
 		}
 	}
 	first_step = time(NULL) / 30;
+	/* Again on the same store (a database is not copied afresh): steps after those used. */
+	if (getenv("FLOOR_FIRST_STEP")) first_step = strtoll(getenv("FLOOR_FIRST_STEP"), NULL, 10);
 
 	getrusage(RUSAGE_SELF, &r0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
