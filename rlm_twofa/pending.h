@@ -1,14 +1,16 @@
 /*
  * pending.h	The context of a challenge waiting for its answer, packed
- *		into one session-state attribute.
+ *		into bytes: sealed into the State itself (state.c, the
+ *		default), or one session-state attribute (state = session).
  *
  *		Round one reads the user and packs what round two needs: who,
  *		which factor (its id, which is also its generation, its sealed
- *		secret and parameters), how many
- *		attempts are left, until when.  Round two then checks the code
- *		without reading the store, and the one statement that consumes
- *		the step checks again that the factor is unchanged (the same id:
- *		a replaced factor gets a new one).
+ *		secret and parameters), how many attempts are left, until when,
+ *		whether the user has reply attributes of their own, and the
+ *		directory group whose reply attributes the Accept gets.  Round
+ *		two then checks the code without reading the store, and the one
+ *		statement that consumes the step checks again that the factor
+ *		is unchanged (the same id: a replaced factor gets a new one).
  *		One attribute rather than several: FreeRADIUS's state table
  *		costs memory and time per attribute (bench/README.md).
  */

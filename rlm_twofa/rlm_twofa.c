@@ -8,25 +8,31 @@
 /**
  * $Id$
  * @file rlm_twofa.c
- * @brief Two-factor logins: a password, then a TOTP code in an Access-Challenge round.
+ * @brief Two-factor logins: a first factor, then a second (TOTP, SMS, email,
+ *	  backup code) in an Access-Challenge round, or typed after the password.
  *
- * The whole login flow is in this file; the mechanisms are in named files:
- * method.h (second-factor methods: method_totp.c), crypto.c (secrets at
- * rest, password hashes), store.h (users, used time steps, lockout),
- * policy.c (input checks), pending.c (the challenge's context in
- * session-state), netpolicy.c (per-NAS rules: policy_file, applied once
- * the first factor passed).  No method-specific code here.
+ * The login flow is in this file; the mechanisms are in named files:
+ * method.h (second-factor methods: method_totp.c, method_sms.c, ...),
+ * mod_password.c and mod_ldap.c (the first factor), mod_challenge.c (the
+ * pending challenge: sealed into the State by state.c, or in session-state
+ * with state = session), mod_delivery.c (codes sent by SMS and email),
+ * mod_nas.c (per-NAS rules, append mode, remembered devices, reply
+ * attributes), mod_reply.c (the one reject, the login log), store.h
+ * (users, factors, used steps and States, lockout).  No method-specific
+ * code here.
  *
- * Round one (no State): check the first factor, the lock and the enrolment,
- * keep the pending context in session-state, send an Access-Challenge.
- * With password_source = none the site's own modules (pap, ldap, chap,
- * mschap) do round one, and the challenge is sent from post-auth, once
- * their Access-Accept shows that the first factor passed.
- * Round two (State): a State whose session-state is gone is a reject; else
- * check the code against the enrolment round one read, consume its time
- * step once in the store (one statement, which also checks that the
- * enrolment is unchanged and the user not locked), and accept, challenge
- * again while attempts are left, or reject.
+ * Round one (no State): check the first factor, the lock and the user's
+ * methods, put the pending challenge into the State (or session-state) and
+ * send an Access-Challenge.  With password_source = none the site's own
+ * modules (pap, ldap, chap, mschap) do round one, and the challenge is
+ * sent from post-auth, once their Access-Accept shows that the first
+ * factor passed.
+ * Round two (State): a State that does not open, was issued to another
+ * user or NAS, has lapsed or was answered before is a reject; else check
+ * the answer against what round one packed, consume it once in the store
+ * (one write, which also records the State as answered and checks again
+ * that the factor is unchanged and the user not locked), and accept,
+ * challenge again while attempts are left, or reject.
  *
  * Post-auth is the gate: no Access-Accept leaves for a user who needs a
  * second factor unless this module verified one in this request, whatever
@@ -245,9 +251,12 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	twofa_rcode_t		rc;
 
 	/*
-	 *	FreeRADIUS restores session-state only for a State it issued
-	 *	and has not consumed.  Anything else (forged, replayed, lapsed,
-	 *	another module's) arrives without our context.
+	 *	A sealed State opens only if this server's key sealed it for
+	 *	this NAS (state.c); with state = session, FreeRADIUS restores
+	 *	session-state only for a State it issued and has not consumed.
+	 *	Anything else (forged, replayed, lapsed, another module's)
+	 *	arrives without our context.  A State answered before is found
+	 *	by the consume, which records it.
 	 */
 	if (!pending_load(inst, request, &pending)) {
 		REDEBUG2("State has no pending twofa challenge (forged, replayed or expired)");
