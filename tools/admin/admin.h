@@ -154,6 +154,14 @@ int cmd_policy_check(admin_t *a, command_t const *cmd, int argc, char **argv);
 int cmd_devices(admin_t *a, command_t const *cmd, int argc, char **argv);	/* devices.c */
 
 int cmd_test_send(admin_t *a, command_t const *cmd, int argc, char **argv);	/* testsend.c */
+
+struct radconf_item;
+/** Read the module's configuration file path (tools/radconf.c, at most 1 MiB; the
+ *  text wiped once parsed: it holds secrets) and find the first "twofa [NAME] { }"
+ *  section's subsection name: *section, or NULL if there is none (the caller says
+ *  what that means).  @return ADMIN_OK, or what say() returned for a file that
+ *  cannot be read or parsed, or has no twofa { } section. */
+int module_subsection(admin_t *a, char const *path, char const *name, struct radconf_item const **section);
 /** Forget every remembered device of name (after reset, passwd, 2fa), with an audit row. */
 int forget_user_devices(admin_t *a, char const *name);
 

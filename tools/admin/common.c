@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 
 #include "admin.h"
+#include "../radconf.h"
 #include "../../rlm_twofa/policy.h"
 
 /*
@@ -453,4 +454,34 @@ int one_call(admin_t *a, command_t const *cmd, int argc, char **argv,
 	snprintf(action, sizeof(action), "%s %s", cmd->name, cmd->sub);
 	if ((ret = audit(a, action, name, NULL)) != ADMIN_OK) return ret;
 	return done(a, name, what);
+}
+
+#define MODULE_CONFIG_MAX	(1024 * 1024)	//!< bytes of the module's file read
+
+int module_subsection(admin_t *a, char const *path, char const *name, radconf_item_t const **section)
+{
+	FILE			*fp = fopen(path, "r");
+	char			*text, err[256];
+	size_t			len;
+	radconf_item_t const	*root, *module;
+
+	*section = NULL;
+	if (!fp) return say(ADMIN_REFUSED, "cannot read the module's configuration %s: %s", path, strerror(errno));
+	text = talloc_array(a->ctx, char, MODULE_CONFIG_MAX + 1);
+	len = text ? fread(text, 1, MODULE_CONFIG_MAX + 1, fp) : 0;
+	fclose(fp);
+	if (!text) return say(ADMIN_ERROR, "out of memory");
+	if (len > MODULE_CONFIG_MAX) {
+		OPENSSL_cleanse(text, MODULE_CONFIG_MAX + 1);
+		return say(ADMIN_REFUSED, "%s: larger than %d bytes", path, MODULE_CONFIG_MAX);
+	}
+
+	root = radconf_parse(a->ctx, text, len, err, sizeof(err));
+	OPENSSL_cleanse(text, len);		/* it holds the gateways' and the directory's secrets */
+	if (!root) return say(ADMIN_REFUSED, "%s: %s", path, err);
+	if (!(module = radconf_section(root, "twofa", NULL))) {
+		return say(ADMIN_REFUSED, "%s: no \"twofa { }\" section", path);
+	}
+	*section = radconf_section(module, name, NULL);
+	return ADMIN_OK;
 }

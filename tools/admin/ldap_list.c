@@ -20,7 +20,6 @@
 #include "../../rlm_twofa/ldap.h"
 #include "../../rlm_twofa/policy.h"
 
-#define CONFIG_MAX		(1024 * 1024)	//!< bytes of the module's file read
 #define SERVERS_MAX		16
 #define TIMEOUT_DEFAULT		3		//!< seconds, as the module's
 #define TIMEOUT_MAX		600
@@ -93,27 +92,11 @@ static int ldap_settings(radconf_item_t const *s, ldap_settings_t *l)
 /** Read path; take the first "twofa [NAME] { }" section's ldap { }. */
 static int read_ldap_settings(admin_t *a, char const *path, ldap_settings_t *l)
 {
-	FILE			*fp = fopen(path, "r");
-	char			*text, err[256];
-	size_t			len;
-	radconf_item_t const	*root, *module, *section;
+	radconf_item_t const	*section;
+	int			ret = module_subsection(a, path, "ldap", &section);
 
-	if (!fp) return say(ADMIN_REFUSED, "cannot read the module's configuration %s: %s", path, strerror(errno));
-	text = talloc_array(a->ctx, char, CONFIG_MAX + 1);
-	len = text ? fread(text, 1, CONFIG_MAX + 1, fp) : 0;
-	fclose(fp);
-	if (!text) return say(ADMIN_ERROR, "out of memory");
-	if (len > CONFIG_MAX) return say(ADMIN_REFUSED, "%s: larger than %d bytes", path, CONFIG_MAX);
-
-	root = radconf_parse(a->ctx, text, len, err, sizeof(err));
-	OPENSSL_cleanse(text, len);		/* it holds the service account's password */
-	if (!root) return say(ADMIN_REFUSED, "%s: %s", path, err);
-	if (!(module = radconf_section(root, "twofa", NULL))) {
-		return say(ADMIN_REFUSED, "%s: no \"twofa { }\" section", path);
-	}
-	if (!(section = radconf_section(module, "ldap", NULL))) {
-		return say(ADMIN_REFUSED, "%s: no ldap { } section in twofa { }", path);
-	}
+	if (ret != ADMIN_OK) return ret;
+	if (!section) return say(ADMIN_REFUSED, "%s: no ldap { } section in twofa { }", path);
 	return ldap_settings(section, l);
 }
 

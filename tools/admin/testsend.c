@@ -35,7 +35,6 @@
 #include "../../rlm_twofa/sms_http.h"
 
 #define TEST_TEXT		"rlm_twofa test message"
-#define CONFIG_MAX		(1024 * 1024)	//!< bytes of the module's file read
 #define HEADERS_MAX		32
 #define SECRETS_MAX		4
 #define MASK			"****"
@@ -231,27 +230,12 @@ static int email_config(radconf_item_t const *s, gateway_t *g)
 /** Read path; take the first "twofa [NAME] { }" section's sms { } or email { }. */
 static int read_gateway(admin_t *a, char const *path, bool sms, gateway_t *g)
 {
-	FILE			*fp = fopen(path, "r");
-	char			*text, err[256];
-	size_t			len;
-	radconf_item_t const	*root, *module, *section;
+	radconf_item_t const	*section;
 	char const		*which = sms ? "sms" : "email";
-	int			ret;
+	int			ret = module_subsection(a, path, which, &section);
 
-	if (!fp) return say(ADMIN_REFUSED, "cannot read the module's configuration %s: %s", path, strerror(errno));
-	text = talloc_array(a->ctx, char, CONFIG_MAX + 1);
-	len = text ? fread(text, 1, CONFIG_MAX + 1, fp) : 0;
-	fclose(fp);
-	if (!text) return say(ADMIN_ERROR, "out of memory");
-	if (len > CONFIG_MAX) return say(ADMIN_REFUSED, "%s: larger than %d bytes", path, CONFIG_MAX);
-
-	root = radconf_parse(a->ctx, text, len, err, sizeof(err));
-	OPENSSL_cleanse(text, len);		/* it holds the gateways' secrets */
-	if (!root) return say(ADMIN_REFUSED, "%s: %s", path, err);
-	if (!(module = radconf_section(root, "twofa", NULL))) {
-		return say(ADMIN_REFUSED, "%s: no \"twofa { }\" section", path);
-	}
-	if (!(section = radconf_section(module, which, NULL))) {
+	if (ret != ADMIN_OK) return ret;
+	if (!section) {
 		return say(ADMIN_REFUSED, "%s: no %s { } section in twofa { }: no %s gateway configured", path, which,
 			   sms ? "SMS" : "mail");
 	}
