@@ -10,7 +10,10 @@
  *		Several radiusd and twofa-admin share one database.  Each
  *		process keeps a pool of at most pool_size connections; a call
  *		takes one for itself, never across a login or network I/O of
- *		its own, and gives it back.  Statements are prepared on a
+ *		its own, and gives it back.  The login path's two calls (a
+ *		user's read, a TOTP consume) are batched under load: one
+ *		connection, one pipeline, one round trip (login_call).
+ *		Statements are prepared on a
  *		connection the first time it runs them.  Every call waits at
  *		most statement_timeout for a connection and as long again for
  *		the answer (the server also cancels at statement_timeout): a
@@ -70,6 +73,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "combine.h"
 #include "store_backend.h"
 #include "totp.h"
 
@@ -81,6 +85,9 @@
 #define CLOCK_SKEW_WARN		5	//!< seconds
 #define PASSWORD_MAX		1024
 #define RETRY_MS		1000	//!< after a failed connect or an unanswered call, no connect for this long
+/* The login path's batches at once, each on a connection of the pool (login_call).  One: two cost
+ * 20-30 % more CPU per login, here and in the database, for no more logins/s (bench/README.md). */
+#define PIPELINES		1
 /*
  *	A used State's nonce is kept this long past its deadline before a
  *	prune may take it: the deadline is by the clock of the server that
@@ -566,6 +573,8 @@ struct pg_store {
 	int		schema_version;
 	char		errmsg[320];	//!< why the last connect failed
 
+	twofa_combiner_t combiner;	//!< the login path's calls, pipelined (login_call)
+
 	unsigned int	logins;		//!< counts logged logins, for the prune (atomic)
 	unsigned int	state_uses;	//!< counts recorded States, for their prune (atomic)
 	unsigned int	sends;		//!< counts sends, for their prune (atomic)
@@ -574,7 +583,7 @@ struct pg_store {
 #define PG_STORE(_h)	pg_store_t *store = (pg_store_t *) (_h)
 
 /* The calling thread's last failure, and the rcode of its last failed acquire. */
-static __thread char		thread_errmsg[320];
+static __thread char		thread_errmsg[TWOFA_CALL_ERRMSG];
 static __thread twofa_rcode_t	thread_acquire_rc;
 
 /* The store whose bulk transaction the calling thread holds (begin), and its connection. */
@@ -794,11 +803,41 @@ static twofa_rcode_t rcode_from_result(conn_t *c, PGresult const *r, char const 
 	return TWOFA_ERR_STORE;
 }
 
+/* Until libpq holds a whole result, at most until deadline.  @return 1 ready, 0 no answer in time, -1 lost. */
+static int wait_result(conn_t *c, int64_t deadline)
+{
+	while (PQisBusy(c->pg)) {
+		struct pollfd	pfd = { .fd = PQsocket(c->pg), .events = POLLIN };
+		int64_t		left = deadline - monotonic_ms();
+		int		n;
+
+		if (left <= 0) return 0;
+		n = poll(&pfd, 1, (int) left);
+		if ((n < 0) && (errno == EINTR)) continue;
+		if (n == 0) return 0;
+		if ((n < 0) || !PQconsumeInput(c->pg)) return -1;
+	}
+	return 1;
+}
+
 /*
- *	Wait for the answer to what was sent, at most timeout_ms; *out gets
- *	the result (the first error if any).  No answer in time: the
- *	connection is given up (it may answer later, out of turn).
+ *	No answer in time: the connection is given up (it may answer later,
+ *	out of turn), and so that the next calls do not each spend
+ *	connect_timeout on a database that takes connections and never
+ *	answers, the pool makes none for RETRY_MS.
  */
+static twofa_rcode_t gave_up(conn_t *c, char const *what, unsigned int timeout_ms)
+{
+	snprintf(thread_errmsg, sizeof(thread_errmsg), "%s: no answer from the database within %u ms", what, timeout_ms);
+	c->broken = true;
+	pthread_mutex_lock(&c->store->lock);
+	c->store->last_failure = monotonic_ms();
+	snprintf(c->store->errmsg, sizeof(c->store->errmsg), "%s", thread_errmsg);
+	pthread_mutex_unlock(&c->store->lock);
+	return TWOFA_ERR_BUSY;
+}
+
+/* Wait for the answer to what was sent, at most timeout_ms; *out gets the result (the first error if any). */
 static twofa_rcode_t conn_wait(conn_t *c, char const *what, unsigned int timeout_ms, PGresult **out)
 {
 	int64_t		deadline = monotonic_ms() + timeout_ms;
@@ -807,19 +846,11 @@ static twofa_rcode_t conn_wait(conn_t *c, char const *what, unsigned int timeout
 
 	*out = NULL;
 	for (;;) {
-		while (PQisBusy(c->pg)) {
-			struct pollfd	pfd = { .fd = PQsocket(c->pg), .events = POLLIN };
-			int64_t		left = deadline - monotonic_ms();
-			int		n;
+		int ready = wait_result(c, deadline);
 
-			if (left <= 0) goto timeout;
-			n = poll(&pfd, 1, (int) left);
-			if ((n < 0) && (errno == EINTR)) continue;
-			if (n == 0) goto timeout;
-			if ((n < 0) || !PQconsumeInput(c->pg)) {
-				if (kept) PQclear(kept);
-				return conn_lost(c, what);
-			}
+		if (ready <= 0) {
+			if (kept) PQclear(kept);
+			return ready ? conn_lost(c, what) : gave_up(c, what, timeout_ms);
 		}
 		r = PQgetResult(c->pg);
 		if (!r) break;
@@ -842,17 +873,6 @@ static twofa_rcode_t conn_wait(conn_t *c, char const *what, unsigned int timeout
 		PQclear(kept);
 		return rc;
 	}
-
-timeout:
-	if (kept) PQclear(kept);
-	snprintf(thread_errmsg, sizeof(thread_errmsg), "%s: no answer from the database within %u ms", what, timeout_ms);
-	c->broken = true;
-	/* A database that takes connections and never answers: the next calls must not each spend connect_timeout. */
-	pthread_mutex_lock(&c->store->lock);
-	c->store->last_failure = monotonic_ms();
-	snprintf(c->store->errmsg, sizeof(c->store->errmsg), "%s", thread_errmsg);
-	pthread_mutex_unlock(&c->store->lock);
-	return TWOFA_ERR_BUSY;
 }
 
 /* SQL without parameters (BEGIN, COMMIT, the schema): the simple protocol. */
@@ -1285,6 +1305,8 @@ static void conn_release(conn_t **cp)
 /*
  *	Open and the handle's own calls.
  */
+static void login_run_batch(void *ctx, twofa_call_t *batch);
+
 static int _store_free(pg_store_t *store)
 {
 	conn_t *c;
@@ -1295,6 +1317,7 @@ static int _store_free(pg_store_t *store)
 	}
 	pthread_mutex_destroy(&store->lock);
 	pthread_cond_destroy(&store->freed);
+	twofa_combiner_destroy(&store->combiner);
 	return 0;
 }
 
@@ -1352,6 +1375,7 @@ static twofa_rcode_t pg_open(TALLOC_CTX *ctx, char const *location, twofa_store_
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&store->freed, &attr);
 	pthread_condattr_destroy(&attr);
+	twofa_combiner_init(&store->combiner, PIPELINES, login_run_batch, store);
 	talloc_set_destructor(store, _store_free);
 	*out = &store->handle;
 
@@ -1464,26 +1488,266 @@ static twofa_rcode_t users_from_rows(PGresult const *r, TALLOC_CTX *ctx, twofa_u
 	return TWOFA_OK;
 }
 
-static twofa_rcode_t pg_get_user(twofa_store_t *handle, TALLOC_CTX *ctx, char const *name, twofa_user_t **out)
+/*
+ *	The login path's two calls, a user's read (round one) and a TOTP
+ *	step's consume (round two), are one statement each, and combined
+ *	under load (combine.h): the leader sends every queued statement on
+ *	one connection at once (libpq's pipeline mode) and reads the answers
+ *	in order, so that several logins share one round trip, one wake-up
+ *	of the server's backend and one commit.  Until the pipeline's sync
+ *	the statements are one transaction: if any fails, none was kept,
+ *	and each runs again on its own.  They are sent in the order of the
+ *	factor rows they lock, so that two servers' batches never wait on
+ *	each other in a cycle.  (bench/README.md: (g1) before and after.)
+ */
+static twofa_rcode_t prune_states(conn_t *c, time_t now);
+static twofa_rcode_t why_not_consumed(conn_t *c, int64_t user_id, int64_t factor_id);
+
+typedef struct pg_op pg_op_t;
+struct pg_op {
+	stmt_t		which;		//!< its one statement
+	char const	*what;
+	params_t	p;
+	int64_t		lock_order;	//!< the factor row it locks, 0: none
+	time_t		prune_at;	//!< a consume with a State: prune_states() first; 0: none
+	/** The call's outcome from the statement's rows; may run more statements on c. */
+	twofa_rcode_t	(*result)(conn_t *c, pg_op_t *op, PGresult *r);
+	void		*arg;
+};
+
+/* One op alone: as every other call runs. */
+static twofa_rcode_t op_run(conn_t *c, pg_op_t *op)
 {
-	PG_STORE(handle);
-	CONN_USE(c);
-	params_t	p = { 0 };
 	PGresult	*r;
+	twofa_rcode_t	rc;
+
+	if (op->prune_at && ((rc = prune_states(c, op->prune_at)) != TWOFA_OK)) return rc;
+	if ((rc = stmt_run(c, op->which, &op->p, op->what, &r, NULL)) != TWOFA_OK) return rc;
+	rc = op->result(c, op, r);
+	PQclear(r);
+	return rc;
+}
+
+static void call_alone(conn_t *c, twofa_call_t *call)
+{
+	thread_errmsg[0] = '\0';
+	call->rc = op_run(c, call->op);
+	memcpy(call->errmsg, thread_errmsg, sizeof(call->errmsg));
+}
+
+static void call_failed(twofa_call_t *call, twofa_rcode_t rc)
+{
+	call->rc = rc;
+	memcpy(call->errmsg, thread_errmsg, sizeof(call->errmsg));
+}
+
+static int by_lock_order(void const *a, void const *b)
+{
+	pg_op_t const *x = (*(twofa_call_t * const *) a)->op, *y = (*(twofa_call_t * const *) b)->op;
+
+	return (x->lock_order > y->lock_order) - (x->lock_order < y->lock_order);
+}
+
+/*
+ *	The next result of the pipeline, waiting at most until deadline.
+ *	to_end: read on to the NULL that ends a statement's results, keeping
+ *	the first.  @return TWOFA_OK, or a failure (connection given up).
+ */
+static twofa_rcode_t pipeline_result(conn_t *c, int64_t deadline, bool to_end, PGresult **out)
+{
+	PGresult *r;
+
+	*out = NULL;
+	for (;;) {
+		int ready = wait_result(c, deadline);
+
+		if (ready <= 0) return ready ? conn_lost(c, "pipeline") : gave_up(c, "pipeline", c->store->timeout_ms);
+		r = PQgetResult(c->pg);
+		if (!r) return *out ? TWOFA_OK : conn_lost(c, "pipeline");
+		if (!*out) *out = r;
+		else PQclear(r);
+		if (!to_end) return TWOFA_OK;
+	}
+}
+
+/* Prepare the statement on c if it is not yet (before a pipeline: outside it). */
+static twofa_rcode_t stmt_prepare(conn_t *c, stmt_t which, char const *what)
+{
+	char		name[16];
+	PGresult	*r;
+	twofa_rcode_t	rc;
+
+	if (c->prepared[which]) return TWOFA_OK;
+	snprintf(name, sizeof(name), "twofa_%d", (int) which);
+	if (!PQsendPrepare(c->pg, name, statements[which], 0, NULL)) return conn_lost(c, what);
+	if ((rc = conn_wait(c, what, c->store->timeout_ms, &r)) != TWOFA_OK) return rc;
+	PQclear(r);
+	c->prepared[which] = true;
+	return TWOFA_OK;
+}
+
+/*
+ *	Send every call's statement, then read every answer.  @return false
+ *	if a statement failed (the pipeline's transaction was rolled back:
+ *	nothing of it kept), so that each runs again on its own; true if each
+ *	call has its outcome (a connection lost or silent fails them all).
+ */
+static bool pipeline_run(conn_t *c, twofa_call_t **calls, size_t n, PGresult **res)
+{
+	char		name[16];
+	pg_op_t		*op;
+	PGresult	*sync = NULL;
+	int64_t		deadline;
+	twofa_rcode_t	rc = TWOFA_OK;
+	bool		aborted = false;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		op = calls[i]->op;
+		if (((rc = stmt_prepare(c, op->which, op->what)) != TWOFA_OK) ||
+		    (op->prune_at && ((rc = prune_states(c, op->prune_at)) != TWOFA_OK))) goto failed;
+	}
+	if (!PQenterPipelineMode(c->pg)) return false;
+	for (i = 0; i < n; i++) {
+		op = calls[i]->op;
+		snprintf(name, sizeof(name), "twofa_%d", (int) op->which);
+		if (!PQsendQueryPrepared(c->pg, name, op->p.n, op->p.values, op->p.lengths, op->p.formats, 0)) {
+			rc = conn_lost(c, op->what);
+			goto failed;
+		}
+	}
+	if (!PQpipelineSync(c->pg)) {
+		rc = conn_lost(c, "pipeline");
+		goto failed;
+	}
+	deadline = monotonic_ms() + c->store->timeout_ms;
+	for (i = 0; i < n; i++) {
+		if ((rc = pipeline_result(c, deadline, true, &res[i])) != TWOFA_OK) goto failed;
+		if ((PQresultStatus(res[i]) != PGRES_TUPLES_OK) && (PQresultStatus(res[i]) != PGRES_COMMAND_OK)) {
+			aborted = true;
+		}
+	}
+	if ((rc = pipeline_result(c, deadline, false, &sync)) != TWOFA_OK) goto failed;
+	if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC) aborted = true;	/* the commit failed */
+	PQclear(sync);
+	if (!PQexitPipelineMode(c->pg)) {
+		rc = conn_lost(c, "pipeline");
+		goto failed;
+	}
+	if (!aborted) return true;
+	for (i = 0; i < n; i++) {
+		PQclear(res[i]);
+		res[i] = NULL;
+	}
+	return false;
+
+failed:
+	c->broken = true;
+	for (i = 0; i < n; i++) {
+		PQclear(res[i]);
+		res[i] = NULL;
+		call_failed(calls[i], rc);
+	}
+	return true;
+}
+
+/*
+ *	The combiner's run_batch.  A batch of one, or one whose pipeline
+ *	failed, runs call by call; there, once the connection is given up
+ *	the rest of the batch fails the same without trying (a database
+ *	that stopped answering would otherwise cost each the timeout in turn).
+ */
+static void login_run_batch(void *ctx, twofa_call_t *batch)
+{
+	pg_store_t	*store = ctx;
+	CONN_USE(c);
+	twofa_call_t	**calls, *call;
+	PGresult	**res;
+	size_t		n = 0, i;
+	twofa_rcode_t	failed = TWOFA_OK;
+
+	if (!(c = conn_acquire(store))) {
+		for (call = batch; call; call = call->next) call_failed(call, thread_acquire_rc);
+		return;
+	}
+	if (!batch->next) {
+		call_alone(c, batch);
+		return;
+	}
+	for (call = batch; call; call = call->next) n++;
+	calls = talloc_array(NULL, twofa_call_t *, n);
+	res = talloc_zero_array(calls, PGresult *, n);
+	if (!calls || !res) {
+		talloc_free(calls);
+		for (call = batch; call; call = call->next) call_alone(c, call);
+		return;
+	}
+	for (i = 0, call = batch; call; call = call->next) calls[i++] = call;
+	qsort(calls, n, sizeof(calls[0]), by_lock_order);
+
+	if (pipeline_run(c, calls, n, res)) {
+		for (i = 0; i < n; i++) {
+			if (!res[i]) continue;		/* failed with the pipeline */
+			thread_errmsg[0] = '\0';
+			calls[i]->rc = ((pg_op_t *) calls[i]->op)->result(c, calls[i]->op, res[i]);
+			memcpy(calls[i]->errmsg, thread_errmsg, sizeof(calls[i]->errmsg));
+			PQclear(res[i]);
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			if (failed != TWOFA_OK) {
+				call_failed(calls[i], failed);
+				continue;
+			}
+			call_alone(c, calls[i]);
+			if (c->broken) failed = calls[i]->rc;
+		}
+	}
+	talloc_free(calls);
+}
+
+/* A login-path op: combined with other threads', or alone inside this thread's bulk transaction. */
+static twofa_rcode_t login_call(pg_store_t *store, pg_op_t *op)
+{
+	twofa_call_t call = { .op = op };
+
+	if (txn_store == store) {
+		thread_errmsg[0] = '\0';
+		return op_run(txn_conn, op);
+	}
+	twofa_combiner_call(&store->combiner, &call);
+	memcpy(thread_errmsg, call.errmsg, sizeof(thread_errmsg));
+	return call.rc;
+}
+
+typedef struct {
+	TALLOC_CTX	*ctx;
+	twofa_user_t	**out;
+} get_user_args_t;
+
+static twofa_rcode_t get_user_result(conn_t *c, pg_op_t *op, PGresult *r)
+{
+	get_user_args_t	*a = op->arg;
 	twofa_user_t	**list = NULL;
 	size_t		count = 0;
 	twofa_rcode_t	rc;
 
-	*out = NULL;
-	CONN_OR_FAIL(c, store);
-	p_text(&p, name);
-	if ((rc = stmt_run(c, STMT_GET_USER, &p, "get user", &r, NULL)) != TWOFA_OK) return rc;
-	rc = users_from_rows(r, ctx, &list, &count);
-	PQclear(r);
+	rc = users_from_rows(r, a->ctx, &list, &count);
 	if ((rc == TWOFA_OK) && !count) rc = TWOFA_ERR_NOT_FOUND;
-	if (rc == TWOFA_OK) *out = talloc_steal(ctx, list[0]);
+	if (rc == TWOFA_OK) *a->out = talloc_steal(a->ctx, list[0]);
 	talloc_free(list);
 	return rc;
+}
+
+static twofa_rcode_t pg_get_user(twofa_store_t *handle, TALLOC_CTX *ctx, char const *name, twofa_user_t **out)
+{
+	PG_STORE(handle);
+	get_user_args_t	a = { .ctx = ctx, .out = out };
+	pg_op_t		op = { .which = STMT_GET_USER, .what = "get user", .result = get_user_result, .arg = &a };
+
+	*out = NULL;
+	p_text(&op.p, name);
+	return login_call(store, &op);
 }
 
 static twofa_rcode_t pg_add_user(twofa_store_t *handle, char const *name, char const *password_hash)
@@ -1764,42 +2028,51 @@ static twofa_rcode_t why_not_consumed(conn_t *c, int64_t user_id, int64_t factor
 	return rc;
 }
 
+typedef struct {
+	int64_t		user_id;
+	int64_t		factor_id;
+} consume_args_t;
+
+static twofa_rcode_t consume_result(conn_t *c, pg_op_t *op, PGresult *r)
+{
+	consume_args_t	*a = op->arg;
+
+	if (PQntuples(r) < 1) {
+		set_errmsg(op->what, "no row");
+		return TWOFA_ERR_STORE;
+	}
+	if (!col_bool(r, 0, 1)) return TWOFA_ERR_EXPIRED;	/* the State was answered before */
+	if (col_int(r, 0, 0) == 1) return TWOFA_OK;
+	return why_not_consumed(c, a->user_id, a->factor_id);
+}
+
 static twofa_rcode_t pg_factor_consume_step(twofa_store_t *handle, int64_t user_id, int64_t factor_id,
 					    int64_t step, time_t now, twofa_login_t const *login)
 {
 	PG_STORE(handle);
-	CONN_USE(c);
-	params_t	p = { 0 };
-	PGresult	*r;
-	int64_t		taken;
-	bool		state_new;
-	twofa_rcode_t	rc;
+	consume_args_t	a = { .user_id = user_id, .factor_id = factor_id };
+	pg_op_t		op = { .which = STMT_CONSUME_STEP, .what = "consume step", .lock_order = factor_id,
+			       .result = consume_result, .arg = &a };
+	params_t	*p = &op.p;
 
-	if (login && login->state_nonce && (!login->state_nonce_len || (login->state_nonce_len > 64))) {
-		return TWOFA_ERR_MALFORMED;
-	}
-	CONN_OR_FAIL(c, store);
-	if (login && login->state_nonce && ((rc = prune_states(c, login->at)) != TWOFA_OK)) return rc;
-	p_int(&p, user_id);
-	p_int(&p, step);
-	p_int(&p, factor_id);
-	p_int(&p, USED_STEP_PERIODS);
-	p_int(&p, now);
-	p_login(&p, login);
 	if (login && login->state_nonce) {
-		p_blob(&p, login->state_nonce, login->state_nonce_len);
-		p_int(&p, login->state_expires);
-	} else {
-		p_text(&p, NULL);
-		p_text(&p, NULL);
+		if (!login->state_nonce_len || (login->state_nonce_len > 64)) return TWOFA_ERR_MALFORMED;
+		op.prune_at = login->at;
 	}
-	if ((rc = stmt_run(c, STMT_CONSUME_STEP, &p, "consume step", &r, NULL)) != TWOFA_OK) return rc;
-	taken = col_int(r, 0, 0);
-	state_new = col_bool(r, 0, 1);
-	PQclear(r);
-	if (!state_new) return TWOFA_ERR_EXPIRED;		/* the State was answered before */
-	if (taken == 1) return TWOFA_OK;
-	return why_not_consumed(c, user_id, factor_id);
+	p_int(p, user_id);
+	p_int(p, step);
+	p_int(p, factor_id);
+	p_int(p, USED_STEP_PERIODS);
+	p_int(p, now);
+	p_login(p, login);
+	if (login && login->state_nonce) {
+		p_blob(p, login->state_nonce, login->state_nonce_len);
+		p_int(p, login->state_expires);
+	} else {
+		p_text(p, NULL);
+		p_text(p, NULL);
+	}
+	return login_call(store, &op);
 }
 
 /*

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 
+#include "combine.h"
 #include "store_backend.h"
 #include "totp.h"
 
@@ -513,8 +513,6 @@ typedef struct conn {
 	bool			broken;		//!< corrupt or I/O error: closed at release, reopened later
 } conn_t;
 
-typedef struct call call_t;
-
 /* In each operation of the table: the backend's handle behind store.c's. */
 #define SQLITE_STORE(_h)	sqlite_store_t *store = (sqlite_store_t *) (_h)
 
@@ -532,10 +530,7 @@ struct sqlite_store {
 	char			*path;
 	unsigned int		busy_timeout_ms;
 	pthread_mutex_t		use;		//!< held for one store call, or one batch of them
-	pthread_mutex_t		queue_lock;	//!< guards queue and combining
-	call_t			*queue;		//!< login-path calls waiting for the connection
-	call_t			**queue_tail;
-	bool			combining;	//!< a thread is running the queued calls
+	twofa_combiner_t	combiner;	//!< the login path's calls, in batches (store_call)
 	bool			background_checkpoint;
 	checkpointer_t		*checkpointer;	//!< NULL: SQLite checkpoints in the committing thread
 	conn_t			*conn;		//!< NULL until the file could be opened
@@ -552,7 +547,7 @@ struct sqlite_store {
 };
 
 /* The calling thread's last failure, readable after the mutex is released. */
-static __thread char thread_errmsg[320];
+static __thread char thread_errmsg[TWOFA_CALL_ERRMSG];
 
 static void conn_close(conn_t *c)
 {
@@ -904,11 +899,13 @@ error:
 	}
 }
 
+static void store_run_batch(void *ctx, twofa_call_t *batch);
+
 static int _store_free(sqlite_store_t *store)
 {
 	store_disconnect(store);
 	pthread_mutex_destroy(&store->use);
-	pthread_mutex_destroy(&store->queue_lock);
+	twofa_combiner_destroy(&store->combiner);
 	return 0;
 }
 
@@ -970,8 +967,7 @@ static twofa_rcode_t sqlite_open(TALLOC_CTX *ctx, char const *path, twofa_store_
 	store->login_keep_days = config->login_keep_days;
 	store->sweep_user = store->sweep_step = INT64_MIN;
 	pthread_mutex_init(&store->use, NULL);
-	pthread_mutex_init(&store->queue_lock, NULL);
-	store->queue_tail = &store->queue;
+	twofa_combiner_init(&store->combiner, 1, store_run_batch, store);
 	talloc_set_destructor(store, _store_free);
 	*out = &store->handle;
 
@@ -1071,32 +1067,26 @@ static twofa_rcode_t stmt_run_plain(conn_t *c, stmt_t which, char const *what)
 
 /*
  *	The login path's calls (get user, consume step, record a failure or a
- *	success) are combined: a thread that finds another running calls
- *	queues its own, and the running thread takes every queued call into
- *	one transaction before it lets go.  Under load several logins then
- *	share one commit (one WAL append, one round of file locks) and wait
- *	once for the connection, not once each.  A thread runs one batch, the
- *	one with its own call in it: if more calls queued meanwhile, it makes
- *	the first of their threads the next to run them and returns, so that
- *	no login waits on other logins' calls without end.  (Before, 1 to 4 %
- *	of the threads that combined ran 5 to 32 batches: bench/README.md.)
+ *	success) are combined (combine.h): under load the leader runs every
+ *	queued call in one transaction, so that several logins share one
+ *	commit (one WAL append, one round of file locks) and wait once for
+ *	the connection, not once each.  (Before the leader handed the calls
+ *	queued meanwhile to the next, 1 to 4 % of the threads that combined
+ *	ran 5 to 32 batches: bench/README.md.)
  */
-struct call {
+typedef struct {
 	twofa_rcode_t	(*run)(conn_t *c, void *arg);
 	void		*arg;
 	bool		writes;		//!< false: a read, which a batch of reads need not lock the file for
-	twofa_rcode_t	rc;
-	sem_t		done;		//!< posted once rc is set, or once lead is
-	bool		lead;		//!< run the queue (own call first) as the next combiner
-	char		errmsg[sizeof(thread_errmsg)];
-	call_t		*next;
-};
+} sqlite_op_t;
 
 /* Run one call; keep its outcome and its error text for its own thread. */
-static void call_run(conn_t *c, call_t *call)
+static void call_run(conn_t *c, twofa_call_t *call)
 {
+	sqlite_op_t *op = call->op;
+
 	thread_errmsg[0] = '\0';
-	call->rc = call->run(c, call->arg);
+	call->rc = op->run(c, op->arg);
 	memcpy(call->errmsg, thread_errmsg, sizeof(call->errmsg));
 }
 
@@ -1112,13 +1102,13 @@ static bool store_failed(twofa_rcode_t rc)
  *	reported done that was not.  Calls may run twice, so they must
  *	start from their inputs alone.
  */
-static void batch_run(conn_t *c, call_t *batch)
+static void batch_run(conn_t *c, twofa_call_t *batch)
 {
-	call_t	*call;
-	bool	writes = false;
+	twofa_call_t	*call;
+	bool		writes = false;
 
 	if (!batch->next || !sqlite3_get_autocommit(c->db)) goto one_by_one;	/* one call, or inside begin() */
-	for (call = batch; call; call = call->next) writes |= call->writes;
+	for (call = batch; call; call = call->next) writes |= ((sqlite_op_t *) call->op)->writes;
 	/*
 	 *	A batch with a write takes the write lock at once (a deferred
 	 *	transaction that later writes may fail with BUSY, unretried).
@@ -1140,73 +1130,37 @@ one_by_one:
 	for (call = batch; call; call = call->next) call_run(c, call);
 }
 
-/*
- *	Run the queued calls, own among them, as one batch; then hand the
- *	calls queued meanwhile to the first of their threads.  Called with
- *	queue_lock held; returns with it released.  The waiters are woken
- *	outside the lock, so that none of them wakes only to wait for it; a
- *	call is gone once posted, so its next pointer is read first.
- */
-static void combine(sqlite_store_t *store, call_t *own)
+/* The combiner's run_batch: the batch on the store's one connection. */
+static void store_run_batch(void *ctx, twofa_call_t *batch)
 {
-	call_t	*batch = store->queue, *call, *next, *lead;
-	conn_t	*c;
+	sqlite_store_t	*store = ctx;
+	twofa_call_t	*call;
+	conn_t		*c = conn_acquire(store);
 
-	store->combining = true;
-	store->queue = NULL;
-	store->queue_tail = &store->queue;
-	pthread_mutex_unlock(&store->queue_lock);
-
-	c = conn_acquire(store);
-	if (c) {
-		batch_run(c, batch);
-		conn_release(&c);
-	} else {
+	if (!c) {
 		for (call = batch; call; call = call->next) {
 			call->rc = TWOFA_ERR_STORE;
 			memcpy(call->errmsg, thread_errmsg, sizeof(call->errmsg));
 		}
+		return;
 	}
-	for (call = batch; call; call = next) {
-		next = call->next;
-		if (call != own) sem_post(&call->done);
-	}
-
-	pthread_mutex_lock(&store->queue_lock);
-	lead = store->queue;
-	if (lead) lead->lead = true;
-	else store->combining = false;
-	pthread_mutex_unlock(&store->queue_lock);
-	if (lead) sem_post(&lead->done);
+	batch_run(c, batch);
+	conn_release(&c);
 }
 
 /* A login-path call: run it, or have it run with others (see above). */
 static twofa_rcode_t store_call(sqlite_store_t *store, bool writes, twofa_rcode_t (*run)(conn_t *c, void *arg),
 				void *arg)
 {
-	call_t call = { .run = run, .arg = arg, .writes = writes };
+	sqlite_op_t	op = { .run = run, .arg = arg, .writes = writes };
+	twofa_call_t	call = { .op = &op };
 
 	/* Inside this thread's bulk transaction: its own, never batched with other threads' calls. */
 	if (txn_of_thread == store) {
 		thread_errmsg[0] = '\0';
 		return run(store->conn, arg);
 	}
-	sem_init(&call.done, 0, 0);
-	pthread_mutex_lock(&store->queue_lock);
-	*store->queue_tail = &call;
-	store->queue_tail = &call.next;
-	if (store->combining) {
-		pthread_mutex_unlock(&store->queue_lock);
-		while (sem_wait(&call.done) < 0) ;	/* EINTR */
-		if (call.lead) {			/* own call not run yet: it heads the queue */
-			pthread_mutex_lock(&store->queue_lock);
-			combine(store, &call);
-		}
-	} else {
-		combine(store, &call);
-	}
-	sem_destroy(&call.done);
-
+	twofa_combiner_call(&store->combiner, &call);
 	memcpy(thread_errmsg, call.errmsg, sizeof(thread_errmsg));
 	return call.rc;
 }

@@ -317,6 +317,151 @@ done:
 	talloc_free(ctx);
 }
 
+/*
+ *	The login path's calls combined into pipelines (store_pg.c,
+ *	login_call): sixteen threads, each its own user, read and consume at
+ *	once, so that batches form.  Every answer must reach its own call:
+ *	each read gives the thread's own user, each consume of a new step is
+ *	taken, each second consume of it refused, each login row written.
+ */
+#define PIPE_THREADS	16
+#define PIPE_ROUNDS	25
+
+typedef struct {
+	twofa_store_t	*store;
+	char const	*name;
+	int64_t		user_id, factor_id, first_step;
+	int		wrong;		//!< answers not the call's own
+	pthread_barrier_t *barrier;
+} pipe_arg_t;
+
+static void *pipe_thread(void *p)
+{
+	pipe_arg_t	*t = p;
+	int		i;
+
+	for (i = 0; i < PIPE_ROUNDS; i++) {
+		TALLOC_CTX		*ctx = talloc_new(NULL);
+		twofa_user_t		*u = NULL;
+		uint8_t			nonce[16];
+		twofa_login_t		login = { .at = time(NULL), .user = t->name, .nas = "127.0.0.1",
+						  .method = "totp", .result = "accept", .reason = "ok",
+						  .state_nonce = nonce, .state_nonce_len = sizeof(nonce),
+						  .state_expires = time(NULL) + 60 };
+
+		memset(nonce, 0, sizeof(nonce));
+		memcpy(nonce, &t->user_id, sizeof(t->user_id));
+		memcpy(nonce + 8, &i, sizeof(i));
+		pthread_barrier_wait(t->barrier);
+		if ((twofa_store_get_user(t->store, ctx, t->name, &u) != TWOFA_OK) || (u->id != t->user_id)) t->wrong++;
+		pthread_barrier_wait(t->barrier);
+		if (twofa_store_factor_consume_step(t->store, t->user_id, t->factor_id, t->first_step + i,
+						    time(NULL), &login) != TWOFA_OK) t->wrong++;
+		pthread_barrier_wait(t->barrier);
+		if (twofa_store_factor_consume_step(t->store, t->user_id, t->factor_id, t->first_step + i,
+						    time(NULL), NULL) != TWOFA_ERR_REPLAYED) t->wrong++;
+		talloc_free(ctx);
+	}
+	return NULL;
+}
+
+static void pipelined_calls_each_get_their_own_answer(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	pipe_arg_t		args[PIPE_THREADS];
+	pthread_t		th[PIPE_THREADS];
+	pthread_barrier_t	barrier;
+	twofa_login_t		*logins = NULL;
+	size_t			count = 0, rows = 0, j;
+	int			i, wrong = 0;
+
+	if (!store) goto done;
+	pthread_barrier_init(&barrier, NULL, PIPE_THREADS);
+	for (i = 0; i < PIPE_THREADS; i++) {
+		args[i] = (pipe_arg_t) { .store = store, .barrier = &barrier, .first_step = step_now() };
+		args[i].name = new_user(ctx, store, &args[i].user_id, &args[i].factor_id);
+	}
+	for (i = 0; i < PIPE_THREADS; i++) pthread_create(&th[i], NULL, pipe_thread, &args[i]);
+	for (i = 0; i < PIPE_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		wrong += args[i].wrong;
+	}
+	pthread_barrier_destroy(&barrier);
+	CHECK(wrong == 0);
+	for (i = 0; i < PIPE_THREADS; i++) {
+		CHECK(twofa_store_list_logins(store, ctx, args[i].name, 0, &logins, &count) == TWOFA_OK);
+		for (j = 0; j < count; j++) rows += strcmp(logins[j].result, "accept") == 0;
+	}
+	CHECK(rows == PIPE_THREADS * PIPE_ROUNDS);
+done:
+	talloc_free(ctx);
+}
+
+/*
+ *	A statement that fails in a pipeline rolls back the whole pipeline's
+ *	transaction; every call then runs again on its own.  A name that is
+ *	not UTF-8 makes the database refuse the read: the others' consumes,
+ *	batched with it, must each be taken once (a consume kept from the
+ *	failed pipeline would be refused as a replay when run again).
+ */
+/* One consume of the thread's step, at the barrier. */
+static void *consume_once_thread(void *p)
+{
+	pipe_arg_t *t = p;
+
+	pthread_barrier_wait(t->barrier);
+	if (twofa_store_factor_consume_step(t->store, t->user_id, t->factor_id, t->first_step, time(NULL),
+					    NULL) != TWOFA_OK) t->wrong++;
+	return NULL;
+}
+
+/* A read the database refuses (a name not UTF-8), at the barrier; counted in wrong when refused. */
+static void *bad_name_thread(void *p)
+{
+	pipe_arg_t	*t = p;
+	twofa_user_t	*u = NULL;
+	twofa_rcode_t	rc;
+
+	pthread_barrier_wait(t->barrier);
+	rc = twofa_store_get_user(t->store, NULL, "bad\xff\xfename", &u);
+	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) t->wrong++;
+	talloc_free(u);
+	return NULL;
+}
+
+static void failed_statement_in_a_pipeline_fails_only_its_own_call(void)
+{
+	TALLOC_CTX		*ctx = talloc_new(NULL);
+	twofa_store_t		*store = open_store(ctx);
+	pipe_arg_t		args[8];
+	pthread_t		th[8];
+	pthread_barrier_t	barrier;
+	int			i, round, wrong = 0, refused = 0;
+
+	if (!store) goto done;
+	for (i = 0; i < 8; i++) {
+		args[i] = (pipe_arg_t) { .store = store, .barrier = &barrier, .first_step = step_now() };
+		args[i].name = new_user(ctx, store, &args[i].user_id, &args[i].factor_id);
+	}
+	for (round = 0; round < 10; round++) {
+		pthread_barrier_init(&barrier, NULL, 8);
+		for (i = 0; i < 8; i++) {
+			args[i].first_step = step_now() + round;
+			pthread_create(&th[i], NULL, (i == 0) ? bad_name_thread : consume_once_thread, &args[i]);
+		}
+		for (i = 0; i < 8; i++) pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&barrier);
+		refused += args[0].wrong;
+		args[0].wrong = 0;
+	}
+	for (i = 1; i < 8; i++) wrong += args[i].wrong;
+	CHECK(wrong == 0);
+	CHECK(refused == 10);
+done:
+	talloc_free(ctx);
+}
+
 static int use_code(twofa_store_t *store, void *arg)
 {
 	race_t const	*r = arg;
@@ -917,6 +1062,8 @@ int main(void)
 	RUN(replaced_factor_is_not_consumed);
 	RUN(same_step_from_four_processes_exactly_one_wins);
 	RUN(same_step_from_eight_threads_exactly_one_wins);
+	RUN(pipelined_calls_each_get_their_own_answer);
+	RUN(failed_statement_in_a_pipeline_fails_only_its_own_call);
 	RUN(same_backup_code_from_four_processes_exactly_one_wins);
 	RUN(failures_lock_double_and_block_consumes);
 	RUN(racing_failures_are_all_counted);
