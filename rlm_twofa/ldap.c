@@ -45,6 +45,7 @@ typedef struct {
 	LDAP		*ld;			//!< NULL until connected, and after a failure
 	bool		busy;			//!< held by a thread
 	unsigned int	generation;		//!< the pool's generation when connected
+	pthread_cond_t	*freed;			//!< its pool's
 } conn_t;
 
 typedef enum {
@@ -57,12 +58,15 @@ typedef struct {
 	conn_t		*conns;
 	size_t		size;
 	unsigned int	generation;		//!< goes up when a connection is lost: older ones are replaced
+	/* One per pool: with one for both, a connection given back could
+	 * wake a waiter of the other pool and leave this pool's waiting,
+	 * a connection free, until some later release. */
+	pthread_cond_t	freed;			//!< one of its connections was given back
 } pool_t;
 
 struct twofa_ldap {
 	twofa_ldap_config_t const *config;
 	pthread_mutex_t	mutex;			//!< guards both pools' busy flags
-	pthread_cond_t	cond;			//!< a connection was released
 	pool_t		pools[2];
 	bool		dn_by_search;		//!< base_dn + filter rather than dn_template
 };
@@ -273,7 +277,7 @@ static int _ldap_free(twofa_ldap_t *ldap)
 			ldap->pools[k].conns[i].ld = NULL;
 		}
 	}
-	pthread_cond_destroy(&ldap->cond);
+	for (k = 0; k < 2; k++) pthread_cond_destroy(&ldap->pools[k].freed);
 	pthread_mutex_destroy(&ldap->mutex);
 	return 0;
 }
@@ -282,7 +286,7 @@ twofa_rcode_t twofa_ldap_open(TALLOC_CTX *ctx, twofa_ldap_config_t const *config
 {
 	twofa_ldap_t		*ldap;
 	pthread_condattr_t	attr;
-	size_t			k;
+	size_t			k, i;
 
 	*out = NULL;
 	ldap = talloc_zero(ctx, twofa_ldap_t);
@@ -301,7 +305,10 @@ twofa_rcode_t twofa_ldap_open(TALLOC_CTX *ctx, twofa_ldap_config_t const *config
 	pthread_mutex_init(&ldap->mutex, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);	/* a clock step neither shortens nor stretches a wait */
-	pthread_cond_init(&ldap->cond, &attr);
+	for (k = 0; k < 2; k++) {
+		pthread_cond_init(&ldap->pools[k].freed, &attr);
+		for (i = 0; i < ldap->pools[k].size; i++) ldap->pools[k].conns[i].freed = &ldap->pools[k].freed;
+	}
 	pthread_condattr_destroy(&attr);
 	talloc_set_destructor(ldap, _ldap_free);
 	*out = ldap;
@@ -349,7 +356,7 @@ static conn_t *pool_take(twofa_ldap_t *ldap, pool_t *pool)
 			if (!pool->conns[i].busy) found = &pool->conns[i];
 		}
 		if (found) break;
-		if (pthread_cond_timedwait(&ldap->cond, &ldap->mutex, &deadline) == ETIMEDOUT) break;
+		if (pthread_cond_timedwait(&pool->freed, &ldap->mutex, &deadline) == ETIMEDOUT) break;
 	}
 	if (found) found->busy = true;
 	pthread_mutex_unlock(&ldap->mutex);
@@ -370,7 +377,7 @@ static void pool_give(twofa_ldap_t *ldap, conn_t *conn)
 {
 	pthread_mutex_lock(&ldap->mutex);
 	conn->busy = false;
-	pthread_cond_signal(&ldap->cond);
+	pthread_cond_signal(conn->freed);
 	pthread_mutex_unlock(&ldap->mutex);
 }
 

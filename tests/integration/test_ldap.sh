@@ -99,6 +99,29 @@ setup() {
 	start_radiusd optional "$SEARCH_SECTION" || die "radiusd failed to start with password_source = ldap"
 }
 
+# --- more logins at once than connections ------------------------------------
+
+# Every login takes a search connection, then a bind connection.  With
+# one of each and many logins at once, each waits its turn for each pool
+# and none waits out the timeout (a connection given back wakes a login
+# waiting for one of its own pool).
+logins_outnumbering_the_pools_are_all_answered() {
+	local i requests=$DIR/burst.txt n=48 challenged busy
+	start_radiusd optional "$(printf '%s\n' "$SEARCH_SECTION" | sed -e "\#$CLOSED_URI#d" -e 's/pool_size = 2/pool_size = 1/')" ||
+		die "radiusd failed to start"
+	: > "$requests"
+	for i in $(seq 1 "$n"); do
+		printf 'User-Name = "alice"\nUser-Password = "alice-ldap-pw"\nMessage-Authenticator = 0x00\n\n' >> "$requests"
+	done
+	# stdout only: its lines and stderr's, buffered apart, would split each other.
+	challenged=$(radclient -p "$n" -r 1 -t 8 -f "$requests" -S "$RADIUS_SECRET_FILE" "127.0.0.1:$PORT" auth \
+		2>/dev/null | grep -c "^Received Access-Challenge")
+	busy=$(grep -c 'connection busy for' "$(LOG)")
+	tf_expect "every login challenged" "$challenged" "$n"
+	tf_expect "no login waited out a free connection" "$busy" "0"
+	start_radiusd optional "$SEARCH_SECTION" || die "radiusd failed to start again"
+}
+
 # --- the search way (the first server down throughout) -------------------
 
 ldap_password_then_totp_is_accepted() {
@@ -645,3 +668,4 @@ tf_run reply_precedence_user_group_rule
 tf_run reply_group_by_compare
 tf_run bad_reply_group_list_stops_radiusd
 tf_run admin_list_pages_past_the_size_limit
+tf_run logins_outnumbering_the_pools_are_all_answered
