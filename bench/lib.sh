@@ -306,3 +306,43 @@ start_server() {
 
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
+
+# cpu_ticks PID: user + system CPU time of a process so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# bench_slapd N: a slapd of the bench's own (tests/integration/slapd.sh: mdb,
+# uid indexed, no TLS, no log line per operation) holding the N users of
+# store-N under ou=people with the passwords the files module knows ("p" +
+# name, {SSHA}); users.l.csv lists them with their secrets (name,password,
+# secret).  Sets TWOFA_LDAP, the module's password_source and ldap { } lines
+# for it (pool_size: TWOFA_LDAP_POOL, default 32).  The caller stops slapd
+# (tf_slapd_stop).
+bench_slapd() {
+	local n=$1 s=$OUT/store-$1
+	make_store "$n"
+	awk -F, '{ print $1 ",p" $1 "," $3 }' "$s/users.csv" > "$s/users.l.csv"
+	chmod 600 "$s/users.l.csv"
+	source "$TOP/tests/integration/slapd.sh"
+	SLAPD_TLS=0 SLAPD_LOGLEVEL=0 tf_slapd_setup "$OUT/slapd"
+	/usr/bin/python3 - "$s/users.l.csv" "ou=people,$SLAPD_BASE" > "$OUT/slapd/bench.ldif" <<'PY'
+import base64, hashlib, os, sys
+for line in open(sys.argv[1]):
+    name, password, _ = line.rstrip("\n").split(",", 2)
+    salt = os.urandom(8)
+    ssha = base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()
+    print("dn: uid=%s,%s\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: Bench\n"
+          "userPassword: {SSHA}%s\n" % (name, sys.argv[2], name, name, ssha))
+PY
+	ldapadd -x -H "$SLAPD_URI" -D "$SLAPD_ADMIN_DN" -y "$SLAPD_DIR/admin-pw" -f "$OUT/slapd/bench.ldif" \
+		> "$OUT/slapd/bench-add.out" 2>&1 || die "loading the bench's users into slapd failed"
+	TWOFA_LDAP="	password_source = ldap
+	ldap {
+		server = \"$SLAPD_URI\"
+		start_tls = no
+		base_dn = \"ou=people,$SLAPD_BASE\"
+		filter = \"(uid={user})\"
+		bind_dn = \"$SLAPD_READER_DN\"
+		bind_password = \"$(cat "$SLAPD_READER_PW_FILE")\"
+		pool_size = ${TWOFA_LDAP_POOL:-32}
+	}"
+}
