@@ -895,6 +895,22 @@ static twofa_rcode_t conn_plain(conn_t *c, char const *sql)
 	return conn_exec_sql(c, sql, sql, c->store->timeout_ms, NULL);
 }
 
+/* Prepare the statement on c if it is not yet (before a pipeline, outside it). */
+static twofa_rcode_t stmt_prepare(conn_t *c, stmt_t which, char const *what)
+{
+	char		name[16];
+	PGresult	*r;
+	twofa_rcode_t	rc;
+
+	if (c->prepared[which]) return TWOFA_OK;
+	snprintf(name, sizeof(name), "twofa_%d", (int) which);
+	if (!PQsendPrepare(c->pg, name, statements[which], 0, NULL)) return conn_lost(c, what);
+	if ((rc = conn_wait(c, what, c->store->timeout_ms, &r)) != TWOFA_OK) return rc;
+	PQclear(r);
+	c->prepared[which] = true;
+	return TWOFA_OK;
+}
+
 /*
  *	Run a prepared statement (prepared on this connection the first time);
  *	*out (may be NULL) gets its rows, *changes (may be NULL) the rows it
@@ -907,14 +923,8 @@ static twofa_rcode_t stmt_run(conn_t *c, stmt_t which, params_t const *p, char c
 	PGresult	*r;
 	twofa_rcode_t	rc;
 
+	if ((rc = stmt_prepare(c, which, what)) != TWOFA_OK) return rc;
 	snprintf(name, sizeof(name), "twofa_%d", (int) which);
-	if (!c->prepared[which]) {
-		if (!PQsendPrepare(c->pg, name, statements[which], 0, NULL)) return conn_lost(c, what);
-		rc = conn_wait(c, what, c->store->timeout_ms, &r);
-		if (rc != TWOFA_OK) return rc;
-		PQclear(r);
-		c->prepared[which] = true;
-	}
 	if (!PQsendQueryPrepared(c->pg, name, p ? p->n : 0, p ? p->values : NULL, p ? p->lengths : NULL,
 				 p ? p->formats : NULL, 0)) return conn_lost(c, what);
 	rc = conn_wait(c, what, c->store->timeout_ms, &r);
@@ -1568,22 +1578,6 @@ static twofa_rcode_t pipeline_result(conn_t *c, int64_t deadline, bool to_end, P
 		else PQclear(r);
 		if (!to_end) return TWOFA_OK;
 	}
-}
-
-/* Prepare the statement on c if it is not yet (before a pipeline: outside it). */
-static twofa_rcode_t stmt_prepare(conn_t *c, stmt_t which, char const *what)
-{
-	char		name[16];
-	PGresult	*r;
-	twofa_rcode_t	rc;
-
-	if (c->prepared[which]) return TWOFA_OK;
-	snprintf(name, sizeof(name), "twofa_%d", (int) which);
-	if (!PQsendPrepare(c->pg, name, statements[which], 0, NULL)) return conn_lost(c, what);
-	if ((rc = conn_wait(c, what, c->store->timeout_ms, &r)) != TWOFA_OK) return rc;
-	PQclear(r);
-	c->prepared[which] = true;
-	return TWOFA_OK;
 }
 
 /*
