@@ -1499,27 +1499,38 @@ static twofa_rcode_t users_from_rows(PGresult const *r, TALLOC_CTX *ctx, twofa_u
 }
 
 /*
- *	The login path's two calls, a user's read (round one) and a TOTP
- *	step's consume (round two), are one statement each, and combined
- *	under load (combine.h): the leader sends every queued statement on
- *	one connection at once (libpq's pipeline mode) and reads the answers
- *	in order, so that several logins share one round trip, one wake-up
- *	of the server's backend and one commit.  Until the pipeline's sync
- *	the statements are one transaction: if any fails, none was kept,
- *	and each runs again on its own.  They are sent in the order of the
- *	factor rows they lock, so that two servers' batches never wait on
- *	each other in a cycle.  (bench/README.md: (g1) before and after.)
+ *	The login path's calls of one statement each (a user's read in
+ *	round one, a TOTP step's consume in round two; a failure or a
+ *	success counted, a State spent, a login's row) are combined under
+ *	load (combine.h): the leader sends every queued statement on one
+ *	connection at once (libpq's pipeline mode) and reads the answers in
+ *	order, so that several logins share one round trip, one wake-up of
+ *	the server's backend and one commit.  Until the pipeline's sync the
+ *	statements are one transaction: if any fails, none was kept, and
+ *	each runs again on its own.  They are sent in the order of the rows
+ *	they lock (users, then factors, each by id), so that two servers'
+ *	batches do not wait on each other in a cycle.  (bench/README.md:
+ *	(g1) before and after.)
  */
 static twofa_rcode_t prune_states(conn_t *c, time_t now);
 static twofa_rcode_t why_not_consumed(conn_t *c, int64_t user_id, int64_t factor_id);
+
+typedef enum {
+	LOCKS_NOTHING = 0,
+	LOCKS_USER,			//!< a users row (the counters)
+	LOCKS_FACTOR,			//!< a factors row (the TOTP high-water step)
+} lock_table_t;
 
 typedef struct pg_op pg_op_t;
 struct pg_op {
 	stmt_t		which;		//!< its one statement
 	char const	*what;
 	params_t	p;
-	int64_t		lock_order;	//!< the factor row it locks, 0: none
-	time_t		prune_at;	//!< a consume with a State: prune_states() first; 0: none
+	lock_table_t	lock_table;	//!< the row it locks: sent in (table, id) order
+	int64_t		lock_id;
+	/** Run first, outside any transaction (a prune of old rows), with prune_at; NULL: none. */
+	twofa_rcode_t	(*prune)(conn_t *c, time_t now);
+	time_t		prune_at;
 	/** The call's outcome from the statement's rows; may run more statements on c. */
 	twofa_rcode_t	(*result)(conn_t *c, pg_op_t *op, PGresult *r);
 	void		*arg;
@@ -1531,7 +1542,7 @@ static twofa_rcode_t op_run(conn_t *c, pg_op_t *op)
 	PGresult	*r;
 	twofa_rcode_t	rc;
 
-	if (op->prune_at && ((rc = prune_states(c, op->prune_at)) != TWOFA_OK)) return rc;
+	if (op->prune && ((rc = op->prune(c, op->prune_at)) != TWOFA_OK)) return rc;
 	if ((rc = stmt_run(c, op->which, &op->p, op->what, &r, NULL)) != TWOFA_OK) return rc;
 	rc = op->result(c, op, r);
 	PQclear(r);
@@ -1555,7 +1566,8 @@ static int by_lock_order(void const *a, void const *b)
 {
 	pg_op_t const *x = (*(twofa_call_t * const *) a)->op, *y = (*(twofa_call_t * const *) b)->op;
 
-	return (x->lock_order > y->lock_order) - (x->lock_order < y->lock_order);
+	if (x->lock_table != y->lock_table) return (x->lock_table > y->lock_table) ? 1 : -1;
+	return (x->lock_id > y->lock_id) - (x->lock_id < y->lock_id);
 }
 
 /*
@@ -1599,7 +1611,7 @@ static bool pipeline_run(conn_t *c, twofa_call_t **calls, size_t n, PGresult **r
 	for (i = 0; i < n; i++) {
 		op = calls[i]->op;
 		if (((rc = stmt_prepare(c, op->which, op->what)) != TWOFA_OK) ||
-		    (op->prune_at && ((rc = prune_states(c, op->prune_at)) != TWOFA_OK))) goto failed;
+		    (op->prune && ((rc = op->prune(c, op->prune_at)) != TWOFA_OK))) goto failed;
 	}
 	if (!PQenterPipelineMode(c->pg)) return false;
 	for (i = 0; i < n; i++) {
@@ -2045,12 +2057,13 @@ static twofa_rcode_t pg_factor_consume_step(twofa_store_t *handle, int64_t user_
 {
 	PG_STORE(handle);
 	consume_args_t	a = { .user_id = user_id, .factor_id = factor_id };
-	pg_op_t		op = { .which = STMT_CONSUME_STEP, .what = "consume step", .lock_order = factor_id,
-			       .result = consume_result, .arg = &a };
+	pg_op_t		op = { .which = STMT_CONSUME_STEP, .what = "consume step", .lock_table = LOCKS_FACTOR,
+			       .lock_id = factor_id, .result = consume_result, .arg = &a };
 	params_t	*p = &op.p;
 
 	if (login && login->state_nonce) {
 		if (!login->state_nonce_len || (login->state_nonce_len > 64)) return TWOFA_ERR_MALFORMED;
+		op.prune = prune_states;
 		op.prune_at = login->at;
 	}
 	p_int(p, user_id);
@@ -2072,25 +2085,28 @@ static twofa_rcode_t pg_factor_consume_step(twofa_store_t *handle, int64_t user_
 /*
  *	Counters: one UPDATE ... RETURNING each, or one UPDATE.
  */
+/* A counter's RETURNING: the lock's or the throttle's end; no row: the user was deleted meanwhile. */
+static twofa_rcode_t counted_result(conn_t *c, pg_op_t *op, PGresult *r)
+{
+	time_t *until = op->arg;
+
+	if (until) *until = (PQntuples(r) > 0) ? (time_t) col_int(r, 0, 0) : 0;
+	return TWOFA_OK;
+}
+
 static twofa_rcode_t count_failure(pg_store_t *store, stmt_t which, char const *what, int64_t user_id,
 				   unsigned int failures, unsigned int first_wait, unsigned int longest_wait,
 				   time_t *until)
 {
-	CONN_USE(c);
-	params_t	p = { 0 };
-	int64_t		value = 0;
-	twofa_rcode_t	rc;
+	pg_op_t op = { .which = which, .what = what, .lock_table = LOCKS_USER, .lock_id = user_id,
+		       .result = counted_result, .arg = until };
 
 	if (until) *until = 0;
-	CONN_OR_FAIL(c, store);
-	p_int(&p, user_id);
-	p_int(&p, failures);
-	p_int(&p, first_wait);
-	p_int(&p, longest_wait);
-	rc = stmt_int(c, which, &p, what, &value);
-	if (rc == TWOFA_ERR_NOT_FOUND) rc = TWOFA_OK;		/* deleted meanwhile: nothing to count */
-	if ((rc == TWOFA_OK) && until) *until = (time_t) value;
-	return rc;
+	p_int(&op.p, user_id);
+	p_int(&op.p, failures);
+	p_int(&op.p, first_wait);
+	p_int(&op.p, longest_wait);
+	return login_call(store, &op);
 }
 
 /* now: unused, the lock ends by the database's clock (see the file's head). */
@@ -2121,10 +2137,19 @@ static twofa_rcode_t run_by_id(pg_store_t *store, stmt_t which, char const *what
 	return stmt_run(c, which, &p, what, NULL, NULL);
 }
 
+static twofa_rcode_t no_rows_result(conn_t *c, pg_op_t *op, PGresult *r)
+{
+	return TWOFA_OK;
+}
+
 static twofa_rcode_t pg_record_success(twofa_store_t *handle, int64_t user_id)
 {
 	PG_STORE(handle);
-	return run_by_id(store, STMT_RECORD_SUCCESS, "record success", user_id);
+	pg_op_t op = { .which = STMT_RECORD_SUCCESS, .what = "record success", .lock_table = LOCKS_USER,
+		       .lock_id = user_id, .result = no_rows_result };
+
+	p_int(&op.p, user_id);
+	return login_call(store, &op);
 }
 
 static twofa_rcode_t pg_record_password_success(twofa_store_t *handle, int64_t user_id)
@@ -2181,10 +2206,11 @@ static twofa_rcode_t log_login_in(conn_t *c, twofa_login_t const *l)
 static twofa_rcode_t pg_log_login(twofa_store_t *handle, twofa_login_t const *login)
 {
 	PG_STORE(handle);
-	CONN_USE(c);
+	pg_op_t op = { .which = STMT_LOG_LOGIN, .what = "log login", .prune = prune_logins, .prune_at = login->at,
+		       .result = no_rows_result };
 
-	CONN_OR_FAIL(c, store);
-	return log_login_in(c, login);
+	p_login(&op.p, login);
+	return login_call(store, &op);
 }
 
 /* The rows of STMT_LIST_LOGINS (or the same columns) appended to *list under ctx. */
@@ -2473,18 +2499,22 @@ static twofa_rcode_t consume_call(conn_t *c, twofa_rcode_t (*fn)(conn_t *c, void
 	return transaction_run(c, fn, arg, true);
 }
 
+/* A nonce recorded (one row inserted), or there before: the State was answered already. */
+static twofa_rcode_t state_used_result(conn_t *c, pg_op_t *op, PGresult *r)
+{
+	return (atoi(PQcmdTuples(r)) == 1) ? TWOFA_OK : TWOFA_ERR_REPLAYED;
+}
+
 static twofa_rcode_t pg_state_use(twofa_store_t *handle, uint8_t const *nonce, size_t len, time_t expires,
 				  time_t now)
 {
 	PG_STORE(handle);
-	CONN_USE(c);
-	bool		fresh;
-	twofa_rcode_t	rc;
+	pg_op_t op = { .which = STMT_STATE_USE, .what = "use state", .prune = prune_states, .prune_at = now,
+		       .result = state_used_result };
 
-	CONN_OR_FAIL(c, store);
-	if ((rc = prune_states(c, now)) != TWOFA_OK) return rc;
-	if ((rc = state_insert(c, nonce, len, expires, &fresh)) != TWOFA_OK) return rc;
-	return fresh ? TWOFA_OK : TWOFA_ERR_REPLAYED;
+	p_int(&op.p, expires);
+	p_blob(&op.p, nonce, len);
+	return login_call(store, &op);
 }
 
 /*

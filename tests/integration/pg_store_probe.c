@@ -327,6 +327,9 @@ done:
 #define PIPE_THREADS	16
 #define PIPE_ROUNDS	25
 
+/* Failures counted, never a lock: every round's failure is one more. */
+static twofa_lockout_t const lenient = { .max_failures = 100, .lock_seconds = 60, .max_lock_seconds = 60 };
+
 typedef struct {
 	twofa_store_t	*store;
 	char const	*name;
@@ -343,6 +346,7 @@ static void *pipe_thread(void *p)
 	for (i = 0; i < PIPE_ROUNDS; i++) {
 		TALLOC_CTX		*ctx = talloc_new(NULL);
 		twofa_user_t		*u = NULL;
+		time_t			until = -1;
 		uint8_t			nonce[16];
 		twofa_login_t		login = { .at = time(NULL), .user = t->name, .nas = "127.0.0.1",
 						  .method = "totp", .result = "accept", .reason = "ok",
@@ -360,6 +364,21 @@ static void *pipe_thread(void *p)
 		pthread_barrier_wait(t->barrier);
 		if (twofa_store_factor_consume_step(t->store, t->user_id, t->factor_id, t->first_step + i,
 						    time(NULL), NULL) != TWOFA_ERR_REPLAYED) t->wrong++;
+		/* The rest of a login's calls: a failure counted, a State spent once, a reject's row. */
+		pthread_barrier_wait(t->barrier);
+		if ((twofa_store_record_failure(t->store, t->user_id, &lenient, time(NULL), &until) != TWOFA_OK) ||
+		    (until != 0)) t->wrong++;
+		nonce[15] = 1;
+		pthread_barrier_wait(t->barrier);
+		if (twofa_store_state_use(t->store, nonce, sizeof(nonce), time(NULL) + 60, time(NULL)) != TWOFA_OK) t->wrong++;
+		pthread_barrier_wait(t->barrier);
+		if (twofa_store_state_use(t->store, nonce, sizeof(nonce), time(NULL) + 60, time(NULL)) !=
+		    TWOFA_ERR_REPLAYED) t->wrong++;
+		login.result = "reject";
+		login.reason = "bad_code";
+		login.state_nonce = NULL;
+		pthread_barrier_wait(t->barrier);
+		if (twofa_store_log_login(t->store, &login) != TWOFA_OK) t->wrong++;
 		talloc_free(ctx);
 	}
 	return NULL;
@@ -373,8 +392,8 @@ static void pipelined_calls_each_get_their_own_answer(void)
 	pthread_t		th[PIPE_THREADS];
 	pthread_barrier_t	barrier;
 	twofa_login_t		*logins = NULL;
-	size_t			count = 0, rows = 0, j;
-	int			i, wrong = 0;
+	size_t			count = 0, rows = 0, rejects = 0, j;
+	int			i, wrong = 0, counted_wrong = 0;
 
 	if (!store) goto done;
 	pthread_barrier_init(&barrier, NULL, PIPE_THREADS);
@@ -390,10 +409,19 @@ static void pipelined_calls_each_get_their_own_answer(void)
 	pthread_barrier_destroy(&barrier);
 	CHECK(wrong == 0);
 	for (i = 0; i < PIPE_THREADS; i++) {
+		twofa_user_t *u = NULL;
+
 		CHECK(twofa_store_list_logins(store, ctx, args[i].name, 0, &logins, &count) == TWOFA_OK);
-		for (j = 0; j < count; j++) rows += strcmp(logins[j].result, "accept") == 0;
+		for (j = 0; j < count; j++) {
+			rows += strcmp(logins[j].result, "accept") == 0;
+			rejects += strcmp(logins[j].result, "reject") == 0;
+		}
+		CHECK(twofa_store_get_user(store, ctx, args[i].name, &u) == TWOFA_OK);
+		if (u && (u->fail_count != PIPE_ROUNDS)) counted_wrong++;
 	}
 	CHECK(rows == PIPE_THREADS * PIPE_ROUNDS);
+	CHECK(rejects == PIPE_THREADS * PIPE_ROUNDS);
+	CHECK(counted_wrong == 0);
 done:
 	talloc_free(ctx);
 }
@@ -401,32 +429,39 @@ done:
 /*
  *	A statement that fails in a pipeline rolls back the whole pipeline's
  *	transaction; every call then runs again on its own.  A name that is
- *	not UTF-8 makes the database refuse the read: the others' consumes,
- *	batched with it, must each be taken once (a consume kept from the
- *	failed pipeline would be refused as a replay when run again).
+ *	not UTF-8 makes the database refuse the read: the others' consumes
+ *	and failures, batched with it, must each be taken or counted once (a
+ *	consume kept from the failed pipeline would be refused as a replay
+ *	when run again, a failure kept would count twice).
  */
-/* One consume of the thread's step, at the barrier. */
+/* One consume of the thread's step, then one failure counted, each at the barrier. */
 static void *consume_once_thread(void *p)
 {
-	pipe_arg_t *t = p;
+	pipe_arg_t	*t = p;
+	time_t		until;
 
 	pthread_barrier_wait(t->barrier);
 	if (twofa_store_factor_consume_step(t->store, t->user_id, t->factor_id, t->first_step, time(NULL),
 					    NULL) != TWOFA_OK) t->wrong++;
+	pthread_barrier_wait(t->barrier);
+	if (twofa_store_record_failure(t->store, t->user_id, &lenient, time(NULL), &until) != TWOFA_OK) t->wrong++;
 	return NULL;
 }
 
-/* A read the database refuses (a name not UTF-8), at the barrier; counted in wrong when refused. */
+/* Reads the database refuses (a name not UTF-8), at each barrier; counted in wrong when refused. */
 static void *bad_name_thread(void *p)
 {
 	pipe_arg_t	*t = p;
 	twofa_user_t	*u = NULL;
 	twofa_rcode_t	rc;
+	int		i;
 
-	pthread_barrier_wait(t->barrier);
-	rc = twofa_store_get_user(t->store, NULL, "bad\xff\xfename", &u);
-	if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) t->wrong++;
-	talloc_free(u);
+	for (i = 0; i < 2; i++) {
+		pthread_barrier_wait(t->barrier);
+		rc = twofa_store_get_user(t->store, NULL, "bad\xff\xfename", &u);
+		if ((rc != TWOFA_OK) && (rc != TWOFA_ERR_NOT_FOUND)) t->wrong++;
+		TALLOC_FREE(u);
+	}
 	return NULL;
 }
 
@@ -455,9 +490,16 @@ static void failed_statement_in_a_pipeline_fails_only_its_own_call(void)
 		refused += args[0].wrong;
 		args[0].wrong = 0;
 	}
-	for (i = 1; i < 8; i++) wrong += args[i].wrong;
+	for (i = 1; i < 8; i++) {
+		twofa_user_t *u = NULL;
+
+		wrong += args[i].wrong;
+		/* Counted once a round: a failure kept from an aborted pipeline would count twice. */
+		CHECK(twofa_store_get_user(store, ctx, args[i].name, &u) == TWOFA_OK);
+		CHECK(u && (u->fail_count == 10));
+	}
 	CHECK(wrong == 0);
-	CHECK(refused == 10);
+	CHECK(refused == 20);
 done:
 	talloc_free(ctx);
 }
