@@ -10,8 +10,9 @@
  *		Several radiusd and twofa-admin share one database.  Each
  *		process keeps a pool of at most pool_size connections; a call
  *		takes one for itself, never across a login or network I/O of
- *		its own, and gives it back.  The login path's two calls (a
- *		user's read, a TOTP consume) are batched under load: one
+ *		its own, and gives it back.  The login path's calls of one
+ *		statement each (a user's read, a TOTP consume, the counters,
+ *		a State spent, a login's row) are batched under load: one
  *		connection, one pipeline, one round trip (login_call).
  *		Statements are prepared on a
  *		connection the first time it runs them.  Every call waits at
