@@ -1543,7 +1543,9 @@ static twofa_rcode_t op_run(conn_t *c, pg_op_t *op)
 	PGresult	*r;
 	twofa_rcode_t	rc;
 
-	if (op->prune && ((rc = op->prune(c, op->prune_at)) != TWOFA_OK)) return rc;
+	/* A failed prune inside a transaction (a bulk one's) would abort it: only outside one. */
+	if (op->prune && (PQtransactionStatus(c->pg) == PQTRANS_IDLE) &&
+	    ((rc = op->prune(c, op->prune_at)) != TWOFA_OK)) return rc;
 	if ((rc = stmt_run(c, op->which, &op->p, op->what, &r, NULL)) != TWOFA_OK) return rc;
 	rc = op->result(c, op, r);
 	PQclear(r);
