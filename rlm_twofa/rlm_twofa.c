@@ -67,6 +67,15 @@ rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *request, twof
 		return RLM_MODULE_OK;
 	}
 
+	/*
+	 *	A factor held that this server cannot use (an SMS number and no
+	 *	sms { } here) is still a factor: not "none on file", which would
+	 *	let the password alone in, or enrol another for whoever has it.
+	 */
+	if (!method && (method = twofa_method_pick(user, TWOFA_METHODS_ALL, 0))) {
+		RERROR("User \"%s\": holds a %s factor this server cannot use, and no other", user->name, method->name);
+		return reject(inst, request, "send", TWOFA_ERR_UNAVAILABLE);
+	}
 	if (!method && inst->sms_ask_number && inst->delivery.sms) return ask_number(inst, request, user);
 	if (!method && inst->enrol_at_login) return offer_enrolment(inst, request, user);
 	if (!method) {

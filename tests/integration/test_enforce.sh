@@ -16,6 +16,7 @@ retry() { printf 'Wrong code. Enter the 6-digit code from your authenticator app
 
 declare -A SECRET
 USERS_CSV="nora,$PW,"$'\n'	# no second factor
+USERS_CSV+="sam,$PW,"$'\n'	# an SMS factor only (set below); this server has no sms { }
 for u in tom rita lena; do
 	SECRET[$u]=$(tf_secret)
 	USERS_CSV+="$u,$PW,${SECRET[$u]}"$'\n'
@@ -78,6 +79,16 @@ optional_user_with_factor_is_still_challenged() {
 	tf_round2 tom "$(tf_code "${SECRET[tom]}")" "$R_STATE"
 	tf_expect "with the code" "$R_CODE" "Access-Accept"
 	tf_expect "no reminder for a user with a factor" "$R_MSG" ""
+}
+
+# A confirmed factor this server cannot use (an SMS number, and no sms { }
+# here: another server's config, or a gateway taken out) is a factor all
+# the same: not "no second factor on file", so not the password alone.
+optional_user_whose_factor_this_server_cannot_use_is_rejected() {
+	tf_admin user set sam --phone +441234567890 >/dev/null || tf_expect "phone set" no yes
+	tf_round1 sam "$PW"
+	tf_expect_reject "password alone"
+	tf_expect "says why" "$(logged 'sam.*holds .*sms.* this server cannot')" yes
 }
 
 # attempts = 3: the first prompt, then "2 left", then "1 left", then a reject.
@@ -244,6 +255,7 @@ tf_server_setup enforce "enforce = optional
 trap tf_server_stop EXIT
 tf_run optional_user_without_factor_gets_accept_with_reminder
 tf_run optional_user_with_factor_is_still_challenged
+tf_run optional_user_whose_factor_this_server_cannot_use_is_rejected
 tf_run wrong_code_is_rechallenged_with_the_retry_message
 tf_run twofa_login_shows_a_different_second_prompt
 tf_run no_deprecation_warning_without_require

@@ -19,6 +19,7 @@ ENROL_RE='^Set up your authenticator app: add a time-based account with the key 
 
 USERS_CSV=
 for u in ann ben cat dan eve; do USERS_CSV+="$u,$PW,"$'\n'; done	# no second factor
+USERS_CSV+="sam,$PW,"$'\n'	# an SMS factor only (set below); this server has no sms { }
 TOM_SECRET=$(tf_secret)
 USERS_CSV+="tom,$PW,$TOM_SECRET"$'\n'
 
@@ -108,6 +109,16 @@ a_user_with_a_factor_is_challenged_as_before() {
 	tf_expect_reject "wrong password: no secret"
 }
 
+# A confirmed factor this server cannot use (an SMS number, no sms { } here)
+# is no reason to enrol another: whoever has the password would hold it.
+a_user_whose_factor_this_server_cannot_use_is_not_offered_a_secret() {
+	tf_admin user set sam --phone +441234567890 >/dev/null || tf_expect "phone set" no yes
+	tf_round1 sam "$PW"
+	tf_expect "no secret offered" "$(is_enrol_message "$R_MSG")" no
+	tf_expect_reject "password alone"
+	tf_expect "nothing enrolled" "$(totp_state sam)" none
+}
+
 secret_is_never_logged() {
 	local s grouped found=no
 	tf_expect "secrets collected" "$([ "${#SHOWN[@]}" -ge 5 ] && echo yes)" yes
@@ -159,6 +170,7 @@ tf_run wrong_code_asks_again_without_the_secret
 tf_run no_confirmation_stores_nothing
 tf_run twofa_login_shows_the_secret
 tf_run a_user_with_a_factor_is_challenged_as_before
+tf_run a_user_whose_factor_this_server_cannot_use_is_not_offered_a_secret
 tf_run secret_is_never_logged
 tf_run enrol_at_login_no_rejects_as_before
 tf_run message_that_cannot_hold_the_secret_refuses_to_start
