@@ -64,11 +64,11 @@ static unsealed_t *state_unsealed(rlm_twofa_t const *inst, REQUEST *request)
 /*
  *	Round two's sealed State is good for one answer: a consume records it
  *	in its own write (verify_answer); any other way on (a new challenge
- *	after a wrong code, a switch of method) records it here first, and
- *	goes no further if it was answered before.  False: answered before,
- *	or the store could not record it.
+ *	after a wrong code, a switch of method, the reject of a last wrong
+ *	code) records it here first, and goes no further if it was answered
+ *	before.  False: answered before, or the store could not record it.
  */
-static bool state_spend(rlm_twofa_t const *inst, REQUEST *request)
+bool state_spend(rlm_twofa_t const *inst, REQUEST *request)
 {
 	unsealed_t	*u = request_data_reference(request, (void *) inst->decision_key, UNSEALED_STATE);
 	twofa_rcode_t	rc;

@@ -298,6 +298,7 @@ bool is_locked(twofa_user_t const *user, time_t now);
  */
 bool answers_our_challenge(rlm_twofa_t const *inst, REQUEST *request);
 bool pending_load(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending);
+bool state_spend(rlm_twofa_t const *inst, REQUEST *request);
 rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pending,
 		char const *message);
 twofa_method_ctx_t method_ctx(rlm_twofa_t const *inst);

@@ -232,6 +232,8 @@ static rlm_rcode_t wrong_answer(rlm_twofa_t const *inst, REQUEST *request, twofa
 		log_store_error(inst, request, "record failure", rc);
 		return reject(inst, request, method->name, rc);
 	}
+	/* No new challenge to spend the State: spent here, or the login's last State would take another answer. */
+	if (locked_until || (pending->attempts_left <= 1)) (void) state_spend(inst, request);
 
 	if (locked_until) {
 		RWDEBUG("User \"%s\": too many failed codes, locked for %ld seconds", pending->name,

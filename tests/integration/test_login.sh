@@ -65,6 +65,23 @@ three_wrong_codes_reject() {
 	tf_expect_reject "third wrong code"
 }
 
+# The State of the last attempt is good for one answer too: the reject
+# that ends the login spends it, so the same State with the right code
+# (or another guess) is refused, not counted as a new attempt.
+last_state_is_dead_after_the_attempts_run_out() {
+	local last
+	tf_round1 judy "$PW"
+	tf_round2 judy 000000 "$R_STATE"
+	tf_round2 judy 000000 "$R_STATE"
+	tf_expect "last attempt" "$R_CODE" "Access-Challenge"
+	last=$R_STATE
+	tf_round2 judy 000000 "$last"
+	tf_expect_reject "third wrong code"
+	tf_wait_fresh_step
+	tf_round2 judy "$(tf_code "${SECRET[judy]}")" "$last"
+	tf_expect_reject "the last State again, with the right code"
+}
+
 same_code_twice_is_refused_the_second_time() {
 	local code
 	tf_wait_fresh_step
@@ -318,6 +335,7 @@ tf_run right_password_then_right_code_is_accepted
 tf_run wrong_password_is_rejected_in_round_one
 tf_run unknown_user_is_rejected_with_the_same_message
 tf_run three_wrong_codes_reject
+tf_run last_state_is_dead_after_the_attempts_run_out
 tf_run same_code_twice_is_refused_the_second_time
 tf_run same_code_in_ten_parallel_rounds_is_accepted_once
 tf_run code_two_steps_old_is_refused
