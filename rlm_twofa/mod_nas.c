@@ -8,6 +8,20 @@ RCSID("$Id$")
 #include "module.h"
 
 /*
+ *	An attribute of the packet the NAS sent.  In an EAP tunnel (TTLS,
+ *	PEAP) the inner request's attributes are the client's tunnelled
+ *	ones, which the client writes as it likes (a Calling-Station-Id of
+ *	a trusted network, another device's MAC): where a login comes from
+ *	is read from the outermost request, whose packet the client's
+ *	secret vouches for.
+ */
+VALUE_PAIR *nas_pair(REQUEST *request, unsigned int attr)
+{
+	while (request->parent) request = request->parent;
+	return fr_pair_find_by_num(request->packet->vps, attr, 0, TAG_ANY);
+}
+
+/*
  *	policy_file: what the request says of where it comes from.  The NAS
  *	by the packet's source address and the client's shortname (both
  *	vouched for by the client's secret), and by NAS-IP-Address and
@@ -26,21 +40,21 @@ static twofa_netpolicy_rule_t const *nas_rule(rlm_twofa_t const *inst, REQUEST *
 	if (src.af == 4) memcpy(src.addr, &a->ipaddr.ip4addr, 4);
 	if (src.af == 6) memcpy(src.addr, &a->ipaddr.ip6addr, 16);
 	if (request->client) q.shortname = request->client->shortname;
-	if ((vp = fr_pair_find_by_num(request->packet->vps, PW_NAS_IP_ADDRESS, 0, TAG_ANY))) {
+	if ((vp = nas_pair(request, PW_NAS_IP_ADDRESS))) {
 		ip4.af = 4;
 		memcpy(ip4.addr, &vp->vp_ipaddr, 4);
 		q.nas_ip4 = &ip4;
 	}
-	if ((vp = fr_pair_find_by_num(request->packet->vps, PW_NAS_IPV6_ADDRESS, 0, TAG_ANY))) {
+	if ((vp = nas_pair(request, PW_NAS_IPV6_ADDRESS))) {
 		ip6.af = 6;
 		memcpy(ip6.addr, &vp->vp_ipv6addr, 16);
 		q.nas_ip6 = &ip6;
 	}
-	vp = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
+	vp = nas_pair(request, PW_CALLING_STATION_ID);
 	if (vp && (vp->da->type == PW_TYPE_STRING) && (strlen(vp->vp_strvalue) == vp->vp_length) &&
 	    twofa_ip_parse(vp->vp_strvalue, &from)) {
 		q.from = &from;
-	} else if ((vp = fr_pair_find_by_num(request->packet->vps, PW_FRAMED_IP_ADDRESS, 0, TAG_ANY))) {
+	} else if ((vp = nas_pair(request, PW_FRAMED_IP_ADDRESS))) {
 		from.af = 4;
 		memcpy(from.addr, &vp->vp_ipaddr, 4);
 		q.from = &from;
@@ -142,7 +156,7 @@ static bool device_hash(rlm_twofa_t const *inst, REQUEST *request, twofa_netpoli
 	char		name[TWOFA_DEVICE_NAME_MAX + 1];
 
 	if (!inst->remember_days || (rule && (rule->remember == TWOFA_NETPOLICY_NO))) return false;
-	csi = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
+	csi = nas_pair(request, PW_CALLING_STATION_ID);
 	if (!csi || (csi->da->type != PW_TYPE_STRING)) return false;
 	if (!twofa_device_normalise(csi->vp_strvalue, csi->vp_length, name)) return false;
 	return twofa_device_hash(inst->device_key, user_id, name, hash) == TWOFA_OK;

@@ -124,7 +124,7 @@ static char const *login_method(char const *stage)
 void login_record(rlm_twofa_t const *inst, REQUEST *request, login_record_t *l, char const *method,
 			 char const *result, char const *reason)
 {
-	VALUE_PAIR *csi = fr_pair_find_by_num(request->packet->vps, PW_CALLING_STATION_ID, 0, TAG_ANY);
+	VALUE_PAIR *csi = nas_pair(request, PW_CALLING_STATION_ID);
 
 	l->row = (twofa_login_t) { .at = time(NULL), .user = user_name(inst, request), .nas = l->nas,
 				   .method = method, .result = result, .reason = reason };

@@ -312,6 +312,8 @@ rlm_rcode_t offer_enrolment(rlm_twofa_t const *inst, REQUEST *request, twofa_use
 /*
  *	mod_nas.c
  */
+/** An attribute of the packet the NAS sent: the outermost request's, in an EAP tunnel. */
+VALUE_PAIR *nas_pair(REQUEST *request, unsigned int attr);
 /** A reply attribute this module may add to an Accept (not State, EAP-Message, ...). */
 bool reply_attribute_allowed(DICT_ATTR const *da);
 void append_split_authorize(rlm_twofa_t const *inst, REQUEST *request);

@@ -165,7 +165,8 @@ server outer-tls {
 	}
 }
 OUTER
-	printf 'certs nas=tls-nas-2 action=require eap_tls=skip\n' > "$raddb/mods-config/twofa/policy"
+	printf 'certs nas=tls-nas-2 action=require eap_tls=skip\ntrusted nas=* from=192.0.2.0/24 action=skip\n' \
+		> "$raddb/mods-config/twofa/policy"
 	( cd "$DIR/certs" &&
 	  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=erin" \
 		-keyout client.key -out client.csr 2>/dev/null &&
@@ -174,9 +175,14 @@ OUTER
 		-extfile client.ext -out client.pem 2>/dev/null ) || die "could not make the client certificate"
 	# The shipped snippet, its lines uncommented.
 	sed -e '/^##/d' -e 's/^#//' "$TOP/raddb/sites-available/twofa-inner-tunnel" > "$raddb/sites-enabled/twofa-inner-tunnel"
+	# mallory's supplicant tunnels a Calling-Station-Id of the trusted network: the
+	# inner request then holds it as the client wrote it, as this update does.
+	sed -i '0,/authorize {/s//authorize {\n\t\tif (User-Name == "mallory") {\n\t\t\tupdate request {\n\t\t\t\tCalling-Station-Id := "192.0.2.7"\n\t\t\t}\n\t\t}/' \
+		"$raddb/sites-enabled/twofa-inner-tunnel"
+	grep -q '192.0.2.7' "$raddb/sites-enabled/twofa-inner-tunnel" || die "could not edit the inner tunnel"
 }
 
-# eapol USER PASSWORD: EAP-TTLS/PAP; sets E_RC and E_OUT.
+# eapol USER PASSWORD [EAPOL_TEST_OPTION...]: EAP-TTLS/PAP; sets E_RC and E_OUT.
 eapol() {
 	( umask 077; cat > "$DIR/eapol.conf" <<CONF
 network={
@@ -191,7 +197,7 @@ network={
 CONF
 	)
 	# eapol_test takes the RADIUS secret only as -s: a random one made for this run.
-	E_OUT=$(eapol_test -c "$DIR/eapol.conf" -a 127.0.0.1 -p "$EAP_PORT" -s "$EAP_SECRET" -t 10 -r 0 2>&1)
+	E_OUT=$(eapol_test -c "$DIR/eapol.conf" -a 127.0.0.1 -p "$EAP_PORT" -s "$EAP_SECRET" -t 10 -r 0 "${@:3}" 2>&1)
 	E_RC=$?
 }
 
@@ -211,11 +217,31 @@ eapol_test_ttls_pap_with_the_code_appended() {
 	tf_next_code dave
 	eapol dave "wrong-$PW$CODE"
 	tf_expect "a wrong password" "$(eapol_failed)" "Access-Reject FAILURE"
+	# The supplicant's MAC (the NAS's Calling-Station-Id) was remembered by the first login.
+	eapol dave "$PW"
+	tf_expect "a remembered device: the password is enough" "$(printf '%s\n' "$E_OUT" | tail -n 1)" "SUCCESS"
+	tf_admin devices dave --all >/dev/null
 	eapol dave "$PW"
 	# The challenge reaches the supplicant inside the tunnel, which cannot answer it.
 	tf_expect "no code: the challenge's text in the tunnel" \
 		"$(printf '%s\n' "$E_OUT" | grep -c 'EAP-TTLS: AVP - Reply-Message')" 1
 	tf_expect "and the supplicant gives up" "$(printf '%s\n' "$E_OUT" | tail -n 1)" "FAILURE"
+}
+
+# The policy's "trusted" rule skips the second factor for users from 192.0.2.0/24.
+calling_station_id_tunnelled_by_the_client_matches_no_rule() {
+	eapol mallory "$PW"
+	tf_expect "the password alone, a trusted address only in the tunnel" "$(printf '%s\n' "$E_OUT" | tail -n 1)" "FAILURE"
+	tf_expect "no Access-Accept" "$(printf '%s\n' "$E_OUT" | grep -c 'Access-Accept')" 0
+}
+
+calling_station_id_of_the_nas_matches_a_rule_in_the_tunnel() {
+	# The NAS's own Calling-Station-Id (eapol_test sends it in the outer packet).
+	eapol dave "$PW" -N31:s:192.0.2.8
+	tf_expect "a user on the trusted network: the password is enough" "$(printf '%s\n' "$E_OUT" | tail -n 1)" "SUCCESS"
+	tf_expect "logged with the NAS's Calling-Station-Id" \
+		"$(tf_admin log --json | python3 -c 'import json, sys; r = json.load(sys.stdin)[-1]; print(r["user"], r["result"], r.get("calling_station_id"))')" \
+		"dave accept 192.0.2.8"
 }
 
 # eapol_tls NAS: EAP-TLS as erin from NAS (127.0.0.1 or 127.0.0.2); sets E_RC and E_OUT.
@@ -248,7 +274,7 @@ eap_tls_certificate_skips_the_second_factor_where_a_rule_says_so() {
 	tf_expect "no Access-Accept" "$(printf '%s\n' "$E_OUT" | grep -c 'Access-Accept')" 0
 }
 
-USERS_CSV+="erin,$PW,$(tf_secret)"$'\n'
+USERS_CSV+="erin,$PW,$(tf_secret)"$'\n'"mallory,$PW,$(tf_secret)"$'\n'
 tf_server_setup clients "	append = yes"
 tf_server_stop
 # pam_radius_auth and pyrad 2.1 send no Message-Authenticator.
@@ -264,3 +290,5 @@ tf_run pam_radius_shows_the_retry_text_after_a_wrong_code
 tf_run pyrad_does_a_challenge_login
 tf_run eapol_test_ttls_pap_with_the_code_appended
 tf_run eap_tls_certificate_skips_the_second_factor_where_a_rule_says_so
+tf_run calling_station_id_tunnelled_by_the_client_matches_no_rule
+tf_run calling_station_id_of_the_nas_matches_a_rule_in_the_tunnel
