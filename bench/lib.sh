@@ -323,7 +323,7 @@ bench_slapd() {
 	awk -F, '{ print $1 ",p" $1 "," $3 }' "$s/users.csv" > "$s/users.l.csv"
 	chmod 600 "$s/users.l.csv"
 	source "$TOP/tests/integration/slapd.sh"
-	SLAPD_TLS=0 SLAPD_LOGLEVEL=0 tf_slapd_setup "$OUT/slapd"
+	SLAPD_TLS=0 SLAPD_LOGLEVEL=0 SLAPD_PPOLICY=0 tf_slapd_setup "$OUT/slapd"
 	/usr/bin/python3 - "$s/users.l.csv" "ou=people,$SLAPD_BASE" > "$OUT/slapd/bench.ldif" <<'PY'
 import base64, hashlib, os, sys
 for line in open(sys.argv[1]):

@@ -195,6 +195,41 @@ char const *twofa_ldap_ad_reason(char const *diagnostic)
 }
 
 /*
+ *	OpenLDAP's password policy (the ppolicy overlay, draft-behera-ldap-
+ *	password-policy): the user's bind asks for it with a request control,
+ *	and the response control on the bind's result says why a bind was
+ *	refused (locked, expired), that a bind that succeeded may only change
+ *	the password (reset by an administrator, pwdMustChange), or how soon
+ *	the password expires.  The request control is not critical: a
+ *	directory without the overlay (Active Directory too) ignores it and
+ *	answers no control, and nothing changes.
+ */
+typedef struct {
+	int	error;			//!< the draft's error (LDAPPasswordPolicyError), PP_noError: none
+	int	expire;			//!< seconds before the password expires, -1: not said
+	int	grace;			//!< grace logins left (the password has expired), -1: not said
+} ppolicy_t;
+
+/* A switch over the enum, not a table: -Wswitch names a value left out. */
+char const *twofa_ldap_ppolicy_reason(int error)
+{
+	switch ((LDAPPasswordPolicyError) error) {
+	case PP_passwordExpired:		return "password expired";
+	case PP_accountLocked:			return "account locked";
+	case PP_changeAfterReset:		return "password must be changed after reset";
+	case PP_passwordModNotAllowed:		return "password change not allowed";
+	case PP_mustSupplyOldPassword:		return "old password must be supplied";
+	case PP_insufficientPasswordQuality:	return "insufficient password quality";
+	case PP_passwordTooShort:		return "password too short";
+	case PP_passwordTooYoung:		return "password too young";
+	case PP_passwordInHistory:		return "password in history";
+	case PP_passwordTooLong:		return "password too long";
+	case PP_noError:			return NULL;
+	}
+	return NULL;
+}
+
+/*
  *	Config.
  */
 static bool set(char const *s)
@@ -409,20 +444,48 @@ static int wait_result(LDAP *ld, int msgid, unsigned int timeout_ms, LDAPMessage
 	return LDAP_SUCCESS;
 }
 
-/** A simple bind, within timeout_ms.  *diagnostic (may be NULL) gets the server's message. */
+/** The password policy response among a bind result's controls, into *policy
+ *  (left as "nothing said" without one).  A control that does not decode: an error. */
+static int read_policy(LDAP *ld, LDAPControl **ctrls, ppolicy_t *policy)
+{
+	LDAPControl		*ctrl = ldap_control_find(LDAP_CONTROL_PASSWORDPOLICYRESPONSE, ctrls, NULL);
+	ber_int_t		expire = -1, grace = -1;
+	LDAPPasswordPolicyError	error = PP_noError;
+
+	if (!ctrl) return LDAP_SUCCESS;
+	if (ldap_parse_passwordpolicy_control(ld, ctrl, &expire, &grace, &error) != LDAP_SUCCESS) {
+		return LDAP_DECODING_ERROR;
+	}
+	*policy = (ppolicy_t) { .error = error, .expire = expire, .grace = grace };
+	return LDAP_SUCCESS;
+}
+
+/** A simple bind, within timeout_ms.  *diagnostic (may be NULL) gets the server's message.
+ *  With policy (may be NULL: the service account's bind) the bind carries the password
+ *  policy request control, and *policy gets the answer. */
 static int simple_bind(LDAP *ld, char const *dn, char const *password, size_t len, unsigned int timeout_ms,
-		       char **diagnostic)
+		       char **diagnostic, ppolicy_t *policy)
 {
 	struct berval	cred = { .bv_val = (char *) password, .bv_len = len };
+	LDAPControl	*ask = NULL, *ctrls[2] = { NULL, NULL }, **returned = NULL;
 	LDAPMessage	*res;
 	int		msgid, rc, result = LDAP_OTHER;
 
 	if (diagnostic) *diagnostic = NULL;
-	rc = ldap_sasl_bind(ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, &msgid);
+	if (policy) {
+		*policy = (ppolicy_t) { .error = PP_noError, .expire = -1, .grace = -1 };
+		rc = ldap_create_passwordpolicy_control(ld, &ask);
+		if (rc != LDAP_SUCCESS) return rc;	/* not asking could let a reset password through */
+		ctrls[0] = ask;
+	}
+	rc = ldap_sasl_bind(ld, dn, LDAP_SASL_SIMPLE, &cred, policy ? ctrls : NULL, NULL, &msgid);
+	ldap_control_free(ask);
 	if (rc != LDAP_SUCCESS) return rc;
 	rc = wait_result(ld, msgid, timeout_ms, &res);
 	if (rc != LDAP_SUCCESS) return rc;
-	rc = ldap_parse_result(ld, res, &result, NULL, diagnostic, NULL, NULL, 1);
+	rc = ldap_parse_result(ld, res, &result, NULL, diagnostic, NULL, policy ? &returned : NULL, 1);
+	if ((rc == LDAP_SUCCESS) && policy) rc = read_policy(ld, returned, policy);
+	ldap_controls_free(returned);
 	return (rc == LDAP_SUCCESS) ? result : rc;
 }
 
@@ -493,7 +556,7 @@ static int connect_one(twofa_ldap_t *ldap, pool_kind_t kind, char const *uri, LD
 
 	if ((kind == POOL_SEARCH) && set(config->bind_dn)) {
 		rc = simple_bind(ld, config->bind_dn, config->bind_password, strlen(config->bind_password),
-				 config->timeout_ms, NULL);
+				 config->timeout_ms, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
 			say(lg, TWOFA_LDAP_LOG_ERROR, "LDAP server %s: bind as the service account %s failed: %s",
 			    uri, config->bind_dn, ldap_err2string(rc));
@@ -791,6 +854,64 @@ static twofa_rcode_t find_user(twofa_ldap_t *ldap, char const *name, twofa_ldap_
 	return ret;
 }
 
+/** A successful bind's news from the password policy: grace logins, the password's days. */
+static void policy_notice(ppolicy_t const *policy, char const *dn, logger_t const *lg)
+{
+	if (policy->grace >= 0) {
+		say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: bind as %s accepted: the password has expired, "
+		    "%d grace login%s left (password policy)", dn, policy->grace, (policy->grace == 1) ? "" : "s");
+	}
+	if (policy->expire >= 2 * 86400) {
+		say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: bind as %s accepted: password expires in %d days (password policy)",
+		    dn, policy->expire / 86400);
+	} else if (policy->expire >= 0) {
+		say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: bind as %s accepted: password expires in %d seconds (password policy)",
+		    dn, policy->expire);
+	}
+}
+
+/*
+ *	What the user's bind says, with what the password policy added to it:
+ *	TWOFA_OK only for a bind that succeeded with no policy error.  Every
+ *	refusal is TWOFA_ERR_BAD_PASSWORD, as a wrong password is, so that
+ *	the client is told nothing more; the log names the reason.
+ */
+static twofa_rcode_t bind_verdict(int rc, char const *diagnostic, ppolicy_t const *policy, char const *dn,
+				  logger_t const *lg)
+{
+	char const *reason = twofa_ldap_ppolicy_reason(policy->error);
+
+	switch (rc) {
+	case LDAP_SUCCESS:
+		/* changeAfterReset: the directory lets this session do nothing but change the password.
+		 * Any other error on a bind that succeeded is as unexpected: refused too (fail closed). */
+		if (policy->error != PP_noError) {
+			say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: bind as %s refused: password policy says %s%s", dn,
+			    reason ? reason : "an unknown error",
+			    (policy->error == PP_changeAfterReset) ?
+			    " (the directory accepted the password for a password change only)" : "");
+			return TWOFA_ERR_BAD_PASSWORD;
+		}
+		policy_notice(policy, dn, lg);
+		return TWOFA_OK;
+
+	case LDAP_INVALID_CREDENTIALS:
+		if (reason) {
+			say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: bind as %s refused: password policy says %s", dn, reason);
+		} else if ((reason = twofa_ldap_ad_reason(diagnostic))) {
+			say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: bind as %s refused: Active Directory says %s", dn, reason);
+		} else {
+			say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: bind as %s refused: invalid credentials", dn);
+		}
+		return TWOFA_ERR_BAD_PASSWORD;
+
+	default:
+		say(lg, TWOFA_LDAP_LOG_ERROR, "LDAP: bind as %s failed: %s%s%s", dn, ldap_err2string(rc),
+		    (diagnostic && *diagnostic) ? ": " : "", (diagnostic && *diagnostic) ? diagnostic : "");
+		return TWOFA_ERR_BAD_PASSWORD;
+	}
+}
+
 /*
  *	The user's bind, on a bind connection; with a dn_template, then their
  *	own entry read as them.  A connection found dead (the directory
@@ -802,7 +923,7 @@ static twofa_rcode_t bind_user(twofa_ldap_t *ldap, char const *password, size_t 
 	twofa_ldap_config_t const	*config = ldap->config;
 	conn_t				*conn;
 	char				*diagnostic = NULL;
-	char const			*reason;
+	ppolicy_t			policy;
 	bool				fresh;
 	int				rc, tries;
 	twofa_rcode_t			ret;
@@ -810,7 +931,7 @@ static twofa_rcode_t bind_user(twofa_ldap_t *ldap, char const *password, size_t 
 	for (tries = 0; tries < 2; tries++) {
 		conn = conn_get(ldap, POOL_BIND, &fresh, lg);
 		if (!conn) return TWOFA_ERR_UNAVAILABLE;
-		rc = simple_bind(conn->ld, user->dn, password, len, config->timeout_ms, &diagnostic);
+		rc = simple_bind(conn->ld, user->dn, password, len, config->timeout_ms, &diagnostic, &policy);
 		if (!connection_lost(rc)) break;
 		ldap_memfree(diagnostic);
 		diagnostic = NULL;
@@ -822,27 +943,7 @@ static twofa_rcode_t bind_user(twofa_ldap_t *ldap, char const *password, size_t 
 	}
 	if (connection_lost(rc)) return TWOFA_ERR_UNAVAILABLE;
 
-	switch (rc) {
-	case LDAP_SUCCESS:
-		ret = TWOFA_OK;
-		break;
-
-	case LDAP_INVALID_CREDENTIALS:
-		reason = twofa_ldap_ad_reason(diagnostic);
-		if (reason) {
-			say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: bind as %s refused: Active Directory says %s", user->dn, reason);
-		} else {
-			say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: bind as %s refused: invalid credentials", user->dn);
-		}
-		ret = TWOFA_ERR_BAD_PASSWORD;
-		break;
-
-	default:
-		say(lg, TWOFA_LDAP_LOG_ERROR, "LDAP: bind as %s failed: %s%s%s", user->dn, ldap_err2string(rc),
-		    (diagnostic && *diagnostic) ? ": " : "", (diagnostic && *diagnostic) ? diagnostic : "");
-		ret = TWOFA_ERR_BAD_PASSWORD;
-		break;
-	}
+	ret = bind_verdict(rc, diagnostic, &policy, user->dn, lg);
 	ldap_memfree(diagnostic);
 
 	/* With a template nothing was read yet: the user's own entry, as the user. */
@@ -874,15 +975,16 @@ static twofa_rcode_t bind_user(twofa_ldap_t *ldap, char const *password, size_t 
  */
 static void bind_unknown(twofa_ldap_t *ldap, char const *password, size_t len, logger_t const *lg)
 {
-	conn_t	*conn;
-	bool	fresh;
-	char	dn[512];
-	int	rc;
+	conn_t		*conn;
+	bool		fresh;
+	char		dn[512];
+	ppolicy_t	policy;		/* asked for as for a user, so that the request looks the same */
+	int		rc;
 
 	snprintf(dn, sizeof(dn), "cn=twofa-no-such-user,%s", ldap->config->base_dn);
 	conn = conn_get(ldap, POOL_BIND, &fresh, lg);
 	if (!conn) return;
-	rc = simple_bind(conn->ld, dn, password, len, ldap->config->timeout_ms, NULL);
+	rc = simple_bind(conn->ld, dn, password, len, ldap->config->timeout_ms, NULL, &policy);
 	if (connection_lost(rc)) pool_lost(ldap, POOL_BIND, conn);
 	pool_give(ldap, conn);
 }

@@ -93,8 +93,13 @@ twofa_rcode_t twofa_ldap_probe(twofa_ldap_t *ldap, twofa_ldap_log_t log, void *u
 /** The first factor: bind as user with password (len bytes).
  *  An empty password, or one holding a NUL, is refused without any bind
  *  (a simple bind with no password is an unauthenticated bind, which succeeds).
+ *  The bind carries the password policy request control (OpenLDAP's ppolicy overlay);
+ *  a bind that succeeds with a policy error (changeAfterReset: the password was reset
+ *  and must be changed first) is refused; grace logins left and the password's time
+ *  before expiry are logged as warnings, the login going on.
  *  @return TWOFA_OK (*out set, under ctx), TWOFA_ERR_BAD_PASSWORD (wrong password,
- *  or an Active Directory account state: logged by name), TWOFA_ERR_NOT_FOUND (no
+ *  an Active Directory account state or an OpenLDAP password policy refusal: logged
+ *  by name, never told the client), TWOFA_ERR_NOT_FOUND (no
  *  such user, or more than one), TWOFA_ERR_DENIED (not in allow_group),
  *  TWOFA_ERR_UNAVAILABLE (no server answered within the timeouts), TWOFA_ERR_NO_MEMORY.
  */
@@ -130,5 +135,12 @@ size_t twofa_ldap_escape_filter_value(char *out, size_t outlen, char const *in, 
  *  ("... AcceptSecurityContext error, data 532, v4563"): "password expired", ...;
  *  NULL if the message names none. */
 char const *twofa_ldap_ad_reason(char const *diagnostic);
+
+/** The reason a password policy response control gives, from its error
+ *  (draft-behera-ldap-password-policy: 0 passwordExpired, 1 accountLocked,
+ *  2 changeAfterReset, ... 9 passwordTooLong): "password expired", "account
+ *  locked", "password must be changed after reset", ...; NULL for 65535
+ *  (noError) or a value the draft does not define. */
+char const *twofa_ldap_ppolicy_reason(int error);
 
 #endif

@@ -15,14 +15,22 @@
 # by freerad), SLAPD_BASE, SLAPD_READER_DN and SLAPD_READER_PW_FILE (the
 # service account), SLAPD_LOG (its -d stats output) and SLAPD_PID.
 #
+# The ppolicy overlay (slapo-ppolicy, password policy) is loaded, with a
+# default policy that changes nothing (no expiry, no lockout) and, under
+# ou=ppolicy, users whose own policy and state give each bind's password
+# policy response: see tf_slapd_ppolicy_ldif.
+#
 # bench/run sets SLAPD_TLS=0 (no certificates, ldap:// only, no
-# SLAPD_LDAPS_URI) and SLAPD_LOGLEVEL=0 (no per-operation log line).
+# SLAPD_LDAPS_URI), SLAPD_LOGLEVEL=0 (no per-operation log line) and
+# SLAPD_PPOLICY=0 (no ppolicy overlay, no policies, no ou=ppolicy).
 
 SLAPD_BASE="dc=example,dc=org"
 SLAPD_PEOPLE="ou=people,$SLAPD_BASE"
 SLAPD_GROUPS="ou=groups,$SLAPD_BASE"
 SLAPD_ADMIN_DN="cn=admin,$SLAPD_BASE"
 SLAPD_READER_DN="cn=reader,$SLAPD_BASE"
+SLAPD_POLICIES="ou=policies,$SLAPD_BASE"
+SLAPD_PPOLICY_PEOPLE="ou=ppolicy,$SLAPD_BASE"
 
 # The people: uid, password, mobile, mail, second mail (otherMailbox), groups.
 # jürgen has a UTF-8 name and password; "admin" is the target of the
@@ -88,6 +96,65 @@ tf_slapd_ldif() {
 	done
 }
 
+# The ppolicy side, loaded after the rest.  Its policies (pwdPolicy is an
+# auxiliary class; 2.5 has no namedPolicy, so on an organizationalRole):
+#   cn=default   (slapd.conf's ppolicy_default) pwdAttribute alone: no
+#                expiry, no lockout, no forced change, so that every entry
+#                outside ou=ppolicy binds as it would without the overlay
+#   cn=lockout   pwdLockout TRUE (a lock takes effect), no pwdMaxFailure
+#                (failures never lock)
+#   cn=must-change  pwdMustChange TRUE: after an administrator's reset
+#                (pwdReset) the bind succeeds, the session may only change
+#                the password
+#   cn=expiry    passwords last 30 days, warned of for 60 (so always)
+#   cn=grace     passwords last 30 days, then 3 grace logins
+# and under ou=ppolicy a user per state, each with its policy
+# (pwdPolicySubentry) and the password UID-ldap-pw:
+#   locked       pwdAccountLockedTime 000001010000Z: locked for good (how an
+#                OpenLDAP admin disables an account)
+#   expired      pwdChangedTime in 2000 (cn=expiry)
+#   reset        pwdReset TRUE (cn=must-change)
+#   expiring     pwdChangedTime now, set by slapd at its add (cn=expiry)
+#   graced       pwdChangedTime in 2000 (cn=grace)
+# pwdChangedTime is operational (no user modification: "Constraint
+# violation" even for the rootdn), so this add carries the Relax Rules
+# control (ldapadd -e relax), with which slapd lets the rootdn set it.
+SLAPD_PPOLICY_LIST=(
+	"locked|lockout|pwdAccountLockedTime: 000001010000Z"
+	"expired|expiry|pwdChangedTime: 20000101000000Z"
+	"reset|must-change|pwdReset: TRUE"
+	"expiring|expiry|"
+	"graced|grace|pwdChangedTime: 20000101000000Z"
+)
+
+# tf_slapd_policy NAME ["ATTRIBUTE: VALUE"]...: a policy entry under ou=policies.
+tf_slapd_policy() {
+	local name=$1; shift
+	printf 'dn: cn=%s,%s\nobjectClass: organizationalRole\nobjectClass: pwdPolicy\ncn: %s\npwdAttribute: userPassword\n' \
+		"$name" "$SLAPD_POLICIES" "$name"
+	[ $# -gt 0 ] && printf '%s\n' "$@"
+	printf '\n'
+}
+
+tf_slapd_ppolicy_ldif() {
+	local line uid policy state
+	printf 'dn: %s\nobjectClass: organizationalUnit\nou: policies\n\n' "$SLAPD_POLICIES"
+	tf_slapd_policy default
+	tf_slapd_policy lockout "pwdLockout: TRUE"
+	tf_slapd_policy must-change "pwdMustChange: TRUE"
+	tf_slapd_policy expiry "pwdMaxAge: 2592000" "pwdExpireWarning: 5184000"
+	tf_slapd_policy grace "pwdMaxAge: 2592000" "pwdGraceAuthnLimit: 3"
+	printf 'dn: %s\nobjectClass: organizationalUnit\nou: ppolicy\n\n' "$SLAPD_PPOLICY_PEOPLE"
+	for line in "${SLAPD_PPOLICY_LIST[@]}"; do
+		IFS='|' read -r uid policy state <<< "$line"
+		printf 'dn: uid=%s,%s\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: Example\n' \
+			"$uid" "$SLAPD_PPOLICY_PEOPLE" "$uid" "$uid"
+		printf 'userPassword: %s\npwdPolicySubentry: cn=%s,%s\n' "$(tf_slapd_hash "$uid-ldap-pw")" "$policy" "$SLAPD_POLICIES"
+		[ -n "$state" ] && printf '%s\n' "$state"
+		printf '\n'
+	done
+}
+
 tf_slapd_config() {
 	cat <<CONF
 include		/etc/ldap/schema/core.schema
@@ -96,6 +163,7 @@ include		/etc/ldap/schema/inetorgperson.schema
 modulepath	/usr/lib/ldap
 moduleload	back_mdb
 moduleload	memberof
+$( [ "${SLAPD_PPOLICY:-1}" = 0 ] || printf 'moduleload\tppolicy\n' )
 pidfile		$SLAPD_DIR/slapd.pid
 argsfile	$SLAPD_DIR/slapd.args
 $( [ "${SLAPD_TLS:-1}" = 1 ] && printf 'TLSCACertificateFile\t%s\nTLSCertificateFile\t%s\nTLSCertificateKeyFile\t%s\n' \
@@ -109,6 +177,7 @@ directory	$SLAPD_DIR/db
 maxsize		67108864
 index		objectClass,uid eq
 overlay		memberof
+$( [ "${SLAPD_PPOLICY:-1}" = 0 ] || printf 'overlay\t\tppolicy\nppolicy_default\t"cn=default,%s"\nppolicy_use_lockout\n' "$SLAPD_POLICIES" )
 
 # The service account reads at most 5 entries per search, or per page of
 # a paged search (RFC 2696), as Active Directory's MaxPageSize (1000) does
@@ -154,6 +223,11 @@ tf_slapd_setup() {
 	LDAPTLS_CACERT=$SLAPD_CA ldapadd -x -H "$SLAPD_URI" -D "$SLAPD_ADMIN_DN" -y "$SLAPD_DIR/admin-pw" \
 		-f "$SLAPD_DIR/data.ldif" > "$SLAPD_DIR/ldapadd.out" 2>&1 \
 		|| { cat "$SLAPD_DIR/ldapadd.out" >&2; die "loading the LDIF into slapd failed"; }
+	[ "${SLAPD_PPOLICY:-1}" = 0 ] && return 0
+	tf_slapd_ppolicy_ldif > "$SLAPD_DIR/ppolicy.ldif"
+	LDAPTLS_CACERT=$SLAPD_CA ldapadd -x -H "$SLAPD_URI" -D "$SLAPD_ADMIN_DN" -y "$SLAPD_DIR/admin-pw" \
+		-e relax -f "$SLAPD_DIR/ppolicy.ldif" > "$SLAPD_DIR/ppolicy-add.out" 2>&1 \
+		|| { cat "$SLAPD_DIR/ppolicy-add.out" >&2; die "loading the password policies into slapd failed"; }
 }
 
 # tf_slapd_start: in the foreground (-d: no fork, log to stderr) in the background.

@@ -6,7 +6,9 @@
 # an empty password; TLS that must check; failover to the second server;
 # a directory stopped, hung and started again under a running radiusd;
 # the group rules and the reply attributes of a group; a UTF-8 name and
-# password; the attributes read; twofa-admin user list --ldap, paged.
+# password; the attributes read; twofa-admin user list --ldap, paged;
+# OpenLDAP's password policy (locked, expired, reset, near expiry, grace
+# logins) and a directory without it.
 #
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -639,6 +641,115 @@ admin_list_pages_past_the_size_limit() {
 	tf_expect "--page-size without --ldap" "$(tf_admin user list --page-size 5 2>&1 | grep -c 'goes with --ldap')" 1
 }
 
+# --- OpenLDAP's password policy (slapd.sh: the ppolicy overlay, and
+# under ou=ppolicy a user per state, each with a TOTP factor here, so that
+# a bind let through shows as a challenge) ---------------------------------
+
+PPOLICY_PEOPLE="ou=ppolicy,$SLAPD_BASE"
+# The search way under ou=ppolicy, its one server up, no allow group.
+PPOLICY_SECTION="$(printf '%s\n' "$SEARCH_SECTION" | sed -e "\#$CLOSED_URI#d" -e '/allow = /d' \
+	-e "s#base_dn = \"$PEOPLE\"#base_dn = \"$PPOLICY_PEOPLE\"#")"
+# The template way (over ldaps://) under ou=ppolicy: the user's entry read as the user.
+PPOLICY_TEMPLATE_SECTION="$(printf '%s\n' "$TEMPLATE_SECTION" | sed -e '/allow = /d' \
+	-e "s#dn_template = \"uid={user},$PEOPLE\"#dn_template = \"uid={user},$PPOLICY_PEOPLE\"#")"
+declare -A PP_SECRET
+
+# The reply without its Authenticator and id: what a client could tell apart.
+reply_shape() { printf '%s\n' "$R_OUT" | sed -n '/^Received/,$ p' | sed -e 's/^\(Received Access-[A-Za-z]*\) .*/\1/' -e '/Authenticator/d'; }
+
+with_password_policy() {
+	local u
+	for u in locked expired reset expiring graced; do PP_SECRET[$u]=$(tf_secret); done
+	for u in "${!PP_SECRET[@]}"; do printf '%s,,%s\n' "$u" "${PP_SECRET[$u]}"; done |
+		tf_admin user import - >/dev/null || { tf_expect "user import" failed ok; return 1; }
+	start_radiusd optional "$PPOLICY_SECTION"
+}
+
+# pwdAccountLockedTime 000001010000Z, as an OpenLDAP admin disables an account.
+locked_account_is_rejected_as_a_wrong_password() {
+	local wrong
+	with_password_policy || { tf_expect "radiusd starts" no yes; return; }
+	tf_round1 expiring wrong-pw
+	tf_expect_reject "a wrong password"
+	wrong=$(reply_shape)
+	tf_round1 locked locked-ldap-pw
+	tf_expect_reject "locked, the right password"
+	tf_expect "the reply of a wrong password" "$(reply_shape)" "$wrong"
+	tf_expect "named" "$(logged "LDAP: bind as uid=locked,$PPOLICY_PEOPLE refused: password policy says account locked")" yes
+	tf_round1 locked wrong-pw
+	tf_expect_reject "locked, a wrong password"
+	tf_expect "counted as a failure" "$(tf_password_failures | grep -c '^locked 2$')" 1
+}
+
+expired_password_is_rejected() {
+	tf_round1 expired expired-ldap-pw
+	tf_expect_reject "expired"
+	tf_expect "named" "$(logged "LDAP: bind as uid=expired,$PPOLICY_PEOPLE refused: password policy says password expired")" yes
+}
+
+# pwdReset with pwdMustChange: slapd accepts the bind, for a password change
+# only.  Without the control the user went on to the second factor.
+password_reset_by_an_admin_is_rejected() {
+	local binds
+	binds=$(tf_slapd_binds "uid=reset,$PPOLICY_PEOPLE")
+	tf_round1 reset reset-ldap-pw
+	tf_expect_reject "must change after reset"
+	tf_expect "bound" "$(tf_slapd_binds "uid=reset,$PPOLICY_PEOPLE")" "$((binds + 1))"
+	tf_expect "named" "$(logged "LDAP: bind as uid=reset,$PPOLICY_PEOPLE refused: password policy says password must be changed after reset (the directory accepted the password for a password change only)")" yes
+}
+
+near_expiry_is_challenged_with_a_warning() {
+	tf_wait_fresh_step
+	tf_round1 expiring expiring-ldap-pw
+	tf_expect "challenged" "$R_CODE" "Access-Challenge"
+	tf_round2 expiring "$(tf_code "${PP_SECRET[expiring]}")" "$R_STATE"
+	tf_expect "accepted" "$R_CODE" "Access-Accept"
+	# cn=expiry: 30 days from its add, a few seconds ago.
+	tf_expect "warned" "$(grep -cE "LDAP: bind as uid=expiring,$PPOLICY_PEOPLE accepted: password expires in (29|30) days \(password policy\)" "$(LOG)")" 1
+}
+
+grace_login_is_challenged_with_a_warning() {
+	tf_round1 graced graced-ldap-pw
+	tf_expect "challenged" "$R_CODE" "Access-Challenge"
+	tf_expect "warned" "$(logged "LDAP: bind as uid=graced,$PPOLICY_PEOPLE accepted: the password has expired, 2 grace logins left (password policy)")" yes
+	tf_expect "no password in the log" "$(grep -cE '(locked|expired|reset|expiring|graced)-ldap-pw' "$(LOG)")" 0
+}
+
+# With a dn_template the entry is read as the user after the bind: a
+# session slapd allows only a password change got that far too.
+password_reset_is_rejected_the_template_way() {
+	start_radiusd optional "$PPOLICY_TEMPLATE_SECTION" || { tf_expect "radiusd starts" no yes; return; }
+	tf_round1 reset reset-ldap-pw
+	tf_expect_reject "must change after reset"
+	tf_expect "named" "$(logged "LDAP: bind as uid=reset,$PPOLICY_PEOPLE refused: password policy says password must be changed after reset")" yes
+	tf_round1 locked locked-ldap-pw
+	tf_expect_reject "locked"
+}
+
+# Last: slapd replaced by one without the ppolicy overlay (as bench/run's),
+# which ignores the request control and answers none.
+directory_without_password_policy_works_as_before() {
+	tf_server_stop
+	tf_slapd_stop
+	SLAPD_PPOLICY=0 tf_slapd_setup "$TF_WORK/slapd-plain"
+	tf_expect "no overlay" "$(grep -c ppolicy "$SLAPD_DIR/slapd.conf")" 0
+	start_radiusd optional "
+	server = \"$SLAPD_URI\"
+	start_tls = yes
+	ca_file = \"$SLAPD_CA\"
+	base_dn = \"$PEOPLE\"
+	filter = \"(uid={user})\"
+	bind_dn = \"$SLAPD_READER_DN\"
+	bind_password = \"$(cat "$SLAPD_READER_PW_FILE")\"" || { tf_expect "radiusd starts" no yes; return; }
+	tf_round1 alice alice-ldap-pw
+	tf_expect "alice" "$R_CODE" "Access-Challenge"
+	tf_round1 alice wrong-pw
+	tf_expect_reject "a wrong password"
+	tf_round1 carol carol-ldap-pw
+	tf_expect "carol, no factor" "$R_CODE" "Access-Accept"
+	tf_expect "no password policy said anything" "$(grep -c 'password policy' "$(LOG)")" 0
+}
+
 setup
 tf_run ldap_password_then_totp_is_accepted
 tf_run first_server_down_the_second_is_used
@@ -669,3 +780,10 @@ tf_run reply_group_by_compare
 tf_run bad_reply_group_list_stops_radiusd
 tf_run admin_list_pages_past_the_size_limit
 tf_run logins_outnumbering_the_pools_are_all_answered
+tf_run locked_account_is_rejected_as_a_wrong_password
+tf_run expired_password_is_rejected
+tf_run password_reset_by_an_admin_is_rejected
+tf_run near_expiry_is_challenged_with_a_warning
+tf_run grace_login_is_challenged_with_a_warning
+tf_run password_reset_is_rejected_the_template_way
+tf_run directory_without_password_policy_works_as_before

@@ -2,7 +2,8 @@
  * test_ldap.c	What ldap.c does without a server: the user name escaped
  *		as a DN value (RFC 4514) and as a filter value (RFC 4515), so
  *		that no name changes the DN or the filter around it; Active
- *		Directory's bind diagnostics named; configs that cannot work
+ *		Directory's bind diagnostics and OpenLDAP's password policy
+ *		errors named; configs that cannot work
  *		refused; an empty password refused before any connection.
  *		The binds themselves: tests/integration/test_ldap.sh (slapd).
  */
@@ -64,6 +65,18 @@ static void ad_bind_diagnostics_are_named(void)
 	CHECK(twofa_ldap_ad_reason("Invalid credentials") == NULL);
 	CHECK(twofa_ldap_ad_reason("data 5321, v1") == NULL);
 	CHECK(twofa_ldap_ad_reason(NULL) == NULL);
+}
+
+/* The draft's numbers (draft-behera-ldap-password-policy), as they come on the wire. */
+static void password_policy_errors_are_named(void)
+{
+	CHECK_STR(twofa_ldap_ppolicy_reason(0), "password expired");
+	CHECK_STR(twofa_ldap_ppolicy_reason(1), "account locked");
+	CHECK_STR(twofa_ldap_ppolicy_reason(2), "password must be changed after reset");
+	CHECK_STR(twofa_ldap_ppolicy_reason(9), "password too long");
+	CHECK(twofa_ldap_ppolicy_reason(65535) == NULL);	/* noError */
+	CHECK(twofa_ldap_ppolicy_reason(10) == NULL);
+	CHECK(twofa_ldap_ppolicy_reason(-1) == NULL);
 }
 
 static twofa_ldap_config_t good_config(char const **servers)
@@ -130,6 +143,7 @@ int main(void)
 	RUN(filter_value_escapes_wildcards_and_parentheses);
 	RUN(escape_refuses_a_short_buffer);
 	RUN(ad_bind_diagnostics_are_named);
+	RUN(password_policy_errors_are_named);
 	RUN(config_that_cannot_work_is_refused);
 	RUN(empty_password_is_refused_without_connecting);
 	CHECK_EXIT();
