@@ -69,6 +69,7 @@ struct twofa_ldap {
 	pthread_mutex_t	mutex;			//!< guards both pools' busy flags
 	pool_t		pools[2];
 	bool		dn_by_search;		//!< base_dn + filter rather than dn_template
+	char		name_attr[64];		//!< ATTR of the filter's (template's) "ATTR={user}"
 };
 
 /** One login's logging: the caller's function, printf-style, never a password. */
@@ -163,6 +164,22 @@ static char *expand(TALLOC_CTX *ctx, char const *template, char const *value)
 }
 
 /*
+ *	The attribute a name is matched against: ATTR in the first "ATTR={user}"
+ *	of the filter (or the template).  False if there is none.
+ */
+static bool name_attribute(char const *s, char *out, size_t outlen)
+{
+	char const	*end = s ? strstr(s, "=" USER_TOKEN) : NULL, *start = end;
+
+	if (!end) return false;
+	while ((start > s) && (isalnum((unsigned char) start[-1]) || (start[-1] == '-'))) start--;
+	if ((start == end) || ((size_t) (end - start) >= outlen)) return false;
+	memcpy(out, start, end - start);
+	out[end - start] = '\0';
+	return true;
+}
+
+/*
  *	Active Directory says why a bind was refused in the diagnostic
  *	message: "80090308: LdapErr: DSID-0C09044E, comment:
  *	AcceptSecurityContext error, data 52e, v4563".
@@ -239,7 +256,8 @@ static bool set(char const *s)
 
 bool twofa_ldap_config_valid(twofa_ldap_config_t const *config, char *err, size_t errlen)
 {
-	size_t i;
+	size_t	i;
+	char	attr[64];
 
 	if (!config->num_servers) {
 		snprintf(err, errlen, "no server: add \"server = ldap://...\" lines");
@@ -266,6 +284,12 @@ bool twofa_ldap_config_valid(twofa_ldap_config_t const *config, char *err, size_
 	}
 	if (set(config->filter) && (!strstr(config->filter, USER_TOKEN) || !set(config->base_dn))) {
 		snprintf(err, errlen, "filter must hold %s, and base_dn be set", USER_TOKEN);
+		return false;
+	}
+	if (!name_attribute(set(config->filter) ? config->filter : config->dn_template, attr, sizeof(attr))) {
+		snprintf(err, errlen, "%s must match the name as \"ATTRIBUTE=%s\" (uid=, sAMAccountName=, ...): "
+			 "the entry's own name is checked against it", set(config->filter) ? "filter" : "dn_template",
+			 USER_TOKEN);
 		return false;
 	}
 	if (set(config->bind_dn) && !set(config->bind_password)) {
@@ -328,6 +352,10 @@ twofa_rcode_t twofa_ldap_open(TALLOC_CTX *ctx, twofa_ldap_config_t const *config
 	if (!ldap) return TWOFA_ERR_NO_MEMORY;
 	ldap->config = config;
 	ldap->dn_by_search = set(config->filter);
+	if (!name_attribute(ldap->dn_by_search ? config->filter : config->dn_template,
+			    ldap->name_attr, sizeof(ldap->name_attr))) {
+		ldap->name_attr[0] = '\0';	/* no login can be matched to its entry: each is refused */
+	}
 	for (k = 0; k < 2; k++) {
 		ldap->pools[k].kind = (pool_kind_t) k;
 		ldap->pools[k].size = config->pool_size;
@@ -721,14 +749,65 @@ static int reply_group(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, twofa_l
 	return LDAP_SUCCESS;
 }
 
-/** Attributes and group rules for the user, from their entry (and the groups). */
-static twofa_rcode_t read_user(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, twofa_ldap_user_t *user,
-			       logger_t const *lg)
+/** name and value equal, but for the case of ASCII letters (the store's own rule for names). */
+static bool same_name(struct berval const *value, char const *name)
+{
+	size_t i, len = strlen(name);
+
+	if (value->bv_len != len) return false;
+	for (i = 0; i < len; i++) {
+		unsigned char a = (unsigned char) value->bv_val[i], b = (unsigned char) name[i];
+
+		if ((a != b) && !((a < 0x80) && (b < 0x80) && (tolower(a) == tolower(b)))) return false;
+	}
+	return true;
+}
+
+/*
+ *	The directory matches a name loosely (case, spaces, Unicode case
+ *	and width: "alice ", "ＡＬＩＣＥ" find uid=alice), the store by its
+ *	bytes and ASCII case.  A login is the entry's only if the name it
+ *	was looked up by is the entry's own: the one value of the attribute
+ *	the filter (template) matches it against, ASCII case aside.  Else
+ *	the entry's password would open another name's row in the store,
+ *	one with no second factor on file.  NULL if it is the entry's name;
+ *	else why not, for the log.
+ */
+static char const *not_its_name(twofa_ldap_t const *ldap, LDAP *ld, LDAPMessage *entry, char const *name)
+{
+	struct berval	**values;
+	char const	*why = NULL;
+	int		n;
+
+	if (!set(ldap->name_attr)) return "no \"ATTRIBUTE={user}\" in the filter names the attribute to check";
+	if (!entry) return "its entry could not be read";
+	values = ldap_get_values_len(ld, entry, ldap->name_attr);
+	n = values ? ldap_count_values_len(values) : 0;
+	if (n == 0) {
+		why = "the entry has no value of the name attribute";
+	} else if (n > 1) {
+		why = "the entry has more than one value of the name attribute (aliases are refused)";
+	} else if (!same_name(values[0], name)) {
+		why = "the directory matched another spelling of the entry's name";
+	}
+	ldap_value_free_len(values);
+	return why;
+}
+
+/** Attributes and group rules for the user named name, from their entry (and the groups). */
+static twofa_rcode_t read_user(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry, char const *name,
+			       twofa_ldap_user_t *user, logger_t const *lg)
 {
 	twofa_ldap_config_t const	*config = ldap->config;
+	char const			*why;
 	bool				allowed, required, skip;
 	int				rc;
 
+	if ((why = not_its_name(ldap, ld, entry, name))) {
+		say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: %s is not the entry of the name \"%s\" (%s %s): refused", user->dn,
+		    name, set(ldap->name_attr) ? ldap->name_attr : "?", why);
+		return TWOFA_ERR_NOT_FOUND;
+	}
 	if (entry) {
 		user->mobile = first_value(user, ld, entry, config->mobile_attribute);
 		user->mail = first_value(user, ld, entry, config->mail_attribute);
@@ -763,10 +842,12 @@ static twofa_rcode_t read_user(twofa_ldap_t *ldap, LDAP *ld, LDAPMessage *entry,
 }
 
 /** The attributes to read from a user's entry. */
-static void attrs_for(twofa_ldap_config_t const *config, char const *attrs[6])
+static void attrs_for(twofa_ldap_t const *ldap, char const *attrs[7])
 {
-	size_t n = 0;
+	twofa_ldap_config_t const	*config = ldap->config;
+	size_t				n = 0;
 
+	if (set(ldap->name_attr)) attrs[n++] = ldap->name_attr;
 	if (set(config->mobile_attribute)) attrs[n++] = config->mobile_attribute;
 	if (set(config->mail_attribute)) attrs[n++] = config->mail_attribute;
 	if (set(config->mail2_attribute)) attrs[n++] = config->mail2_attribute;
@@ -776,15 +857,16 @@ static void attrs_for(twofa_ldap_config_t const *config, char const *attrs[6])
 }
 
 /** A search for at most 2 entries; *res must be freed (ldap_msgfree). */
-static int search(LDAP *ld, twofa_ldap_config_t const *config, char const *base, int scope, char const *filter,
+static int search(LDAP *ld, twofa_ldap_t const *ldap, char const *base, int scope, char const *filter,
 		  LDAPMessage **res)
 {
-	char const	*attrs[6];
-	struct timeval	limit = ms_tv(config->timeout_ms);
-	int		msgid, rc, result = LDAP_OTHER;
+	twofa_ldap_config_t const	*config = ldap->config;
+	char const			*attrs[7];
+	struct timeval			limit = ms_tv(config->timeout_ms);
+	int				msgid, rc, result = LDAP_OTHER;
 
 	*res = NULL;
-	attrs_for(config, attrs);
+	attrs_for(ldap, attrs);
 	if (limit.tv_sec == 0) limit.tv_sec = 1;	/* the server's time limit counts in seconds */
 	rc = ldap_search_ext(ld, base, scope, filter, (char **) attrs, 0, NULL, NULL, &limit, 2, &msgid);
 	if (rc != LDAP_SUCCESS) return rc;
@@ -818,7 +900,7 @@ static twofa_rcode_t find_user(twofa_ldap_t *ldap, char const *name, twofa_ldap_
 	for (tries = 0; tries < 2; tries++) {
 		conn = conn_get(ldap, POOL_SEARCH, &fresh, lg);
 		if (!conn) return TWOFA_ERR_UNAVAILABLE;
-		rc = search(conn->ld, config, config->base_dn, LDAP_SCOPE_SUBTREE, filter, &res);
+		rc = search(conn->ld, ldap, config->base_dn, LDAP_SCOPE_SUBTREE, filter, &res);
 		if (!connection_lost(rc)) break;
 		ldap_msgfree(res);
 		res = NULL;
@@ -839,7 +921,7 @@ static twofa_rcode_t find_user(twofa_ldap_t *ldap, char const *name, twofa_ldap_
 
 		user->dn = dn ? talloc_strdup(user, dn) : NULL;
 		ldap_memfree(dn);
-		ret = user->dn ? read_user(ldap, conn->ld, entry, user, lg) : TWOFA_ERR_NO_MEMORY;
+		ret = user->dn ? read_user(ldap, conn->ld, entry, name, user, lg) : TWOFA_ERR_NO_MEMORY;
 	} else if ((rc == LDAP_SUCCESS) || (rc == LDAP_NO_SUCH_OBJECT)) {
 		say(lg, TWOFA_LDAP_LOG_DEBUG, "LDAP: no entry matches %s under %s", filter, config->base_dn);
 		ret = TWOFA_ERR_NOT_FOUND;
@@ -917,8 +999,8 @@ static twofa_rcode_t bind_verdict(int rc, char const *diagnostic, ppolicy_t cons
  *	own entry read as them.  A connection found dead (the directory
  *	restarted) is replaced and the bind tried once more.
  */
-static twofa_rcode_t bind_user(twofa_ldap_t *ldap, char const *password, size_t len, twofa_ldap_user_t *user,
-			       logger_t const *lg)
+static twofa_rcode_t bind_user(twofa_ldap_t *ldap, char const *name, char const *password, size_t len,
+			       twofa_ldap_user_t *user, logger_t const *lg)
 {
 	twofa_ldap_config_t const	*config = ldap->config;
 	conn_t				*conn;
@@ -950,7 +1032,7 @@ static twofa_rcode_t bind_user(twofa_ldap_t *ldap, char const *password, size_t 
 	if ((ret == TWOFA_OK) && !ldap->dn_by_search) {
 		LDAPMessage *res = NULL, *entry = NULL;
 
-		rc = search(conn->ld, config, user->dn, LDAP_SCOPE_BASE, "(objectClass=*)", &res);
+		rc = search(conn->ld, ldap, user->dn, LDAP_SCOPE_BASE, "(objectClass=*)", &res);
 		if (rc == LDAP_SUCCESS) entry = ldap_first_entry(conn->ld, res);
 		if (!entry) {
 			say(lg, TWOFA_LDAP_LOG_WARN, "LDAP: cannot read %s as that user: %s", user->dn,
@@ -960,7 +1042,7 @@ static twofa_rcode_t bind_user(twofa_ldap_t *ldap, char const *password, size_t 
 			pool_lost(ldap, POOL_BIND, conn);
 			ret = TWOFA_ERR_UNAVAILABLE;
 		} else {
-			ret = read_user(ldap, conn->ld, entry, user, lg);
+			ret = read_user(ldap, conn->ld, entry, name, user, lg);
 			if (ret == TWOFA_ERR_UNAVAILABLE) pool_lost(ldap, POOL_BIND, conn);
 		}
 		ldap_msgfree(res);
@@ -1014,10 +1096,10 @@ twofa_rcode_t twofa_ldap_authenticate(twofa_ldap_t *ldap, TALLOC_CTX *ctx, char 
 		if (rc == TWOFA_ERR_NOT_FOUND) bind_unknown(ldap, password, len, &lg);
 		if (rc == TWOFA_ERR_DENIED) {
 			/* Checked after the password, so that a refusal does not tell a guesser the password was right... */
-			rc = bind_user(ldap, password, len, user, &lg);
+			rc = bind_user(ldap, name, password, len, user, &lg);
 			if (rc == TWOFA_OK) rc = TWOFA_ERR_DENIED;	/* ...nor say which group rule refused */
 		} else if (rc == TWOFA_OK) {
-			rc = bind_user(ldap, password, len, user, &lg);
+			rc = bind_user(ldap, name, password, len, user, &lg);
 		}
 	} else {
 		size_t	nlen = strlen(name);
@@ -1029,7 +1111,7 @@ twofa_rcode_t twofa_ldap_authenticate(twofa_ldap_t *ldap, TALLOC_CTX *ctx, char 
 		}
 		twofa_ldap_escape_dn_value(escaped, 3 * nlen + 1, name, nlen);
 		user->dn = expand(user, ldap->config->dn_template, escaped);
-		rc = user->dn ? bind_user(ldap, password, len, user, &lg) : TWOFA_ERR_NO_MEMORY;
+		rc = user->dn ? bind_user(ldap, name, password, len, user, &lg) : TWOFA_ERR_NO_MEMORY;
 		/* A DN that does not exist: slapd and AD answer invalid credentials, as for a wrong password. */
 	}
 	if (rc != TWOFA_OK) {
@@ -1061,18 +1143,6 @@ twofa_rcode_t twofa_ldap_probe(twofa_ldap_t *ldap, twofa_ldap_log_t log, void *u
  *	name is the first value of the attribute the name is matched against:
  *	ATTR in "ATTR={user}" of the filter (or the template).
  */
-static bool name_attribute(char const *s, char *out, size_t outlen)
-{
-	char const	*end = s ? strstr(s, "=" USER_TOKEN) : NULL, *start = end;
-
-	if (!end) return false;
-	while ((start > s) && (isalnum((unsigned char) start[-1]) || (start[-1] == '-'))) start--;
-	if ((start == end) || ((size_t) (end - start) >= outlen)) return false;
-	memcpy(out, start, end - start);
-	out[end - start] = '\0';
-	return true;
-}
-
 /** The search that lists every user: *base, *filter and attr from the config.  False: none can be made. */
 static bool listing_search(TALLOC_CTX *ctx, twofa_ldap_t *ldap, char const **base, char **filter, char *attr, size_t attrlen)
 {

@@ -100,7 +100,8 @@ twofa_rcode_t twofa_ldap_probe(twofa_ldap_t *ldap, twofa_ldap_log_t log, void *u
  *  @return TWOFA_OK (*out set, under ctx), TWOFA_ERR_BAD_PASSWORD (wrong password,
  *  an Active Directory account state or an OpenLDAP password policy refusal: logged
  *  by name, never told the client), TWOFA_ERR_NOT_FOUND (no
- *  such user, or more than one), TWOFA_ERR_DENIED (not in allow_group),
+ *  such user, or more than one, or an entry whose one value of the name's attribute,
+ *  "ATTR={user}", is not user but for ASCII case: another spelling the directory matched), TWOFA_ERR_DENIED (not in allow_group),
  *  TWOFA_ERR_UNAVAILABLE (no server answered within the timeouts), TWOFA_ERR_NO_MEMORY.
  */
 twofa_rcode_t twofa_ldap_authenticate(twofa_ldap_t *ldap, TALLOC_CTX *ctx, char const *user,

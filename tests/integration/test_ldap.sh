@@ -178,6 +178,25 @@ filter_injection_names_match_nobody() {
 	tf_expect "admin itself" "$R_CODE" "Access-Accept"
 }
 
+# The directory finds uid=alice by other spellings too (Unicode width and
+# case, insignificant spaces); the store knows her row, and her TOTP, by
+# her name, ASCII case aside.  Under enforce = optional another spelling
+# would find no row there and let her password alone in.
+other_spellings_of_a_name_are_refused() {
+	local name binds
+	tf_round1 ALICE alice-ldap-pw
+	tf_expect "ASCII case: her TOTP asked" "$R_CODE" "Access-Challenge"
+	binds=$(tf_slapd_binds "uid=alice,$PEOPLE")
+	for name in 'ａｌｉｃｅ' 'ALİCE' 'Alice ' ' alice'; do
+		tf_round1 "$name" alice-ldap-pw
+		tf_expect_reject "name '$name'"
+	done
+	# The two with spaces never reach the directory's match (refused before, as before).
+	tf_expect "the other two found her entry, and the log says why they were refused" \
+		"$(grep -c "uid=alice,$PEOPLE is not the entry of the name .* another spelling" "$(LOG)")" 2
+	tf_expect "no bind as alice" "$(tf_slapd_binds "uid=alice,$PEOPLE")" "$binds"
+}
+
 empty_password_is_rejected_without_a_bind() {
 	local binds searches
 	binds=$(tf_slapd_binds "uid=alice,$PEOPLE")
@@ -270,6 +289,17 @@ template_over_ldaps() {
 	tf_expect "why" "$(logged 'no second factor on file (no row in the store), enforce = required')" yes
 	tf_round1 carol carol-ldap-pw
 	tf_expect_reject "not in allow (a compare on the group)"
+}
+
+# With a template the bind's DN matches her entry loosely too; her own entry,
+# read as her after the bind, names her.
+other_spellings_are_refused_the_template_way() {
+	start_radiusd optional "$TEMPLATE_SECTION" || { tf_expect "radiusd starts" no yes; return; }
+	tf_round1 ALICE alice-ldap-pw
+	tf_expect "ASCII case: her TOTP asked" "$R_CODE" "Access-Challenge"
+	tf_round1 'ａｌｉｃｅ' alice-ldap-pw
+	tf_expect_reject "full-width name"
+	tf_expect "the log says why" "$(grep -c 'is not the entry of the name .* another spelling' "$(LOG)")" 1
 }
 
 # enrol_at_login: a directory user with no row gets one, empty, and enrols.
@@ -756,6 +786,7 @@ tf_run first_server_down_the_second_is_used
 tf_run wrong_ldap_password_is_rejected
 tf_run unknown_user_is_rejected_with_the_same_message
 tf_run filter_injection_names_match_nobody
+tf_run other_spellings_of_a_name_are_refused
 tf_run empty_password_is_rejected_without_a_bind
 tf_run group_rules_hold
 tf_run utf8_name_and_password_bind
@@ -764,6 +795,7 @@ tf_run directory_stopped_gives_a_clean_reject
 tf_run directory_started_again_works_without_restart
 tf_run hung_directory_gives_a_clean_reject
 tf_run template_over_ldaps
+tf_run other_spellings_are_refused_the_template_way
 tf_run dn_injection_names_are_escaped
 tf_run starttls_with_an_untrusted_ca_is_refused
 tf_run directory_user_without_a_row_enrols_at_login	# after dn_injection: it counts admin's binds

@@ -110,6 +110,12 @@ static void config_that_cannot_work_is_refused(void)
 	CHECK(twofa_ldap_config_valid(&c, err, sizeof(err)));
 	c.base_dn = "";
 	CHECK(!twofa_ldap_config_valid(&c, err, sizeof(err)));
+	c.base_dn = "dc=example,dc=org";
+	c.filter = "(&(objectClass=user)(sAMAccountName={user}))";	/* the name's attribute: sAMAccountName */
+	CHECK(twofa_ldap_config_valid(&c, err, sizeof(err)));
+	c.filter = "(cn=*{user}*)";					/* no ATTR={user}: no entry's name to check */
+	CHECK(!twofa_ldap_config_valid(&c, err, sizeof(err)));
+	CHECK(strstr(err, "ATTRIBUTE={user}") != NULL);
 	c = good_config(servers);
 	c.bind_dn = "cn=reader,dc=example,dc=org";			/* no password */
 	CHECK(!twofa_ldap_config_valid(&c, err, sizeof(err)));
