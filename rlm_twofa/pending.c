@@ -9,8 +9,6 @@
 #include <string.h>
 
 #include "pending.h"
-#include "oob.h"
-#include "contact.h"
 
 #define FLAG_HAD_FAILURES	0x01
 #define FLAG_NO_USER_REPLY	0x02
@@ -21,9 +19,6 @@ static bool method_has_secret(uint8_t method)
 {
 	return (method == TWOFA_METHOD_TOTP) || (method == TWOFA_METHOD_ENROL);
 }
-
-/* A code sent to a typed number carries its salt, hash and the number instead. */
-#define SMS_NEW_MIN	(TWOFA_OOB_SALT_LEN + TWOFA_OOB_HASH_LEN + 1 + TWOFA_PHONE_DIGITS_MIN)
 
 static uint8_t *put_be(uint8_t *p, uint64_t v, int bytes)
 {
@@ -53,7 +48,7 @@ size_t twofa_pending_pack(twofa_pending_t const *pending, uint8_t buf[TWOFA_PEND
 	if ((name_len == 0) || (name_len > TWOFA_USER_NAME_MAX) ||
 	    (pending->sealed_len > TWOFA_SEALED_MAX) || (pending->totp.period > UINT16_MAX) ||
 	    (method_has_secret(pending->method) && ((pending->sealed_len == 0) || (pending->totp.period == 0))) ||
-	    ((pending->method == TWOFA_METHOD_SMS_NEW) && (pending->sealed_len < SMS_NEW_MIN)) ||
+	    ((pending->method == TWOFA_METHOD_SMS_NEW) && (pending->sealed_len < TWOFA_PENDING_SMS_NEW_MIN)) ||
 	    (pending->totp.digits > UINT8_MAX) || ((unsigned int) pending->totp.hash > UINT8_MAX)) return 0;
 
 	*p++ = TWOFA_PENDING_VERSION;
@@ -112,7 +107,7 @@ bool twofa_pending_unpack(uint8_t const *buf, size_t len, twofa_pending_t *pendi
 	if (method_has_secret(pending->method) && ((pending->sealed_len == 0) || (pending->totp.period == 0))) {
 		return false;
 	}
-	if ((pending->method == TWOFA_METHOD_SMS_NEW) && (pending->sealed_len < SMS_NEW_MIN)) return false;
+	if ((pending->method == TWOFA_METHOD_SMS_NEW) && (pending->sealed_len < TWOFA_PENDING_SMS_NEW_MIN)) return false;
 	if ((pending->sealed_len > TWOFA_SEALED_MAX) ||
 	    (len <= TWOFA_PENDING_HEADER_LEN + pending->sealed_len)) return false;
 	memcpy(pending->sealed, p, pending->sealed_len);

@@ -23,6 +23,8 @@
 #include "twofa.h"
 #include "totp.h"
 #include "crypto.h"
+#include "oob.h"
+#include "contact.h"
 
 /*
  *	The format's version, first byte of the packed context: a context of
@@ -44,6 +46,9 @@
 #define TWOFA_METHOD_SMS_NEW		7			//!< a code sent to a number typed at login: sealed holds
 								//!< the code's salt and hash, then the number
 #define TWOFA_METHOD_LAST		TWOFA_METHOD_SMS_NEW
+
+/** The least an SMS_NEW challenge's sealed holds: the code's salt and hash, a length, the shortest number. */
+#define TWOFA_PENDING_SMS_NEW_MIN	(TWOFA_OOB_SALT_LEN + TWOFA_OOB_HASH_LEN + 1 + TWOFA_PHONE_DIGITS_MIN)
 
 /** A bit per method id, for sets of methods (those this server can use, those a code may be). */
 #define TWOFA_METHOD_BIT(_id)		(1u << (_id))

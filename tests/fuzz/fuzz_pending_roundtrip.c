@@ -4,7 +4,8 @@
  *
  *	Every field comes from the input, so values pack must refuse (an
  *	empty or long name, a sealed secret of too many bytes, or of none
- *	or a zero period for TOTP, digits or hash above 255) turn up too.  What pack accepts,
+ *	or a zero period for TOTP, too few for a code sent to a typed
+ *	number, digits or hash above 255) turn up too.  What pack accepts,
  *	unpack gives back field for field; what it refuses, it refuses whole.
  *
  * sources: rlm_twofa/pending.c
@@ -67,6 +68,9 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 	in.totp.period = (unsigned int) take(&c, 3);
 	in.user_id = (int64_t) take(&c, 8);
 	in.factor_id = (int64_t) take(&c, 8);
+	in.sends = (uint8_t) take(&c, 1);
+	in.no_user_reply = take(&c, 1) & 1;
+	in.reply_group = (uint32_t) take(&c, 4);
 	want_sealed = (size_t) take(&c, 1);		/* may be more than fits: then pack refuses */
 	in.sealed_len = want_sealed;
 	take_bytes(&c, in.sealed, (want_sealed < TWOFA_SEALED_MAX) ? want_sealed : TWOFA_SEALED_MAX);
@@ -76,7 +80,8 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 
 	packable = (name_len > 0) && (in.sealed_len <= TWOFA_SEALED_MAX) && (in.totp.period <= UINT16_MAX) &&
 		   (in.totp.digits <= UINT8_MAX) && ((unsigned int) in.totp.hash <= UINT8_MAX) &&
-		   (((in.method != TWOFA_METHOD_TOTP) && (in.method != TWOFA_METHOD_ENROL)) || ((in.sealed_len > 0) && (in.totp.period > 0)));
+		   (((in.method != TWOFA_METHOD_TOTP) && (in.method != TWOFA_METHOD_ENROL)) || ((in.sealed_len > 0) && (in.totp.period > 0))) &&
+		   ((in.method != TWOFA_METHOD_SMS_NEW) || (in.sealed_len >= TWOFA_PENDING_SMS_NEW_MIN));
 
 	len = twofa_pending_pack(&in, buf);
 	FUZZ_CHECK((len > 0) == packable);
@@ -93,6 +98,9 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 	FUZZ_CHECK(out.attempts_left == in.attempts_left);
 	FUZZ_CHECK(out.method == in.method);
 	FUZZ_CHECK(out.had_failures == in.had_failures);
+	FUZZ_CHECK(out.sends == in.sends);
+	FUZZ_CHECK(out.no_user_reply == in.no_user_reply);
+	FUZZ_CHECK(out.reply_group == in.reply_group);
 	FUZZ_CHECK(out.totp.hash == in.totp.hash);
 	FUZZ_CHECK(out.totp.digits == in.totp.digits);
 	FUZZ_CHECK(out.totp.period == in.totp.period);
