@@ -64,9 +64,10 @@ static unsealed_t *state_unsealed(rlm_twofa_t const *inst, REQUEST *request)
 /*
  *	Round two's sealed State is good for one answer: a consume records it
  *	in its own write (verify_answer); any other way on (a new challenge
- *	after a wrong code, a switch of method, the reject of a last wrong
- *	code) records it here first, and goes no further if it was answered
- *	before.  False: answered before, or the store could not record it.
+ *	after a wrong code, a switch of method) records it here first, and
+ *	goes no further if it was answered before; every reject records it
+ *	(reject_reply), so that an ended login's State takes no answer.
+ *	False: answered before, or the store could not record it.
  */
 bool state_spend(rlm_twofa_t const *inst, REQUEST *request)
 {

@@ -147,9 +147,11 @@ void log_login(rlm_twofa_t const *inst, REQUEST *request, char const *method, ch
 	}
 }
 
-/** The reply of every reject of this module: reject_message, nothing else. */
+/** The reply of every reject of this module: reject_message, nothing else.  The login
+ *  ends here: a sealed State it answered takes no other answer (state_spend). */
 void reject_reply(rlm_twofa_t const *inst, REQUEST *request)
 {
+	(void) state_spend(inst, request);
 	decided(inst, request, DECIDED_REJECT);
 	fr_pair_list_free(&request->reply->vps);
 	add_reply_message(request, inst->reject_message, T_OP_SET);

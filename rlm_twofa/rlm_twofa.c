@@ -232,8 +232,6 @@ static rlm_rcode_t wrong_answer(rlm_twofa_t const *inst, REQUEST *request, twofa
 		log_store_error(inst, request, "record failure", rc);
 		return reject(inst, request, method->name, rc);
 	}
-	/* No new challenge to spend the State: spent here, or the login's last State would take another answer. */
-	if (locked_until || (pending->attempts_left <= 1)) (void) state_spend(inst, request);
 
 	if (locked_until) {
 		RWDEBUG("User \"%s\": too many failed codes, locked for %ld seconds", pending->name,
@@ -383,6 +381,7 @@ static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 
 		log_login(inst, request, "none", "reject", round_two ? "rejected" : "bad_password");
 	}
+	(void) state_spend(inst, request);	/* another module's reject of round two ends the login too */
 	if ((inst->password_source == PASSWORD_SOURCE_NONE) && !was_decided(inst, request, DECIDED_REJECT) &&
 	    !fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
 	    (load_user_kept(inst, request, user_name(inst, request), &user) == TWOFA_OK)) {

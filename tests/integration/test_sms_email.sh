@@ -169,14 +169,26 @@ switching_method_and_resend_at_the_prompt() {
 	tf_wait_fresh_step
 	tf_round2 multi "$(tf_code "$MULTI_SECRET")" "$R_STATE"
 	tf_expect "TOTP accepted" "$R_CODE" Access-Accept
-	# resend_limit = 3: the fourth word ends the login.
-	tf_round1 multi pw-multi
-	tf_round2 multi resend "$R_STATE"
-	tf_round2 multi resend "$R_STATE"
-	tf_round2 multi resend "$R_STATE"
-	tf_expect "third resend" "$R_CODE" Access-Challenge
-	tf_round2 multi resend "$R_STATE"
+}
+
+# resend_limit = 3: the fourth word ends the login, and its last State
+# takes no answer after that, not even the code last sent.
+resend_limit_ends_the_login_and_its_state() {
+	local sms_n i state
+	sms_n=$(wc -l < "$SMS_RECORD")
+	tf_round1 resender pw-resender
+	tf_expect "SMS first" "$R_MSG" "Enter the code sent by SMS to +44•••••7895"
+	for i in 1 2 3; do
+		tf_round2 resender resend "$R_STATE"
+		tf_expect "resend $i" "$R_MSG" "Enter the code sent by SMS to +44•••••7895"
+	done
+	state=$R_STATE
+	tf_expect "four codes sent" "$(tf_wait_records "$SMS_RECORD" $((sms_n + 4)) && echo yes)" yes
+	tf_round2 resender resend "$state"
 	tf_expect_reject "past resend_limit"
+	tf_expect "nothing more sent" "$(wc -l < "$SMS_RECORD")" $((sms_n + 4))
+	tf_round2 resender "$(tf_sms_code $((sms_n + 4)))" "$state"
+	tf_expect_reject "the ended login's State again, with the last code"
 }
 
 send_limit_is_reached() {
@@ -302,6 +314,7 @@ multi,pw-multi,$MULTI_SECRET
 limit,pw-limit,
 newbie,pw-newbie,
 tina,pw-tina,$TINA_SECRET
+resender,pw-resender,
 sam1,pw-sam1,
 sam2,pw-sam2,
 sam3,pw-sam3,"
@@ -315,6 +328,7 @@ contacts() {
 	tf_admin user set both --email both@example.org --email2 both@home.example --email-to both >/dev/null
 	tf_admin user set multi --phone +441234567892 --email multi@example.org >/dev/null
 	tf_admin user set limit --phone +441234567893 >/dev/null
+	tf_admin user set resender --phone +441234567895 >/dev/null
 	tf_admin user set "$NASTY_NAME" --phone +441234567894 --email "$NASTY_MAIL" >/dev/null
 	for i in 1 2 3; do tf_admin user set "sam$i" --phone "+44123456780$i" >/dev/null; done
 }
@@ -333,6 +347,7 @@ tf_run another_users_code_is_refused
 tf_run email_login_is_accepted
 tf_run email_to_both_addresses
 tf_run switching_method_and_resend_at_the_prompt
+tf_run resend_limit_ends_the_login_and_its_state
 tf_run send_limit_is_reached
 tf_run values_change_neither_request_nor_headers
 tf_run number_prompt_saves_the_number_only_after_the_code
