@@ -7,31 +7,43 @@ RCSID("$Id$")
 
 #include "module.h"
 
+/** The NAS a challenge is bound to: the address the request came from. */
+static void state_nas(REQUEST *request, char *nas, size_t len)
+{
+	if (!ip_ntoh(&request->packet->src_ipaddr, nas, len)) strlcpy(nas, "unknown", len);
+}
+
 /*
  *	Session-state: the pending challenge (pending.h), packed into one
- *	octets attribute, Twofa-Pending.  FreeRADIUS keeps it under the
- *	State it sends, and gives it back only with that State.
+ *	octets attribute, Twofa-Pending, and the NAS it is sent to,
+ *	Twofa-Pending-NAS.  FreeRADIUS keeps them under the State it sends,
+ *	and gives them back with that State from whichever NAS presents it:
+ *	pending_load refuses another NAS, as a sealed State does.
  */
 static int pending_save(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t const *pending)
 {
 	uint8_t		buffer[TWOFA_PENDING_MAX];
 	size_t		len = twofa_pending_pack(pending, buffer);
-	VALUE_PAIR	*vp;
+	char		nas[INET6_ADDRSTRLEN];
+	VALUE_PAIR	*vp, *nas_vp;
 
 	if (!len) return -1;
 	fr_pair_delete_by_da(&request->state, inst->da_pending);
+	fr_pair_delete_by_da(&request->state, inst->da_pending_nas);
 	vp = fr_pair_afrom_da(request->state_ctx, inst->da_pending);
-	if (!vp) return -1;
+	nas_vp = fr_pair_afrom_da(request->state_ctx, inst->da_pending_nas);
+	if (!vp || !nas_vp) {
+		talloc_free(vp);
+		talloc_free(nas_vp);
+		return -1;
+	}
 	fr_pair_value_memcpy(vp, buffer, len);
+	state_nas(request, nas, sizeof(nas));
+	fr_pair_value_strcpy(nas_vp, nas);
 	fr_pair_add(&request->state, vp);
+	fr_pair_add(&request->state, nas_vp);
 
 	return 0;
-}
-
-/** The NAS a sealed State is bound to: the address the request came from. */
-static void state_nas(REQUEST *request, char *nas, size_t len)
-{
-	if (!ip_ntoh(&request->packet->src_ipaddr, nas, len)) strlcpy(nas, "unknown", len);
 }
 
 /*
@@ -97,6 +109,7 @@ bool pending_load(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pe
 {
 	unsealed_t	*u = state_unsealed(inst, request);
 	VALUE_PAIR	*vp;
+	char		nas[INET6_ADDRSTRLEN];
 
 	if (u) {
 		/* Not yet recorded as answered: the consume does it in its own write, else state_spend. */
@@ -105,7 +118,14 @@ bool pending_load(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t *pe
 	}
 	/* Session-state: state = session, or a challenge whose context did not fit a State. */
 	vp = fr_pair_find_by_da(request->state, inst->da_pending, TAG_ANY);
-	return vp && twofa_pending_unpack(vp->vp_octets, vp->vp_length, pending);
+	if (!vp || !twofa_pending_unpack(vp->vp_octets, vp->vp_length, pending)) return false;
+	vp = fr_pair_find_by_da(request->state, inst->da_pending_nas, TAG_ANY);
+	state_nas(request, nas, sizeof(nas));
+	if (!vp || (strcmp(vp->vp_strvalue, nas) != 0)) {
+		REDEBUG2("State was sent to %s, not to this NAS", vp ? vp->vp_strvalue : "another NAS");
+		return false;
+	}
+	return true;
 }
 
 /*

@@ -273,6 +273,8 @@ int mod_name_and_attrs(CONF_SECTION *conf, rlm_twofa_t *inst)
 
 	inst->da_pending = session_attr("Twofa-Pending", PW_TYPE_OCTETS);
 	if (!inst->da_pending) return -1;
+	inst->da_pending_nas = session_attr("Twofa-Pending-NAS", PW_TYPE_STRING);
+	if (!inst->da_pending_nas) return -1;
 
 	return 0;
 }

@@ -113,6 +113,7 @@ typedef struct {
 	char			*dummy_hash;		//!< checked for unknown users, so they cost the same
 
 	DICT_ATTR const		*da_pending;		//!< session-state: the pending challenge (pending_t)
+	DICT_ATTR const		*da_pending_nas;	//!< session-state: the NAS it was sent to
 
 	/* password_source = ldap: the ldap { } section (ldap.h), and the pool made from it. */
 	twofa_ldap_config_t	ldap_config;

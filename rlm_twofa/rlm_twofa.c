@@ -262,8 +262,9 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	/*
 	 *	A sealed State opens only if this server's key sealed it for
 	 *	this NAS (state.c); with state = session, FreeRADIUS restores
-	 *	session-state only for a State it issued and has not consumed.
-	 *	Anything else (forged, replayed, lapsed, another module's)
+	 *	session-state only for a State it issued and has not consumed,
+	 *	and pending_load checks the NAS it was sent to.  Anything else
+	 *	(forged, replayed, lapsed, another module's, another NAS's)
 	 *	arrives without our context.  A State answered before is found
 	 *	by the consume, which records it.
 	 */
@@ -277,6 +278,7 @@ static rlm_rcode_t CC_HINT(nonnull) round_two(rlm_twofa_t const *inst, REQUEST *
 	 *	sealed secret.  A new challenge saves it again.
 	 */
 	fr_pair_delete_by_da(&request->state, inst->da_pending);
+	fr_pair_delete_by_da(&request->state, inst->da_pending_nas);
 	method = twofa_method_by_id(pending.method);
 	if (!method) {
 		REDEBUG2("State names a method this build does not have (%u)", pending.method);

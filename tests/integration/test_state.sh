@@ -160,6 +160,11 @@ session_state_still_works() {
 	tf_expect "FreeRADIUS's 16-byte State" "${#state}" 34
 	tf_round2 erin "$(code_of erin)" "$state"
 	tf_expect "state = session" "$R_CODE" "Access-Accept"
+	# Bound to the NAS as a sealed State is: another NAS presenting it is refused.
+	tf_wait_fresh_step
+	on A; tf_round1 erin "$PW"; state=$R_STATE
+	round2_from 127.0.0.2 erin "$(code_of erin)" "$state"
+	tf_expect_reject "state = session, from another NAS"
 }
 
 setup
