@@ -219,6 +219,9 @@ static rlm_rcode_t wrong_answer(rlm_twofa_t const *inst, REQUEST *request, twofa
 	twofa_rcode_t	rc = TWOFA_OK;
 	char		message[TWOFA_REPLY_MESSAGE_MAX + 1];
 
+	/* An answer checked in memory only has not spent its State yet: an answered one counts nothing. */
+	if (!state_spend(inst, request)) return reject(inst, request, "state", TWOFA_ERR_EXPIRED);
+
 	/*
 	 *	A replayed code was right once: it counts against this login's
 	 *	attempts, not toward the lockout, so that a clock stepped back
