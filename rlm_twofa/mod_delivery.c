@@ -146,6 +146,8 @@ rlm_rcode_t answer_number(rlm_twofa_t const *inst, REQUEST *request, twofa_pendi
 	twofa_rcode_t		rc;
 
 	if (pending->sends >= inst->resend_limit + 1) return reject(inst, request, "resend", TWOFA_ERR_THROTTLED);
+	/* Answered once: spent before a code goes anywhere, so that the State sent again sends nothing. */
+	if (!state_spend(inst, request)) return reject(inst, request, "state", TWOFA_ERR_EXPIRED);
 	rc = answer ? twofa_sms_new_start(&mctx, answer->vp_strvalue, answer->vp_length, pending) : TWOFA_ERR_MALFORMED;
 	if (rc == TWOFA_ERR_MALFORMED) {
 		if (pending->attempts_left <= 1) return reject(inst, request, "sms", rc);
@@ -214,6 +216,11 @@ bool switch_method(rlm_twofa_t const *inst, REQUEST *request, twofa_pending_t co
 	}
 	if (is_locked(user, time(NULL))) {
 		*rcode = reject(inst, request, to->name, TWOFA_ERR_LOCKED);
+		return true;
+	}
+	/* Answered once: spent before a code goes anywhere, so that the word sent again sends nothing. */
+	if (!state_spend(inst, request)) {
+		*rcode = reject(inst, request, "state", TWOFA_ERR_EXPIRED);
 		return true;
 	}
 	RDEBUG2("User \"%s\": \"%s\" at the prompt: %s", user->name, inst->words[word],

@@ -50,9 +50,23 @@ RCSID("$Id$")
  *	From round one (password_source = local) and from post-auth (an
  *	Access-Accept of another module).
  */
+/** The user's first confirmed factor of any kind, whether a method takes it or not; NULL if none. */
+static twofa_factor_t const *confirmed_factor(twofa_user_t const *user)
+{
+	twofa_factor_kind_t kind;
+
+	for (kind = TWOFA_FACTOR_TOTP; kind <= TWOFA_FACTOR_KIND_LAST; kind++) {
+		twofa_factor_t const *f = twofa_user_factor(user, kind);
+
+		if (f && f->confirmed) return f;
+	}
+	return NULL;
+}
+
 rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
 {
 	twofa_method_t const	*method = twofa_method_pick(user, inst->usable, 0);
+	twofa_factor_t const	*factor;
 	twofa_netpolicy_rule_t const *rule;
 	rlm_rcode_t		rcode;
 
@@ -75,6 +89,11 @@ rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *request, twof
 	if (!method && (method = twofa_method_pick(user, TWOFA_METHODS_ALL, 0))) {
 		RERROR("User \"%s\": holds a %s factor this server cannot use, and no other", user->name, method->name);
 		return reject(inst, request, "send", TWOFA_ERR_UNAVAILABLE);
+	}
+	/* Nor is one no method takes (an address this version refuses): the stored factor is malformed. */
+	if (!method && (factor = confirmed_factor(user))) {
+		RERROR("User \"%s\": stored %s factor is malformed", user->name, twofa_factor_kind_name(factor->kind));
+		return reject(inst, request, "enrolment", TWOFA_ERR_CRYPTO);
 	}
 	if (!method && inst->sms_ask_number && inst->delivery.sms) return ask_number(inst, request, user);
 	if (!method && inst->enrol_at_login) return offer_enrolment(inst, request, user);
@@ -218,6 +237,9 @@ static rlm_rcode_t wrong_answer(rlm_twofa_t const *inst, REQUEST *request, twofa
 	time_t		locked_until = 0;
 	twofa_rcode_t	rc = TWOFA_OK;
 	char		message[TWOFA_REPLY_MESSAGE_MAX + 1];
+
+	/* An answer checked in memory only has not spent its State yet: an answered one counts nothing. */
+	if (!state_spend(inst, request)) return reject(inst, request, "state", TWOFA_ERR_EXPIRED);
 
 	/*
 	 *	A replayed code was right once: it counts against this login's

@@ -17,6 +17,8 @@ retry() { printf 'Wrong code. Enter the 6-digit code from your authenticator app
 declare -A SECRET
 USERS_CSV="nora,$PW,"$'\n'	# no second factor
 USERS_CSV+="sam,$PW,"$'\n'	# an SMS factor only (set below); this server has no sms { }
+USERS_CSV+="niue,$PW,"$'\n'	# an SMS factor whose number this version refuses (set below)
+USERS_CSV+="obrien,$PW,"$'\n'	# an email factor whose address this version refuses (set below)
 for u in tom rita lena; do
 	SECRET[$u]=$(tf_secret)
 	USERS_CSV+="$u,$PW,${SECRET[$u]}"$'\n'
@@ -89,6 +91,22 @@ optional_user_whose_factor_this_server_cannot_use_is_rejected() {
 	tf_round1 sam "$PW"
 	tf_expect_reject "password alone"
 	tf_expect "says why" "$(logged 'sam.*holds .*sms.* this server cannot')" yes
+}
+
+# A confirmed factor whose address no method takes (stored by another
+# version or tool: a 7-digit number, a quote in an address) is a factor
+# all the same: the login is refused, never let in on the password alone.
+optional_user_whose_stored_address_is_refused_is_rejected() {
+	tf_admin user set niue --phone +441234567890 >/dev/null || tf_expect "phone set" no yes
+	tf_admin user set obrien --email obrien@example.org >/dev/null || tf_expect "email set" no yes
+	sqlite3 "$STORE" "UPDATE factors SET address = '+6831234' WHERE user_id = (SELECT id FROM users WHERE name = 'niue');
+		UPDATE factors SET address = 'o''brien@example.org' WHERE user_id = (SELECT id FROM users WHERE name = 'obrien')"
+	tf_round1 niue "$PW"
+	tf_expect_reject "number refused: password alone"
+	tf_expect "says why (sms)" "$(logged 'niue.*stored sms factor is malformed')" yes
+	tf_round1 obrien "$PW"
+	tf_expect_reject "address refused: password alone"
+	tf_expect "says why (email)" "$(logged 'obrien.*stored email factor is malformed')" yes
 }
 
 # attempts = 3: the first prompt, then "2 left", then "1 left", then a reject.
@@ -256,6 +274,7 @@ trap tf_server_stop EXIT
 tf_run optional_user_without_factor_gets_accept_with_reminder
 tf_run optional_user_with_factor_is_still_challenged
 tf_run optional_user_whose_factor_this_server_cannot_use_is_rejected
+tf_run optional_user_whose_stored_address_is_refused_is_rejected
 tf_run wrong_code_is_rechallenged_with_the_retry_message
 tf_run twofa_login_shows_a_different_second_prompt
 tf_run no_deprecation_warning_without_require

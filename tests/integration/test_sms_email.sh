@@ -191,6 +191,59 @@ resend_limit_ends_the_login_and_its_state() {
 	tf_expect_reject "the ended login's State again, with the last code"
 }
 
+# A State is answered once: a word or a number sent again in an answered
+# State is refused before anything is sent or counted (the send limits,
+# the lockout), and the code the first answer sent stays the one that works.
+resend_in_an_answered_state_sends_nothing() {
+	local sms_n first second
+	sms_n=$(wc -l < "$SMS_RECORD")
+	tf_round1 replayer pw-replayer
+	first=$R_STATE
+	tf_round2 replayer resend "$first"
+	tf_expect "resent" "$R_MSG" "Enter the code sent by SMS to +44•••••7896"
+	second=$R_STATE
+	tf_round2 replayer resend "$first"
+	tf_expect_reject "resend in the answered State"
+	tf_expect "sends counted" "$(sends_of replayer)" 2
+	tf_expect "SMS sent" "$(wc -l < "$SMS_RECORD")" $((sms_n + 2))
+	tf_round2 replayer "$(tf_sms_code $((sms_n + 2)))" "$second"
+	tf_expect "the code the resend sent still works" "$R_CODE" Access-Accept
+}
+
+wrong_answer_in_an_answered_state_counts_nothing() {
+	local first before
+	before=$(failures_of replayer)
+	tf_round1 replayer pw-replayer
+	first=$R_STATE
+	tf_round2 replayer not-a-code "$first"
+	tf_expect "asked again" "$R_CODE" Access-Challenge
+	tf_expect "one failure" "$(failures_of replayer)" $((before + 1))
+	tf_round2 replayer not-a-code "$first"
+	tf_expect_reject "the answered State again"
+	tf_expect "still one failure" "$(failures_of replayer)" $((before + 1))
+}
+
+number_in_an_answered_state_sends_nothing() {
+	local n first
+	n=$(wc -l < "$SMS_RECORD")
+	tf_round1 asker pw-asker
+	first=$R_STATE
+	tf_round2 asker "+44 1234 567 897" "$first"
+	tf_expect "code sent" "$R_MSG" "Enter the code sent by SMS to +44•••••7897"
+	tf_round2 asker "+44 1234 567 898" "$first"
+	tf_expect_reject "another number in the answered State"
+	tf_expect "sends counted" "$(sends_of asker)" 1
+	tf_expect "SMS sent" "$(wc -l < "$SMS_RECORD")" $((n + 1))
+}
+
+# failures_of USER: USER's failed codes toward the lockout.
+failures_of() { sqlite3 "file:$STORE?mode=ro" "SELECT fail_count FROM users WHERE name = '$1'"; }
+
+# sends_of USER: the sends counted against USER's limit.
+sends_of() {
+	sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM sends s JOIN users u ON u.id = s.user_id WHERE u.name = '$1'"
+}
+
 send_limit_is_reached() {
 	local i
 	# per_user = 5 an hour: sam has had codes from the tests above; limit's user is fresh.
@@ -315,6 +368,8 @@ limit,pw-limit,
 newbie,pw-newbie,
 tina,pw-tina,$TINA_SECRET
 resender,pw-resender,
+replayer,pw-replayer,
+asker,pw-asker,
 sam1,pw-sam1,
 sam2,pw-sam2,
 sam3,pw-sam3,"
@@ -329,6 +384,7 @@ contacts() {
 	tf_admin user set multi --phone +441234567892 --email multi@example.org >/dev/null
 	tf_admin user set limit --phone +441234567893 >/dev/null
 	tf_admin user set resender --phone +441234567895 >/dev/null
+	tf_admin user set replayer --phone +441234567896 >/dev/null
 	tf_admin user set "$NASTY_NAME" --phone +441234567894 --email "$NASTY_MAIL" >/dev/null
 	for i in 1 2 3; do tf_admin user set "sam$i" --phone "+44123456780$i" >/dev/null; done
 }
@@ -348,6 +404,9 @@ tf_run email_login_is_accepted
 tf_run email_to_both_addresses
 tf_run switching_method_and_resend_at_the_prompt
 tf_run resend_limit_ends_the_login_and_its_state
+tf_run resend_in_an_answered_state_sends_nothing
+tf_run wrong_answer_in_an_answered_state_counts_nothing
+tf_run number_in_an_answered_state_sends_nothing
 tf_run send_limit_is_reached
 tf_run values_change_neither_request_nor_headers
 tf_run number_prompt_saves_the_number_only_after_the_code
