@@ -43,13 +43,6 @@ RCSID("$Id$")
 
 #include "module.h"
 
-/*
- *	The first factor has passed: challenge for the second, or let the
- *	first alone do if the user is exempt, or holds none and enforcement
- *	allows it; a policy_file rule first.
- *	From round one (password_source = local) and from post-auth (an
- *	Access-Accept of another module).
- */
 /** The user's first confirmed factor of any kind, whether a method takes it or not; NULL if none. */
 static twofa_factor_t const *confirmed_factor(twofa_user_t const *user)
 {
@@ -63,6 +56,13 @@ static twofa_factor_t const *confirmed_factor(twofa_user_t const *user)
 	return NULL;
 }
 
+/*
+ *	The first factor has passed: challenge for the second, or let the
+ *	first alone do if the user is exempt, or holds none and enforcement
+ *	allows it; a policy_file rule first.
+ *	From round one (password_source = local) and from post-auth (an
+ *	Access-Accept of another module).
+ */
 rlm_rcode_t second_factor_or_not(rlm_twofa_t const *inst, REQUEST *request, twofa_user_t const *user)
 {
 	twofa_method_t const	*method = twofa_method_pick(user, inst->usable, 0);
