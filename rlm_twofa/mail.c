@@ -92,6 +92,10 @@ static twofa_rcode_t check(twofa_mail_config_t const *c, char *err, size_t err_l
 		snprintf(err, err_len, "template: %s", tpl_err);
 		return TWOFA_ERR_MALFORMED;
 	}
+	if (!twofa_template_uses(c->subject, "code") && !twofa_template_uses(c->body, "code")) {
+		snprintf(err, err_len, "neither subject nor body holds {code}: the mail would carry no code");
+		return TWOFA_ERR_MALFORMED;
+	}
 	return TWOFA_OK;
 }
 

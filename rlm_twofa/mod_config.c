@@ -894,6 +894,10 @@ static int setup_sms(CONF_SECTION *conf, rlm_twofa_t *inst)
 		cf_log_err_cs(cs ? cs : conf, "sms: %s", err);
 		return -1;
 	}
+	if (strncasecmp(config.url, "http://", 7) == 0) {
+		WARN("rlm_twofa (%s): sms url is http://: codes and the gateway's credentials cross the network in clear",
+		     inst->name);
+	}
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/crypto.h>
 
 #include "sender.h"
 
@@ -46,6 +47,7 @@ struct twofa_sender {
 
 static int _job_free(twofa_send_job_t *job)
 {
+	OPENSSL_cleanse(&job->result, sizeof(job->result));	/* a gateway may echo the message */
 	if (job->easy) curl_easy_cleanup(job->easy);
 	pthread_cond_destroy(&job->ended);
 	return 0;

@@ -125,6 +125,16 @@ static twofa_rcode_t body_escape_for(char const *type, twofa_template_escape_t *
 	return TWOFA_OK;
 }
 
+/* {code} in the url or body, or {message} there with {code} in the message (by default the code itself). */
+static bool code_reaches_the_gateway(twofa_sms_http_config_t const *c)
+{
+	bool message_has_code = !c->message || twofa_template_uses(c->message, "code");
+
+	return twofa_template_uses(c->url, "code") || (c->body && twofa_template_uses(c->body, "code")) ||
+	       (message_has_code &&
+		(twofa_template_uses(c->url, "message") || (c->body && twofa_template_uses(c->body, "message"))));
+}
+
 static twofa_rcode_t check(twofa_sms_http_config_t const *c, twofa_sms_http_t *gw, char *err, size_t err_len)
 {
 	bool post;
@@ -190,6 +200,11 @@ static twofa_rcode_t check(twofa_sms_http_config_t const *c, twofa_sms_http_t *g
 	    (c->body && (twofa_template_check(c->body, known_vars, VAR_COUNT, tpl_err, sizeof(tpl_err)) != TWOFA_OK)) ||
 	    (c->message && (twofa_template_check(c->message, known_vars, VAR_MESSAGE, tpl_err, sizeof(tpl_err)) != TWOFA_OK))) {
 		snprintf(err, err_len, "template: %s", tpl_err);
+		return TWOFA_ERR_MALFORMED;
+	}
+	if (!code_reaches_the_gateway(c)) {
+		snprintf(err, err_len, "the request carries no code: put {code} in url or body, or {message} "
+			 "there and {code} in message");
 		return TWOFA_ERR_MALFORMED;
 	}
 	return TWOFA_OK;

@@ -89,6 +89,19 @@ twofa_rcode_t twofa_template_check(char const *template, twofa_template_var_t co
 	return TWOFA_OK;
 }
 
+bool twofa_template_uses(char const *template, char const *name)
+{
+	char const	*p;
+	size_t		len, name_len = strlen(name);
+
+	for (p = template; p && *p; p++) {
+		if ((*p != '{') || !(len = name_at(p))) continue;
+		if ((len == name_len) && (memcmp(p + 1, name, len) == 0)) return true;
+		p += len + 1;
+	}
+	return false;
+}
+
 /*
  *	Two passes: the first sizes the result for the worst escape of each
  *	value (\u00XX is 6 bytes a byte; an RFC 2047 word adds 13 per 45),

@@ -13,6 +13,7 @@
 #ifndef TWOFA_TEMPLATE_H
 #define TWOFA_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <talloc.h>
 #include "twofa.h"
@@ -44,5 +45,8 @@ twofa_rcode_t twofa_template_expand(TALLOC_CTX *ctx, char const *template, twofa
  *  checks.  @return TWOFA_OK or TWOFA_ERR_NOT_FOUND (err names the first unknown). */
 twofa_rcode_t twofa_template_check(char const *template, twofa_template_var_t const *vars, size_t n,
 				   char *err, size_t err_len);
+
+/** Does template use "{name}" (as expansion reads it: not a brace that opens no name)? */
+bool twofa_template_uses(char const *template, char const *name);
 
 #endif

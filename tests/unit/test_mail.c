@@ -170,6 +170,10 @@ static void relay_config_is_checked_at_start(void)
 	c = base; c.from = "Two FA <twofa@example.org>";	CHECK(mail_new(ctx, &c) == NULL);
 	c = base; c.body = "code {cdoe}";			CHECK(mail_new(ctx, &c) == NULL);
 	c = base; c.subject = NULL;				CHECK(mail_new(ctx, &c) == NULL);
+	/* A mail without the code would reach the user with nothing to type. */
+	c = base; c.body = "Hello {user}, log in now.";		CHECK(mail_new(ctx, &c) == NULL);
+	c = base; c.body = "Your code is {{code}}";		CHECK(mail_new(ctx, &c) != NULL);
+	c = base; c.body = "Log in."; c.subject = "Code {code}";	CHECK(mail_new(ctx, &c) != NULL);
 	talloc_free(ctx);
 }
 

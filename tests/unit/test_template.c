@@ -125,6 +125,11 @@ static void gateway_config_is_checked_at_start(void)
 	c = json; c.success_status = "600";				CHECK(gateway(&c) == TWOFA_ERR_MALFORMED);
 	c = json; c.success_status = "200;201";				CHECK(gateway(&c) == TWOFA_ERR_MALFORMED);
 	c = json; c.message = "{message} {code}";			CHECK(gateway(&c) == TWOFA_ERR_MALFORMED);
+	/* An SMS without the code: the message without {code}, or a request without the message or code. */
+	c = json; c.message = "Log in now";				CHECK(gateway(&c) == TWOFA_ERR_MALFORMED);
+	c = json; c.body = "{\"to\":\"{phone}\"}";			CHECK(gateway(&c) == TWOFA_ERR_MALFORMED);
+	c = json; c.body = "{\"to\":\"{phone}\",\"otp\":\"{code}\"}";	CHECK(gateway(&c) == TWOFA_OK);
+	c = json; c.message = NULL;					CHECK(gateway(&c) == TWOFA_OK);	/* the message is the code */
 	c = json; c.body = NULL; c.content_type = NULL;
 	c.url = "https://gw.example/send?to={phone}&text={message}";	CHECK(gateway(&c) == TWOFA_OK);
 }
