@@ -47,6 +47,18 @@ static void report_why(twofa_delivery_report_t *report, char const *why)
 	if (report) snprintf(report->why, sizeof(report->why), "%s", why);
 }
 
+/* For the sender's line if the transfer fails after the login stopped waiting: where, for whom. */
+static void describe_job(twofa_send_job_t *job, twofa_factor_kind_t kind, char const *to[2], char const *user)
+{
+	twofa_delivery_report_t	masked;
+	char			what[sizeof(masked.to) + TWOFA_USER_NAME_MAX + 48];
+
+	report_to(&masked, kind, to);
+	snprintf(what, sizeof(what), "%s code to %s for user \"%s\"", (kind == TWOFA_FACTOR_SMS) ? "SMS" : "email",
+		 masked.to, user ? user : "?");
+	twofa_send_job_describe(job, what);
+}
+
 /* A job for the code to to[] through the gateway or relay of kind. */
 static twofa_rcode_t make_job(twofa_delivery_t const *d, twofa_factor_kind_t kind, char const *to[2], char const *code,
 			      char const *user, twofa_send_job_t **job, char *err, size_t err_len)
@@ -130,6 +142,7 @@ twofa_rcode_t twofa_oob_send(twofa_method_ctx_t const *mctx, twofa_pending_t *pe
 	}
 	OPENSSL_cleanse(code, sizeof(code));
 	if (rc != TWOFA_OK) return (rc == TWOFA_ERR_MALFORMED) ? TWOFA_ERR_IO : rc;
+	describe_job(job, kind, to, user);
 
 	pending->factor_id = factor_id;
 	pending->totp.digits = cc->digits;

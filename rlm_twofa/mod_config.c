@@ -922,6 +922,14 @@ static int setup_email(CONF_SECTION *conf, rlm_twofa_t *inst)
 	return 0;
 }
 
+/* The sender's thread: a code that failed after its login stopped waiting (send_wait). */
+static void sender_log(void *arg, char const *msg)
+{
+	rlm_twofa_t const *inst = arg;
+
+	ERROR("rlm_twofa (%s): %s", inst->name, msg);
+}
+
 int setup_delivery(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
 	twofa_sender_config_t	sc = { 0 };
@@ -941,6 +949,8 @@ int setup_delivery(CONF_SECTION *conf, rlm_twofa_t *inst)
 	sc.queue_max = inst->queue_max;
 	sc.timeout_ms = longest * 1000;
 	sc.connect_timeout_ms = (longest < 5) ? longest * 1000 : 5000;
+	sc.log = sender_log;
+	sc.log_arg = inst;
 	if (twofa_sender_start(inst, &sc, &inst->sender) != TWOFA_OK) {
 		cf_log_err_cs(conf, "Cannot start the sender thread for SMS and email");
 		return -1;

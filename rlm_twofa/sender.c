@@ -21,6 +21,7 @@ struct twofa_send_job {
 	CURL			*easy;
 	TALLOC_CTX		*ctx;		//!< what easy points to: bodies, header lists
 	unsigned int		timeout_ms;	//!< the job's own limit, if shorter than the sender's
+	char const		*what;		//!< what it sends, for a late failure's log line (under ctx)
 	twofa_send_result_t	result;
 	size_t			body_len;
 	bool			done;		//!< result is final
@@ -111,6 +112,11 @@ void twofa_send_job_free(twofa_send_job_t *job)
 	talloc_free(job);		/* owners is 1: nobody else holds it */
 }
 
+void twofa_send_job_describe(twofa_send_job_t *job, char const *what)
+{
+	job->what = talloc_strdup(job->ctx, what);
+}
+
 void twofa_send_job_timeout(twofa_send_job_t *job, unsigned int timeout_ms)
 {
 	job->timeout_ms = timeout_ms;
@@ -134,6 +140,32 @@ static void job_limits(twofa_sender_t const *sender, twofa_send_job_t *job)
 	curl_easy_setopt(job->easy, CURLOPT_PRIVATE, job);
 }
 
+/*
+ *	A transfer that failed once its login had stopped waiting (send_wait:
+ *	the user got the challenge, and waits for a code that will not come)
+ *	has nobody to report it: the sender logs it.  A failure is libcurl's
+ *	(no connection, a timeout, TLS) or a status of 400 and up (HTTP, SMTP);
+ *	a gateway's own success rules (success_status, success_body) are the
+ *	login's to judge, and it is gone.  Not while the sender stops: the
+ *	transfers it ends then are its own doing.
+ */
+static void log_late_failure(twofa_sender_t const *sender, twofa_send_job_t const *job)
+{
+	char msg[512];
+
+	if (!sender->config.log || sender->stop || (job->owners != 1)) return;
+	if (job->result.curl != CURLE_OK) {
+		snprintf(msg, sizeof(msg), "%s not sent (it ended after send_wait): %s",
+			 job->what ? job->what : "a code", job->result.error);
+	} else if (job->result.status >= 400) {
+		snprintf(msg, sizeof(msg), "%s not sent (it ended after send_wait): the server answered %ld",
+			 job->what ? job->what : "a code", job->result.status);
+	} else {
+		return;
+	}
+	sender->config.log(sender->config.log_arg, msg);
+}
+
 /* The transfer ended (sender->lock held): its result is final; wake the login if it still waits. */
 static void job_end(twofa_sender_t *sender, twofa_send_job_t *job, CURLcode code)
 {
@@ -142,6 +174,7 @@ static void job_end(twofa_sender_t *sender, twofa_send_job_t *job, CURLcode code
 		strncpy(job->result.error, curl_easy_strerror(code), sizeof(job->result.error) - 1);
 	}
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &job->result.status);
+	log_late_failure(sender, job);
 	job->done = true;
 	*job->live_prev = job->live_next;
 	if (job->live_next) job->live_next->live_prev = job->live_prev;

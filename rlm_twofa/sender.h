@@ -23,10 +23,15 @@
 typedef struct twofa_sender twofa_sender_t;
 typedef struct twofa_send_job twofa_send_job_t;
 
+/** A line for the server's log, from the sender's thread.  Never a code. */
+typedef void (*twofa_send_log_t)(void *arg, char const *msg);
+
 typedef struct {
 	unsigned int	queue_max;		//!< transfers waiting or running at once; more are refused
 	unsigned int	timeout_ms;		//!< hard limit of one transfer, from connect to last byte
 	unsigned int	connect_timeout_ms;	//!< of the connection (TLS included)
+	twofa_send_log_t log;			//!< NULL: none; else told of each transfer that failed
+	void		*log_arg;		//!< after its login stopped waiting (nobody else would)
 } twofa_sender_config_t;
 
 #define TWOFA_SEND_BODY_MAX	512		//!< bytes of a response body kept, to match a success pattern
@@ -55,6 +60,10 @@ CURL *twofa_send_job_easy(twofa_send_job_t *job);
 
 /** The job's talloc context, for what the easy handle points to. */
 TALLOC_CTX *twofa_send_job_ctx(twofa_send_job_t *job);
+
+/** What the job sends, for the log line of a failure after its login stopped waiting:
+ *  "SMS code to +44•••••1234 for user \"alice\"" (copied; never the code). */
+void twofa_send_job_describe(twofa_send_job_t *job, char const *what);
 
 /** Drop a job that was never handed to twofa_sender_send (a set-up failed). */
 void twofa_send_job_free(twofa_send_job_t *job);

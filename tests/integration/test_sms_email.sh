@@ -326,6 +326,17 @@ totp_keeps_working() {
 
 # ---- a gateway that never answers, a relay without STARTTLS, failmode another-method ----
 
+# late_failure_logged USER: radius.log says, within 20 s, that USER's SMS failed after send_wait.
+late_failure_logged() {
+	local i
+	for i in $(seq 1 40); do
+		grep -q "SMS code to +44•••••[0-9]* for user \"$1\" not sent (it ended after send_wait): " \
+			"$DIR/server/log/radius.log" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
 gateway_that_never_answers_still_gets_a_challenge() {
 	local i pids=()
 	tf_round1 sam pw-sam
@@ -343,6 +354,8 @@ gateway_that_never_answers_still_gets_a_challenge() {
 	login multi pw-multi "$(tf_code "$MULTI_SECRET")"
 	tf_expect "totp login multi" "$R_CODE" Access-Accept
 	wait "${pids[@]}"
+	# sam's SMS times out at the gateway (timeout = 5) long after its login went on: logged.
+	tf_expect "the late failure logged" "$(late_failure_logged sam && echo yes)" yes
 }
 
 starttls_not_offered_sends_nothing() {
