@@ -763,7 +763,8 @@ static int parse_rule(parser_t *p, char *line)
 		if (parse_option(p, &rule, token, &seen) < 0) return -1;
 	}
 	if (!rule.action) return fail(p, "rule %s: no action= (skip, require or reject)", rule.name);
-	if (!(seen & 0x3)) return fail(p, "rule %s: no nas= (write nas=* for every NAS)", rule.name);
+	/* nas_ip= alone would trust what any client claims: the client that vouches for it is named. */
+	if (!(seen & 0x1)) return fail(p, "rule %s: no nas= (write nas=* for every NAS)", rule.name);
 	if (rule.message && (rule.action != TWOFA_NETPOLICY_REQUIRE)) {
 		return fail(p, "rule %s: message is the challenge's text, only with action=require", rule.name);
 	}
