@@ -288,6 +288,47 @@ int mod_name_and_attrs(CONF_SECTION *conf, rlm_twofa_t *inst)
  *	instance it started with, which FreeRADIUS frees no sooner than 60 s
  *	after it is replaced.
  */
+/*
+ *	radiusd re-instantiates the module on HUP only if a file it watches
+ *	changed: policy_file (a FILE_INPUT item) and, registered here the same
+ *	way, each @FILE list the rules read.  Else a list edited alone would
+ *	be "HUP - No files changed" until a restart.  The pairs live in a
+ *	subsection of the module's own, reused at each instantiate: radiusd's
+ *	list of watched files points at it for as long as it runs.
+ */
+#define POLICY_LISTS_SECTION	"policy_file_lists"
+
+static int watch_policy_lists(CONF_SECTION *conf, twofa_netpolicy_t const *policy)
+{
+	CONF_SECTION	*cs;
+	unsigned int	i;
+
+	if (!policy->num_lists) return 0;
+	if (!(cs = cf_section_sub_find(conf, POLICY_LISTS_SECTION))) {
+		MEM(cs = cf_section_alloc(conf, POLICY_LISTS_SECTION, NULL));
+		cf_section_add(conf, cs);
+	}
+	for (i = 0; i < policy->num_lists; i++) {
+		char		name[32];
+		char const	*watched = NULL;
+		CONF_PAIR	*cp;
+
+		snprintf(name, sizeof(name), "list%u", i);
+		if ((cp = cf_pair_find(cs, name))) {
+			if (cf_pair_replace(cs, cp, policy->lists[i]) < 0) return -1;
+		} else {
+			MEM(cp = cf_pair_alloc(cs, name, policy->lists[i], T_OP_EQ, T_BARE_WORD, T_SINGLE_QUOTED_STRING));
+			cf_pair_add(cs, cp);
+		}
+		/* Also refuses a world-writable list, as radiusd does policy_file. */
+		if (cf_item_parse(cs, name, PW_TYPE_FILE_INPUT, &watched, NULL) < 0) {
+			cf_log_err_cs(conf, "policy_file: cannot watch %s for changes", policy->lists[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int load_policy(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
 	char err[512];
@@ -297,6 +338,7 @@ int load_policy(CONF_SECTION *conf, rlm_twofa_t *inst)
 		cf_log_err_cs(conf, "policy_file: %s", err);
 		return -1;
 	}
+	if (watch_policy_lists(conf, inst->policy) < 0) return -1;
 	INFO("rlm_twofa (%s): policy_file %s: %u rule%s, %zu address%s and name%s", inst->name, inst->policy_file,
 	     inst->policy->count, (inst->policy->count == 1) ? "" : "s", inst->policy->entries,
 	     (inst->policy->entries == 1) ? "" : "es", (inst->policy->entries == 1) ? "" : "s");

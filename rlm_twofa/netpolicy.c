@@ -405,6 +405,17 @@ static char *trim(char *s)
 	return s;
 }
 
+/** Note a list file read, for whoever must watch it (the module: radiusd's HUP). */
+static int remember_list(twofa_netpolicy_t *policy, char const *path)
+{
+	char const **lists = talloc_realloc(policy, policy->lists, char const *, policy->num_lists + 1);
+
+	if (!lists) return -1;
+	policy->lists = lists;
+	lists[policy->num_lists++] = path;	/* a child of the policy, as the list */
+	return 0;
+}
+
 /** @FILE: one item per line, blank lines and # comments skipped; errors name the list file's line. */
 static int add_list_file(parser_t *p, set_builder_t *b, list_kind_t kind, char const *key, char const *name)
 {
@@ -420,6 +431,10 @@ static int add_list_file(parser_t *p, set_builder_t *b, list_kind_t kind, char c
 	else path = talloc_asprintf(p->ctx, "%.*s/%s", (int) (slash - p->file), p->file, name);
 	if (!path) return fail(p, "out of memory");
 	if (read_file(p, path, &text, &len) < 0) return -1;
+	if (remember_list(p->policy, path) < 0) {
+		talloc_free(text);
+		return fail(p, "out of memory");
+	}
 
 	lp.file = path;
 	lp.line = 0;
@@ -763,7 +778,8 @@ static int parse_rule(parser_t *p, char *line)
 		if (parse_option(p, &rule, token, &seen) < 0) return -1;
 	}
 	if (!rule.action) return fail(p, "rule %s: no action= (skip, require or reject)", rule.name);
-	if (!(seen & 0x3)) return fail(p, "rule %s: no nas= (write nas=* for every NAS)", rule.name);
+	/* nas_ip= alone would trust what any client claims: the client that vouches for it is named. */
+	if (!(seen & 0x1)) return fail(p, "rule %s: no nas= (write nas=* for every NAS)", rule.name);
 	if (rule.message && (rule.action != TWOFA_NETPOLICY_REQUIRE)) {
 		return fail(p, "rule %s: message is the challenge's text, only with action=require", rule.name);
 	}

@@ -93,6 +93,8 @@ typedef struct {
 	unsigned int			count;
 	twofa_netpolicy_rule_t		*rules;
 	size_t				entries;	//!< addresses, CIDRs and names in all lists
+	char const			**lists;	//!< the @FILE lists read, as opened (a HUP must see them change)
+	unsigned int			num_lists;
 } twofa_netpolicy_t;
 
 /** What a request says about where it comes from.  Any field may be absent. */

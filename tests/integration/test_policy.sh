@@ -231,6 +231,23 @@ hup_applies_a_new_rule_and_keeps_logins_in_flight() {
 	HUP_AT=$(date +%s)
 }
 
+# The office rule's @office.list edited alone (the policy file unchanged):
+# a HUP applies it, as it does an edit of the policy file.
+hup_applies_an_edited_list_file() {
+	local list
+	list="$(dirname "$(POLICY)")/office.list"
+	login 127.0.0.2 alice "$PW" 'Calling-Station-Id = "10.77.1.1"'
+	tf_expect "before: not an office network" "$R_CODE" "Access-Challenge"
+	printf '# office networks\n172.30.0.0/16\n10.77.0.0/16\n' > "$list"
+	while [ $(( $(date +%s) - ${HUP_AT:-0} )) -lt 6 ]; do sleep 0.2; done
+	hup || tf_expect "radiusd answered the HUP" no yes
+	HUP_AT=$(date +%s)
+	tf_expect "reloaded" "$(grep -c 'Reloaded module "twofa"' "$(LOG)")" 2
+	login 127.0.0.2 alice "$PW" 'Calling-Station-Id = "10.77.1.1"'
+	tf_expect "after: the list's new network skips" "$R_CODE" "Access-Accept"
+	tf_expect "logged" "$(last_logged)" "accept bypass:office 127.0.0.2"
+}
+
 hup_with_a_bad_file_keeps_the_old_rules() {
 	printf 'local nas=127.0.0.1 action=reject\nbroken nas=127.0.0.300 action=skip\n' > "$(POLICY)"
 	# radiusd ignores a HUP less than 5 s after the last one.
@@ -302,5 +319,6 @@ tf_run admin_policy_test_and_check
 tf_run admin_policy_test_shows_the_rule_options
 tf_run shipped_policy_has_no_rule
 tf_run hup_applies_a_new_rule_and_keeps_logins_in_flight
+tf_run hup_applies_an_edited_list_file
 tf_run hup_with_a_bad_file_keeps_the_old_rules
 tf_run bad_cidr_stops_radiusd_at_start_with_the_line

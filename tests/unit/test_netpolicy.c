@@ -177,6 +177,8 @@ static void bad_rules_are_refused_with_line_and_why(void)
 {
 	CHECK_STR(error_of("\n\nr nas=10.0.0.1\n"), "policy:3: rule r: no action= (skip, require or reject)");
 	CHECK_STR(error_of("r from=10.0.0.1 action=skip\n"), "policy:1: rule r: no nas= (write nas=* for every NAS)");
+	/* nas_ip= alone is only what any client claims: the client vouching for it must be named. */
+	CHECK(strstr(error_of("r nas_ip=10.0.0.1 action=skip\n"), "policy:1: rule r: no nas="));
 	CHECK(strstr(error_of("r nas=10.0.0.1 action=allow\n"), "action must be skip, require or reject"));
 	CHECK(strstr(error_of("r nas=10.0.0.1 action=skip color=red\n"), "unknown key \"color\""));
 	CHECK(strstr(error_of("r nas=10.0.0.1 nas=10.0.0.2 action=skip\n"), "nas given twice"));
