@@ -4,7 +4,7 @@
 # second factor, the right password from the same Calling-Station-Id (a MAC
 # in another spelling too) skips the challenge; another device, a wrong
 # password, a NAS rule with remember=no do not; twofa-admin devices lists
-# and forgets; user reset, passwd and 2fa forget; the store holds no address.
+# and forgets; user reset, passwd, 2fa and totp remove forget; the store holds no address.
 #
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -92,15 +92,16 @@ forget_by_id_then_all() {
 
 admin_changes_forget_devices() {
 	local cmd
-	for cmd in reset passwd 2fa; do
+	for cmd in reset passwd 2fa totp-remove; do
 		remember dave "$MAC"
 		case $cmd in
 		reset)	tf_admin user reset dave >/dev/null 2>&1 ;;
+		totp-remove)	tf_admin totp remove dave >/dev/null 2>&1 ;;	# a lost phone
 		passwd)	printf '%s\n' "$PW" | tf_admin user passwd dave >/dev/null 2>&1 ;;
 		2fa)	tf_admin user 2fa dave off >/dev/null 2>&1; tf_admin user 2fa dave on >/dev/null 2>&1 ;;
 		esac
 		tf_expect "user $cmd forgets" "$(device_count dave)" 0
-		if [ "$cmd" = reset ]; then		# enrolled again, with a new secret
+		if [ "$cmd" = reset ] || [ "$cmd" = totp-remove ]; then	# enrolled again, with a new secret
 			SECRET[dave]=$(tf_secret); TF_USED_STEP[dave]=
 			tf_admin user del dave >/dev/null 2>&1
 			printf 'dave,%s,%s\n' "$PW" "${SECRET[dave]}" | tf_admin user import - >/dev/null 2>&1

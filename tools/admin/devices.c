@@ -98,9 +98,9 @@ int cmd_devices(admin_t *a, command_t const *cmd, int argc, char **argv)
 }
 
 /*
- *	user reset, user passwd, user 2fa: the user's remembered devices go
- *	too (a new password or a new second factor must be shown again from
- *	every device).  After the change itself: a failure here is said,
+ *	user reset, user passwd, user 2fa, totp remove: the user's remembered
+ *	devices go too (a new password or a new second factor must be shown
+ *	again from every device; a lost phone may be one of them).  After the change itself: a failure here is said,
  *	and the exit status says so.
  */
 int forget_user_devices(admin_t *a, char const *name)

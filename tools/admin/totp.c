@@ -279,12 +279,18 @@ int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **argv)
 	return done(a, name, "TOTP enrolment confirmed");
 }
 
-static twofa_rcode_t totp_remove(twofa_store_t *store, char const *name)
-{
-	return twofa_store_factor_remove(store, name, TWOFA_FACTOR_TOTP);
-}
-
+/* A lost phone: the enrolment goes, and the devices remembered by it with it (forget_user_devices). */
 int cmd_totp_remove(admin_t *a, command_t const *cmd, int argc, char **argv)
 {
-	return one_call(a, cmd, argc, argv, totp_remove, "TOTP enrolment removed");
+	char		*name;
+	twofa_rcode_t	rc;
+	int		ret;
+
+	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
+	if ((rc = twofa_store_factor_remove(a->store, name, TWOFA_FACTOR_TOTP)) != TWOFA_OK) {
+		return store_failed(a, rc, name);
+	}
+	if ((ret = audit(a, "totp remove", name, NULL)) != ADMIN_OK) return ret;
+	if ((ret = forget_user_devices(a, name)) != ADMIN_OK) return ret;
+	return done(a, name, "TOTP enrolment removed");
 }
