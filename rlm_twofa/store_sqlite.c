@@ -2060,12 +2060,7 @@ static twofa_rcode_t backup_replace(conn_t *c, char const *name, twofa_backup_ha
 	unsigned int	i;
 	twofa_rcode_t	rc;
 
-	stmt = stmt_start(c, STMT_USER_ID);
-	bind_text(stmt, 1, name);
-	rc = (sqlite3_step(stmt) == SQLITE_ROW) ? TWOFA_OK : TWOFA_ERR_NOT_FOUND;
-	user_id = sqlite3_column_int64(stmt, 0);
-	stmt_done(stmt);
-	if (rc != TWOFA_OK) return rc;
+	if ((rc = user_id_of(c, name, &user_id)) != TWOFA_OK) return rc;	/* NOT_FOUND, or the store's error */
 
 	rc = query_int(c, STMT_BACKUP_COUNT, "count backup codes", user_id, NULL, &unused);
 	if (rc != TWOFA_OK) return rc;
@@ -2203,12 +2198,7 @@ static twofa_rcode_t reset_user(conn_t *c, char const *name, unsigned int *facto
 	int		changes = 0;
 	twofa_rcode_t	rc;
 
-	stmt = stmt_start(c, STMT_USER_ID);
-	bind_text(stmt, 1, name);
-	rc = (sqlite3_step(stmt) == SQLITE_ROW) ? TWOFA_OK : TWOFA_ERR_NOT_FOUND;
-	user_id = sqlite3_column_int64(stmt, 0);
-	stmt_done(stmt);
-	if (rc != TWOFA_OK) return rc;
+	if ((rc = user_id_of(c, name, &user_id)) != TWOFA_OK) return rc;	/* NOT_FOUND, or the store's error */
 
 	/* The factor_removed trigger takes their used steps with them. */
 	stmt = stmt_start(c, STMT_FACTOR_CLEAR);

@@ -2396,6 +2396,34 @@ done:
 	talloc_free(ctx);
 }
 
+/*
+ *	A store error while an admin change looks its user up is a store
+ *	error (twofa-admin: exit status 2), never "no such user" (exit 1):
+ *	here the index of names is a scribbled page.
+ */
+static void unreadable_user_is_a_store_error_not_no_such_user(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		page, size;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	talloc_free(store);
+	CHECK(sql_exec(path, "PRAGMA wal_checkpoint(TRUNCATE)"));
+	page = sql_value(path, "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_users_1'");
+	size = sql_value(path, "PRAGMA page_size");
+	CHECK(page > 1 && size > 0);
+	CHECK(scribble(path, (off_t) ((page - 1) * size), (size_t) size));
+	store = open_path(ctx, path, false, 100);
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_reset_user(store, "alice", NULL, NULL) == TWOFA_ERR_STORE);
+	CHECK(twofa_store_backup_set(store, "alice", NULL, 0, NULL) == TWOFA_ERR_STORE);
+	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_ERR_STORE);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -2469,6 +2497,7 @@ int main(void)
 	RUN(schema_7_store_is_migrated);
 	RUN(deleted_user_leaves_nothing_to_a_new_one);
 	RUN(locked_store_costs_a_batch_one_busy_timeout);
+	RUN(unreadable_user_is_a_store_error_not_no_such_user);
 	{
 		char cmd[64];
 
