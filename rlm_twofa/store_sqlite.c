@@ -244,6 +244,7 @@ typedef enum {
 	STMT_ADD_USER,
 	STMT_SET_PASSWORD,
 	STMT_DELETE_USER,
+	STMT_FORGET_SENDS,
 	STMT_LIST_USERS,
 	STMT_FACTOR_SET,
 	STMT_FACTOR_CONFIRM,
@@ -325,7 +326,9 @@ static char const *statements[STMT_COUNT] = {
 	[STMT_ADD_USER]		= "INSERT INTO users (name, password_hash, created) SELECT ?1, ?2, ?3 "
 				  "WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = ?1 COLLATE NOCASE)",
 	[STMT_SET_PASSWORD]	= "UPDATE users SET password_hash = ?2 WHERE name = ?1",
-	[STMT_DELETE_USER]	= "DELETE FROM users WHERE name = ?1",
+	/* The foreign keys take the rest of the user's rows; sends have none (they age out). */
+	[STMT_DELETE_USER]	= "DELETE FROM users WHERE id = ?1",
+	[STMT_FORGET_SENDS]	= "DELETE FROM sends WHERE user_id = ?1",
 	[STMT_LIST_USERS]	= "SELECT " USER_COLUMNS "ORDER BY u.name, u.id, f.kind",
 	/* ?1 name, ?2 kind, ?3 secret, ?4 hash, ?5 digits, ?6 period, ?7 confirmed, ?8 address, ?9 now. */
 	[STMT_FACTOR_SET]	= "INSERT OR REPLACE INTO factors (user_id, kind, confirmed, secret, hash, digits, period, "
@@ -1106,6 +1109,7 @@ static void batch_run(conn_t *c, twofa_call_t *batch)
 {
 	twofa_call_t	*call;
 	bool		writes = false;
+	char		busy[TWOFA_CALL_ERRMSG];
 
 	if (!batch->next || !sqlite3_get_autocommit(c->db)) goto one_by_one;	/* one call, or inside begin() */
 	for (call = batch; call; call = call->next) writes |= ((sqlite_op_t *) call->op)->writes;
@@ -1115,7 +1119,30 @@ static void batch_run(conn_t *c, twofa_call_t *batch)
 	 *	A batch of reads (round ones) must not wait behind another
 	 *	process's write transaction: WAL gives it the last commit.
 	 */
-	if (stmt_run_plain(c, writes ? STMT_BEGIN : STMT_BEGIN_READ, "begin") != TWOFA_OK) goto one_by_one;
+	switch (stmt_run_plain(c, writes ? STMT_BEGIN : STMT_BEGIN_READ, "begin")) {
+	case TWOFA_OK:
+		break;
+	case TWOFA_ERR_BUSY:
+		/*
+		 *	Another process kept the write lock for busy_timeout: the
+		 *	writes fail now, as one alone would, rather than each wait
+		 *	busy_timeout again in turn (the last of n, and every
+		 *	login queued behind it, n + 1 times as long).  Reads need
+		 *	no lock in WAL mode: they run.
+		 */
+		memcpy(busy, thread_errmsg, sizeof(busy));
+		for (call = batch; call; call = call->next) {
+			if (!((sqlite_op_t *) call->op)->writes) {
+				call_run(c, call);
+				continue;
+			}
+			call->rc = TWOFA_ERR_BUSY;
+			memcpy(call->errmsg, busy, sizeof(call->errmsg));
+		}
+		return;
+	default:
+		goto one_by_one;
+	}
 
 	for (call = batch; call; call = call->next) {
 		call_run(c, call);
@@ -1339,10 +1366,43 @@ static twofa_rcode_t sqlite_set_password(twofa_store_t *handle, char const *name
 	return run_by_name(store, STMT_SET_PASSWORD, "set password", name, password_hash, NULL, TWOFA_ERR_NOT_FOUND);
 }
 
+static twofa_rcode_t user_id_of(conn_t *c, char const *name, int64_t *id);
+
+/*
+ *	A user and every row of theirs.  The sends counted against them go
+ *	too: a new user gets the id after the largest, so one made with the
+ *	deleted newest user's name would get their id, and their sends.
+ */
+static twofa_rcode_t delete_user(conn_t *c, char const *name)
+{
+	sqlite3_stmt	*stmt;
+	int64_t		user_id;
+	twofa_rcode_t	rc;
+
+	if ((rc = user_id_of(c, name, &user_id)) != TWOFA_OK) return rc;
+	stmt = stmt_start(c, STMT_FORGET_SENDS);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	if ((rc = stmt_run(c, stmt, "forget sends", NULL)) != TWOFA_OK) return rc;
+	stmt = stmt_start(c, STMT_DELETE_USER);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	return stmt_run(c, stmt, "delete user", NULL);
+}
+
 static twofa_rcode_t sqlite_delete_user(twofa_store_t *handle, char const *name)
 {
 	SQLITE_STORE(handle);
-	return run_by_name(store, STMT_DELETE_USER, "delete user", name, NULL, NULL, TWOFA_ERR_NOT_FOUND);
+	CONN_USE(c);
+	bool		own_transaction;
+	twofa_rcode_t	rc;
+
+	CONN_OR_FAIL(c, store);
+	own_transaction = sqlite3_get_autocommit(c->db);
+	if (own_transaction && ((rc = stmt_run_plain(c, STMT_BEGIN, "begin")) != TWOFA_OK)) return rc;
+	rc = delete_user(c, name);
+	if (!own_transaction) return rc;
+	if (rc == TWOFA_OK) rc = stmt_run_plain(c, STMT_COMMIT, "commit");
+	if ((rc != TWOFA_OK) && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
+	return rc;
 }
 
 static twofa_rcode_t sqlite_unlock(twofa_store_t *handle, char const *name)
@@ -2000,12 +2060,7 @@ static twofa_rcode_t backup_replace(conn_t *c, char const *name, twofa_backup_ha
 	unsigned int	i;
 	twofa_rcode_t	rc;
 
-	stmt = stmt_start(c, STMT_USER_ID);
-	bind_text(stmt, 1, name);
-	rc = (sqlite3_step(stmt) == SQLITE_ROW) ? TWOFA_OK : TWOFA_ERR_NOT_FOUND;
-	user_id = sqlite3_column_int64(stmt, 0);
-	stmt_done(stmt);
-	if (rc != TWOFA_OK) return rc;
+	if ((rc = user_id_of(c, name, &user_id)) != TWOFA_OK) return rc;	/* NOT_FOUND, or the store's error */
 
 	rc = query_int(c, STMT_BACKUP_COUNT, "count backup codes", user_id, NULL, &unused);
 	if (rc != TWOFA_OK) return rc;
@@ -2143,12 +2198,7 @@ static twofa_rcode_t reset_user(conn_t *c, char const *name, unsigned int *facto
 	int		changes = 0;
 	twofa_rcode_t	rc;
 
-	stmt = stmt_start(c, STMT_USER_ID);
-	bind_text(stmt, 1, name);
-	rc = (sqlite3_step(stmt) == SQLITE_ROW) ? TWOFA_OK : TWOFA_ERR_NOT_FOUND;
-	user_id = sqlite3_column_int64(stmt, 0);
-	stmt_done(stmt);
-	if (rc != TWOFA_OK) return rc;
+	if ((rc = user_id_of(c, name, &user_id)) != TWOFA_OK) return rc;	/* NOT_FOUND, or the store's error */
 
 	/* The factor_removed trigger takes their used steps with them. */
 	stmt = stmt_start(c, STMT_FACTOR_CLEAR);

@@ -143,6 +143,27 @@ confirm_reads_the_code_from_stdin() {
 	tf_expect "confirmed" "$(tf_admin --json user show pat | grep -c '"totp":"confirmed"')" 1
 }
 
+# A user reset, a new password and the 2FA switch forget the user's
+# remembered devices even when the audit row of the change cannot be
+# written: the change is made (exit status 2 says the audit failed), and a
+# device remembered before it must not skip the second factor after it.
+sql_as_owner() { runuser -u freerad -- sqlite3 "$STORE" "$@"; }
+devices_of() { sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM devices WHERE user_id = (SELECT id FROM users WHERE name = '$1')"; }
+
+devices_forgotten_even_if_the_audit_fails() {
+	local cmd
+	printf 'pw\n' | tf_admin user add quinn >/dev/null || die "user add failed"
+	for cmd in "user reset quinn" "user passwd quinn" "user 2fa quinn off"; do
+		sql_as_owner "INSERT INTO devices (user_id, hash, created, last_used, expires) SELECT id, randomblob(32), 0, 0, 4102444800 FROM users WHERE name = 'quinn'; CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(FAIL, 'audit refused'); END;"
+		tf_expect "$cmd: a device remembered" "$(devices_of quinn)" 1
+		# shellcheck disable=SC2086
+		printf 'pw2\n' | tf_admin $cmd >/dev/null 2>&1
+		tf_expect "$cmd: exit status" "$?" 2
+		sql_as_owner "DROP TRIGGER no_audit"
+		tf_expect "$cmd: devices forgotten" "$(devices_of quinn)" 0
+	done
+}
+
 tf_run init_refuses_a_symlink_in_place_of_the_directory
 tf_run init_refuses_a_symlink_in_place_of_the_store
 tf_run init_refuses_a_symlink_in_place_of_the_key_file
@@ -152,3 +173,4 @@ tf_run png_never_follows_a_symlink
 tf_run png_replaces_an_existing_file_only_with_force
 tf_run confirm_refuses_a_code_on_the_command_line
 tf_run confirm_reads_the_code_from_stdin
+tf_run devices_forgotten_even_if_the_audit_fails

@@ -2276,6 +2276,154 @@ done:
 	talloc_free(ctx);
 }
 
+/*
+ *	user del takes everything of the user with it: factors, their used
+ *	steps and codes, backup codes, devices, and the sends counted for
+ *	the hourly limits.  SQLite gives a new user the id after the largest,
+ *	so a new user of the deleted newest user's name gets the old id: it
+ *	must inherit nothing (here: a send limit already reached).
+ */
+static void deleted_user_leaves_nothing_to_a_new_one(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path, codes[2][TWOFA_BACKUP_CODE_LEN + 1];
+	int64_t		id[2], f[2], again;
+	uint8_t		device[TWOFA_DEVICE_HASH_LEN];
+	twofa_store_t	*store = store_with_sms_users(ctx, &path, id, f);
+	char		*sql;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	memset(device, 0xd5, sizeof(device));
+	CHECK(set_totp(store, "bob", sealed, sizeof(sealed), &params, true) == TWOFA_OK);
+	CHECK(consume(store, id[1], S0, NOW) == TWOFA_OK);
+	CHECK(set_code(store, id[1], f[1], "123456", NOW + 300) == TWOFA_OK);
+	CHECK(set_backup_codes(store, "bob", 2, codes, NULL) == TWOFA_OK);
+	CHECK(twofa_store_device_remember(store, id[1], device, NOW, NOW + 86400, "192.0.2.1") == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, id[1], "192.0.2.1", NOW, 2, 0) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, id[1], "192.0.2.1", NOW, 2, 0) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, id[1], "192.0.2.1", NOW, 2, 0) == TWOFA_ERR_THROTTLED);
+
+	CHECK(twofa_store_delete_user(store, "bob") == TWOFA_OK);
+	sql = talloc_asprintf(ctx, "SELECT (SELECT count(*) FROM factors WHERE user_id = %1$lld) + "
+			      "(SELECT count(*) FROM factor_used WHERE factor_id NOT IN (SELECT id FROM factors)) + "
+			      "(SELECT count(*) FROM oob_codes WHERE user_id = %1$lld) + "
+			      "(SELECT count(*) FROM backup_codes WHERE user_id = %1$lld) + "
+			      "(SELECT count(*) FROM devices WHERE user_id = %1$lld) + "
+			      "(SELECT count(*) FROM sends WHERE user_id = %1$lld)", (long long) id[1]);
+	CHECK(sql_value(path, sql) == 0);
+
+	CHECK(twofa_store_add_user(store, "bob", NULL) == TWOFA_OK);
+	again = user_id(store, "bob");
+	CHECK(again == id[1]);		/* what makes an inheritance possible at all */
+	CHECK(twofa_store_send_allow(store, again, "192.0.2.2", NOW + 1, 2, 0) == TWOFA_OK);
+	CHECK(twofa_store_device_known(store, again, device, NOW + 1) == TWOFA_ERR_NOT_FOUND);
+	/* alice's are hers still. */
+	CHECK(twofa_store_send_allow(store, id[0], "192.0.2.1", NOW, 1, 0) == TWOFA_OK);
+	CHECK(twofa_store_send_allow(store, id[0], "192.0.2.1", NOW, 1, 0) == TWOFA_ERR_THROTTLED);
+done:
+	talloc_free(ctx);
+}
+
+/*
+ *	Another process holds the write lock for longer than busy_timeout:
+ *	each login's write gives up after about busy_timeout, however its
+ *	calls were combined.  A batch whose transaction could not start must
+ *	not then run its writes one by one, each waiting busy_timeout again
+ *	(the last of n would wait n + 1 times as long, and every login queued
+ *	behind it too).  Twelve writers, busy_timeout 1.5 s: all answered in
+ *	well under 10 s (one by one: about 20 s); reads still answered.
+ */
+typedef struct {
+	twofa_store_t	*store;
+	int64_t		id;
+	bool		read;
+	twofa_rcode_t	rc;
+} locked_call_t;
+
+static void *locked_call(void *arg)
+{
+	locked_call_t	*l = arg;
+	twofa_user_t	*u = NULL;
+
+	if (l->read) {
+		l->rc = twofa_store_get_user(l->store, NULL, "alice", &u);
+		talloc_free(u);
+	} else {
+		l->rc = twofa_store_record_failure(l->store, l->id, &(twofa_lockout_t) { 100, 60, 3600 }, NOW, NULL);
+	}
+	return NULL;
+}
+
+static void locked_store_costs_a_batch_one_busy_timeout(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		id = store ? user_id(store, "alice") : -1;
+	sqlite3		*other = NULL;
+	pthread_t	threads[16];
+	locked_call_t	calls[16];
+	struct timespec	deadline;
+	int		i, busy = 0, read = 0, late = 0;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	talloc_free(store);
+	store = open_path(ctx, path, false, 1500);
+	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
+	CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE; UPDATE users SET created = created + 1", NULL, NULL, NULL) == SQLITE_OK);
+	for (i = 0; i < 16; i++) {
+		calls[i] = (locked_call_t) { .store = store, .id = id, .read = (i % 4 == 3) };
+		pthread_create(&threads[i], NULL, locked_call, &calls[i]);
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	for (i = 0; i < 16; i++) {
+		if (pthread_timedjoin_np(threads[i], NULL, &deadline) != 0) {
+			late++;
+			pthread_join(threads[i], NULL);
+		}
+		if (calls[i].read && (calls[i].rc == TWOFA_OK)) read++;
+		if (!calls[i].read && (calls[i].rc == TWOFA_ERR_BUSY)) busy++;
+	}
+	CHECK(late == 0);
+	CHECK(busy == 12);
+	CHECK(read == 4);
+	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+	CHECK(sql_value(path, "SELECT fail_count FROM users WHERE name = 'alice'") == 0);
+	CHECK(twofa_store_record_failure(store, id, &(twofa_lockout_t) { 100, 60, 3600 }, NOW, NULL) == TWOFA_OK);
+done:
+	sqlite3_close(other);
+	talloc_free(ctx);
+}
+
+/*
+ *	A store error while an admin change looks its user up is a store
+ *	error (twofa-admin: exit status 2), never "no such user" (exit 1):
+ *	here the index of names is a scribbled page.
+ */
+static void unreadable_user_is_a_store_error_not_no_such_user(void)
+{
+	TALLOC_CTX	*ctx = talloc_new(NULL);
+	char		*path;
+	twofa_store_t	*store = store_with_alice(ctx, &path);
+	int64_t		page, size;
+
+	if (!store) { CHECK(store != NULL); goto done; }
+	talloc_free(store);
+	CHECK(sql_exec(path, "PRAGMA wal_checkpoint(TRUNCATE)"));
+	page = sql_value(path, "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_users_1'");
+	size = sql_value(path, "PRAGMA page_size");
+	CHECK(page > 1 && size > 0);
+	CHECK(scribble(path, (off_t) ((page - 1) * size), (size_t) size));
+	store = open_path(ctx, path, false, 100);
+	if (!store) { CHECK(store != NULL); goto done; }
+	CHECK(twofa_store_reset_user(store, "alice", NULL, NULL) == TWOFA_ERR_STORE);
+	CHECK(twofa_store_backup_set(store, "alice", NULL, 0, NULL) == TWOFA_ERR_STORE);
+	CHECK(twofa_store_delete_user(store, "alice") == TWOFA_ERR_STORE);
+done:
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -2347,6 +2495,9 @@ int main(void)
 	RUN(old_sends_are_pruned);
 	RUN(preferred_method_is_set_and_read);
 	RUN(schema_7_store_is_migrated);
+	RUN(deleted_user_leaves_nothing_to_a_new_one);
+	RUN(locked_store_costs_a_batch_one_busy_timeout);
+	RUN(unreadable_user_is_a_store_error_not_no_such_user);
 	{
 		char cmd[64];
 

@@ -114,3 +114,16 @@ int forget_user_devices(admin_t *a, char const *name)
 	snprintf(detail, sizeof(detail), "%u device%s forgotten", gone, (gone == 1) ? "" : "s");
 	return audit(a, "devices forget", name, detail);
 }
+
+/*
+ *	The audit row of such a change, and the devices forgotten even if
+ *	that row could not be written: the change is made, and a device
+ *	remembered before it must not let the user in without it.
+ */
+int audit_and_forget_devices(admin_t *a, char const *action, char const *name, char const *detail)
+{
+	int audited = audit(a, action, name, detail);
+	int forgot = forget_user_devices(a, name);
+
+	return (audited != ADMIN_OK) ? audited : forgot;
+}

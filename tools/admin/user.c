@@ -53,8 +53,7 @@ int cmd_user_passwd(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &user)) != TWOFA_OK) return store_failed(a, rc, name);
 	if ((ret = new_password_hash(a->ctx, name, &hash)) != ADMIN_OK) return ret;
 	if ((rc = twofa_store_set_password(a->store, name, hash)) != TWOFA_OK) return store_failed(a, rc, name);
-	if ((ret = audit(a, "user passwd", name, NULL)) != ADMIN_OK) return ret;
-	if ((ret = forget_user_devices(a, name)) != ADMIN_OK) return ret;
+	if ((ret = audit_and_forget_devices(a, "user passwd", name, NULL)) != ADMIN_OK) return ret;
 	return done(a, name, "password changed");
 }
 
@@ -86,8 +85,8 @@ int cmd_user_2fa(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
 
 	if ((rc = twofa_store_set_exempt(a->store, name, exempt)) != TWOFA_OK) return store_failed(a, rc, name);
-	if ((ret = audit(a, "user 2fa", name, exempt ? "off: exempt" : "on: not exempt")) != ADMIN_OK) return ret;
-	if ((ret = forget_user_devices(a, name)) != ADMIN_OK) return ret;
+	ret = audit_and_forget_devices(a, "user 2fa", name, exempt ? "off: exempt" : "on: not exempt");
+	if (ret != ADMIN_OK) return ret;
 	return done(a, name, exempt ? "exempt from the second factor" : "second factor required");
 }
 
@@ -105,8 +104,7 @@ int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if (rc != TWOFA_OK) return store_failed(a, rc, name);
 	snprintf(detail, sizeof(detail), "%u factor%s removed, %u unused backup codes voided, counters reset",
 		 removed, (removed == 1) ? "" : "s", voided);
-	if ((ret = audit(a, "user reset", name, detail)) != ADMIN_OK) return ret;
-	if ((ret = forget_user_devices(a, name)) != ADMIN_OK) return ret;
+	if ((ret = audit_and_forget_devices(a, "user reset", name, detail)) != ADMIN_OK) return ret;
 	return done(a, name, "reset: factors removed, counters reset");
 }
 
