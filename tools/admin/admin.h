@@ -162,7 +162,7 @@ struct radconf_item;
  *  what that means).  @return ADMIN_OK, or what say() returned for a file that
  *  cannot be read or parsed, or has no twofa { } section. */
 int module_subsection(admin_t *a, char const *path, char const *name, struct radconf_item const **section);
-/** Forget every remembered device of name (after reset, passwd, 2fa), with an audit row. */
+/** Forget every remembered device of name (after reset, passwd, 2fa, totp remove), with an audit row. */
 int forget_user_devices(admin_t *a, char const *name);
 /** action's audit row, then forget_user_devices() whether or not the row was written. */
 int audit_and_forget_devices(admin_t *a, char const *action, char const *name, char const *detail);

@@ -290,7 +290,6 @@ int cmd_totp_remove(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if ((rc = twofa_store_factor_remove(a->store, name, TWOFA_FACTOR_TOTP)) != TWOFA_OK) {
 		return store_failed(a, rc, name);
 	}
-	if ((ret = audit(a, "totp remove", name, NULL)) != ADMIN_OK) return ret;
-	if ((ret = forget_user_devices(a, name)) != ADMIN_OK) return ret;
+	if ((ret = audit_and_forget_devices(a, "totp remove", name, NULL)) != ADMIN_OK) return ret;
 	return done(a, name, "TOTP enrolment removed");
 }
