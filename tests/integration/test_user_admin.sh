@@ -160,7 +160,32 @@ tf_server_setup user_admin "lockout {
 		max_failures = 2
 	}"
 trap tf_server_stop EXIT
+# A login finds a user by the name, then in any ASCII case; so does every
+# command: what "user show ALICE" shows, "user 2fa ALICE" changes.
+commands_find_a_name_in_any_ascii_case() {
+	tf_expect "show" "$(tf_user_field DAVE name)" '"dave"'
+	tf_admin user 2fa DAVE off >/dev/null 2>&1
+	tf_expect "2fa off: exit" "$?" 0
+	tf_expect "dave exempt" "$(tf_user_field dave exempt)" true
+	tf_admin user 2fa Dave on >/dev/null 2>&1
+	tf_expect "dave not exempt" "$(tf_user_field dave exempt)" false
+	tf_admin user unlock DAVE >/dev/null 2>&1
+	tf_expect "unlock: exit" "$?" 0
+	tf_admin backup generate DAVE --count 1 >/dev/null 2>&1
+	tf_expect "backup generate: exit" "$?" 0
+	tf_admin backup remove DAVE >/dev/null 2>&1
+	tf_expect "backup remove: exit" "$?" 0
+	tf_admin devices DAVE >/dev/null 2>&1
+	tf_expect "devices: exit" "$?" 0
+	tf_admin user set DAVE --email dave@example.org >/dev/null 2>&1
+	tf_expect "set: exit" "$?" 0
+	tf_expect "audited under the stored name" "$(sqlite3 "file:$STORE?mode=ro" "SELECT count(*) FROM audit WHERE user = 'DAVE' OR user = 'Dave'")" 0
+	printf '%s\n' "$PW" | tf_admin user add DAVE >/dev/null 2>&1
+	tf_expect "add: the name is taken in any case" "$?" 1
+}
+
 tf_run exempt_user_passes_with_the_password_alone
 tf_run reset_user_must_enroll_again
 tf_run list_filters_and_json
 tf_run exit_codes
+tf_run commands_find_a_name_in_any_ascii_case

@@ -51,7 +51,8 @@ int cmd_backup_generate(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if (argc - optind != 1) return usage_of(cmd, '?');
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = load_key(a)) != ADMIN_OK)) return ret;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK) ||
+	    ((ret = load_key(a)) != ADMIN_OK)) return ret;
 
 	if (twofa_backup_key_derive(a->key, bkey) != TWOFA_OK) return say(ADMIN_ERROR, "cannot derive the backup-code key");
 	for (i = 0; (i < count) && (rc == TWOFA_OK); i++) {

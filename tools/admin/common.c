@@ -416,6 +416,26 @@ int plain_args(command_t const *cmd, int argc, char **argv, int nargs)
 }
 
 /** A command that takes one user NAME and nothing else: check it, open the store. */
+/*
+ *	A login finds a user by the name's bytes, then in any ASCII case
+ *	(store.h); so does every command on a user: "user reset ALICE"
+ *	resets the alice who logs in as ALICE, and the audit names alice.
+ *	A name found neither way stays as typed (the command then says there
+ *	is no such user).
+ */
+int stored_name(admin_t *a, char **name)
+{
+	twofa_user_t	*user = NULL;
+	twofa_rcode_t	rc = twofa_store_get_user(a->store, a->ctx, *name, &user);
+
+	if (rc == TWOFA_ERR_NOT_FOUND) return ADMIN_OK;
+	if (rc != TWOFA_OK) return store_failed(a, rc, *name);
+	if ((strcmp(user->name, *name) != 0) && !(*name = talloc_strdup(a->ctx, user->name))) {
+		return say(ADMIN_ERROR, "out of memory");
+	}
+	return ADMIN_OK;
+}
+
 int name_and_store(admin_t *a, command_t const *cmd, int argc, char **argv, char **name)
 {
 	int ret;
@@ -423,7 +443,8 @@ int name_and_store(admin_t *a, command_t const *cmd, int argc, char **argv, char
 	if ((ret = plain_args(cmd, argc, argv, 1)) != ADMIN_OK) return ret;
 	*name = argv[optind];
 	if ((ret = check_name(*name)) != ADMIN_OK) return ret;
-	return open_store(a, false);
+	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	return stored_name(a, name);
 }
 
 int parse_uint(char const *text, char const *what, unsigned int min, unsigned int max, unsigned int *out)

@@ -87,7 +87,7 @@ int cmd_devices(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if (id && all) return say(ADMIN_REFUSED, "devices: --forget ID or --all, not both");
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK)) return ret;
 
 	if (id || all) return forget(a, name, id);
 	rc = twofa_store_device_list(a->store, a->ctx, name, time(NULL), &list, &count);

@@ -159,7 +159,8 @@ int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **argv)
 		{ "png", required_argument, NULL, 'P' }, { "force", no_argument, NULL, 'f' },
 		OPT_HELP, OPT_END };
 	twofa_totp_params_t params = { .hash = TWOFA_HASH_SHA1, .digits = 6, .period = 30 };
-	char const	*issuer = DEFAULT_ISSUER, *png_path = NULL, *name;
+	char const	*issuer = DEFAULT_ISSUER, *png_path = NULL;
+	char		*name;
 	bool		force = false;
 	FILE		*png = NULL;
 	twofa_user_t	*user;
@@ -191,7 +192,8 @@ int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **argv)
 
 	/* Opened before privileges are dropped: root may write where the store's owner cannot. */
 	if (png_path && ((ret = open_png(png_path, force, &png)) != ADMIN_OK)) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = load_key(a)) != ADMIN_OK)) goto done;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK) ||
+	    ((ret = load_key(a)) != ADMIN_OK)) goto done;
 
 	rc = twofa_store_get_user(a->store, a->ctx, name, &user);
 	if (rc != TWOFA_OK) {
@@ -240,7 +242,8 @@ int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if (argc - optind != 1) return usage_of(cmd, '?');
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = load_key(a)) != ADMIN_OK)) return ret;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK) ||
+	    ((ret = load_key(a)) != ADMIN_OK)) return ret;
 
 	/* Refuse before asking for a code nobody will check. */
 	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &user)) != TWOFA_OK) return store_failed(a, rc, name);

@@ -82,7 +82,7 @@ int cmd_user_2fa(admin_t *a, command_t const *cmd, int argc, char **argv)
 	else if (strcmp(mode, "on") == 0) exempt = false;
 	else return say(ADMIN_REFUSED, "user 2fa: \"on\" or \"off\", not \"%s\"", mode);
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK)) return ret;
 
 	if ((rc = twofa_store_set_exempt(a->store, name, exempt)) != TWOFA_OK) return store_failed(a, rc, name);
 	ret = audit_and_forget_devices(a, "user 2fa", name, exempt ? "off: exempt" : "on: not exempt");
