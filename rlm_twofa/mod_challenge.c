@@ -190,7 +190,7 @@ rlm_rcode_t send_challenge(rlm_twofa_t const *inst, REQUEST *request, twofa_pend
 	/* Round two's State is answered by this new challenge: never twice. */
 	if (!state_spend(inst, request)) return reject(inst, request, "state", TWOFA_ERR_EXPIRED);
 
-	fr_pair_list_free(&request->reply->vps);
+	reply_clear(request);
 	if (add_sealed_state(inst, request, pending) < 0) {
 		if (pending_save(inst, request, pending) < 0) return reject(inst, request, "challenge", TWOFA_ERR_NO_MEMORY);
 		if (add_state(request) < 0) return reject(inst, request, "challenge", TWOFA_ERR_CRYPTO);

@@ -815,6 +815,31 @@ static bool section_calls(CONF_SECTION const *cs, char const *name, bool top)
 }
 
 /*
+ *	Is module name the first thing post-auth runs?  Anything before it
+ *	may end the section ("ok = return", "return", a policy) and send an
+ *	Access-Accept the gate never saw.  Post-Auth-Type subsections do not
+ *	run in line, so they may come first.
+ */
+static bool section_starts_with(CONF_SECTION const *cs, char const *name)
+{
+	CONF_ITEM *ci;
+
+	for (ci = cf_item_find_next(cs, NULL); ci; ci = cf_item_find_next(cs, ci)) {
+		char const *attr;
+
+		if (cf_item_is_section(ci)) {
+			if (strcmp(cf_section_name1(cf_item_to_section(ci)), "Post-Auth-Type") == 0) continue;
+			return false;
+		}
+		if (!cf_item_is_pair(ci)) continue;	/* data radiusd keeps, not a call */
+		attr = cf_pair_attr(cf_item_to_pair(ci));
+		if (*attr == '-') attr++;
+		return strcmp(attr, name) == 0;
+	}
+	return false;
+}
+
+/*
  *	state = sealed (the default) | session.  The State key is derived
  *	(HKDF, a label of its own) from state_key_file, or from key_file if
  *	that is empty: never the TOTP secrets' key used raw.  With
@@ -861,9 +886,10 @@ int load_state_keys(CONF_SECTION *conf, rlm_twofa_t *inst)
 
 /*
  *	Fail closed at start-up: every virtual server that calls this module
- *	in authorize or authenticate must list it at the top of post-auth
- *	(not only in Post-Auth-Type REJECT), where it stops an Access-Accept
- *	that no second factor backs.  Says how each server is wired.
+ *	in authorize or authenticate must list it first in post-auth (not
+ *	only in Post-Auth-Type REJECT, nor after anything that may return),
+ *	where it stops an Access-Accept that no second factor backs.  Says
+ *	how each server is wired.
  */
 int check_wiring(rlm_twofa_t const *inst, CONF_SECTION *conf)
 {
@@ -886,6 +912,13 @@ int check_wiring(rlm_twofa_t const *inst, CONF_SECTION *conf)
 			cf_log_err_cs(server, "Virtual server \"%s\" calls %s but does not list it at the top of its "
 				      "post-auth section: an Access-Accept from another module (pap, chap, mschap, eap) "
 				      "would skip the second factor.  Add \"%s\" as the first line of post-auth",
+				      cf_section_name2(server), inst->name, inst->name);
+			return -1;
+		}
+		if (!section_starts_with(cs, inst->name)) {
+			cf_log_err_cs(cs, "Virtual server \"%s\" calls %s but something runs before it in post-auth: "
+				      "anything that ends the section there (\"ok = return\", \"return\") would send an "
+				      "Access-Accept that skips the second factor.  Add \"%s\" as the first line of post-auth",
 				      cf_section_name2(server), inst->name, inst->name);
 			return -1;
 		}

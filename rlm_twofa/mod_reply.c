@@ -63,6 +63,20 @@ void add_message_authenticator(REQUEST *request)
 	fr_pair_add(&request->reply->vps, vp);
 }
 
+/*
+ *	Empty the reply, but for Proxy-State: RFC 2865 5.33 returns it
+ *	unmodified in every reply, and radiusd copies it from the request
+ *	before post-auth, where this module makes rejects and challenges too.
+ */
+void reply_clear(REQUEST *request)
+{
+	VALUE_PAIR *proxy_state = fr_pair_list_copy_by_num(request->reply, request->reply->vps, PW_PROXY_STATE, 0,
+							   TAG_ANY);
+
+	fr_pair_list_free(&request->reply->vps);
+	if (proxy_state) fr_pair_add(&request->reply->vps, proxy_state);
+}
+
 /** Add a Reply-Message, cut to the 253 bytes an attribute holds at a UTF-8 character boundary. */
 void add_reply_message(REQUEST *request, char const *text, FR_TOKEN op)
 {
@@ -147,13 +161,13 @@ void log_login(rlm_twofa_t const *inst, REQUEST *request, char const *method, ch
 	}
 }
 
-/** The reply of every reject of this module: reject_message, nothing else.  The login
+/** The reply of every reject of this module: reject_message, nothing else (but Proxy-State).  The login
  *  ends here: a sealed State it answered takes no other answer (state_spend). */
 void reject_reply(rlm_twofa_t const *inst, REQUEST *request)
 {
 	(void) state_spend(inst, request);
 	decided(inst, request, DECIDED_REJECT);
-	fr_pair_list_free(&request->reply->vps);
+	reply_clear(request);
 	add_reply_message(request, inst->reject_message, T_OP_SET);
 	add_message_authenticator(request);
 }
@@ -203,7 +217,7 @@ bool code_sent_reply(rlm_twofa_t const *inst, REQUEST *request)
 	char const *message = request_data_reference(request, (void *) inst->decision_key, NET_CODE_SENT);
 
 	if (!message) return false;
-	fr_pair_list_free(&request->reply->vps);
+	reply_clear(request);
 	add_reply_message(request, message, T_OP_SET);
 	add_message_authenticator(request);
 	return true;

@@ -258,6 +258,7 @@ extern char const *twofa_enforce_names[];	//!< by enforce_t
 void decided(rlm_twofa_t const *inst, REQUEST *request, int what);
 bool was_decided(rlm_twofa_t const *inst, REQUEST *request, int what);
 void add_message_authenticator(REQUEST *request);
+void reply_clear(REQUEST *request);
 void add_reply_message(REQUEST *request, char const *text, FR_TOKEN op);
 void login_record(rlm_twofa_t const *inst, REQUEST *request, login_record_t *l, char const *method,
 		char const *result, char const *reason);

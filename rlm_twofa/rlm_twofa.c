@@ -388,7 +388,8 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 
 /*
  *	Post-Auth-Type REJECT: every reject, whoever made it (pap, ldap,
- *	this module), leaves with the same Reply-Message and nothing else.
+ *	this module), leaves with the same Reply-Message and nothing else
+ *	(but the request's Proxy-State, which every reply returns).
  *	A first factor another module refused in round one counts toward
  *	the user's password throttle.
  */
@@ -413,7 +414,7 @@ static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 		talloc_free(user);
 	}
 
-	fr_pair_list_free(&request->reply->vps);
+	reply_clear(request);
 	add_reply_message(request, inst->reject_message, T_OP_SET);
 	add_message_authenticator(request);
 

@@ -19,7 +19,7 @@ PW=correct-horse
 # has a Cleartext-Password in the users file.  noenrol is in the store
 # with no second factor; outsider is in the users file only.
 declare -A SECRET
-TOTP_USERS="papuser chapuser msuser wire acceptall codeonly anypass shipped casey"
+TOTP_USERS="papuser chapuser msuser wire acceptall codeonly anypass shipped casey ruled proxied"
 USERS_CSV=
 for u in $TOTP_USERS; do
 	SECRET[$u]=$(tf_secret)
@@ -84,6 +84,13 @@ fc_users_file() {
 	done
 }
 
+# fc_station_rule: the site's own access rule, checked before any user's
+# entry: a station it refuses is refused whoever logs in, in any round.
+BLOCKED_STATION=02-00-00-00-00-66
+fc_station_rule() {
+	printf 'DEFAULT\tCalling-Station-Id == "%s", Auth-Type := Reject\n\n' "$BLOCKED_STATION"
+}
+
 # fc_setup NAME PASSWORD_SOURCE: the store, a raddb with only sites-enabled
 # replaced by the caller (fc_site_*), the users file.  Sets DIR, STORE,
 # KEY, PORT, RADDB.
@@ -101,7 +108,7 @@ fc_setup() {
 	rm -f "$RADDB"/sites-enabled/*
 	# The log is at debug level: no password or code in it.
 	sed -i -E 's/^#?\s*suppress_secrets\s*=.*/\tsuppress_secrets = yes/' "$RADDB/radiusd.conf"
-	{ fc_users_file $FILES_USERS; cat "$RADDB/mods-config/files/authorize"; } > "$DIR/users"
+	{ fc_station_rule; fc_users_file $FILES_USERS; cat "$RADDB/mods-config/files/authorize"; } > "$DIR/users"
 	mv "$DIR/users" "$RADDB/mods-config/files/authorize"
 }
 
@@ -272,6 +279,52 @@ auth_type_accept_is_no_first_factor() {
 	tf_expect_reject "the code as password"
 }
 
+# The site's Auth-Type := Reject holds in round two as in round one: the
+# answer to our challenge is no reason to override it.
+site_reject_holds_in_round_two() {
+	fc_send "User-Name = \"ruled\"
+User-Password = \"$PW\"
+Calling-Station-Id = \"$BLOCKED_STATION\""
+	tf_expect_reject "round one from the refused station"
+	fc_pap ruled "$PW"
+	tf_expect "round one" "$R_CODE" Access-Challenge
+	tf_wait_fresh_step
+	fc_send "User-Name = \"ruled\"
+User-Password = \"$(tf_code "${SECRET[ruled]}")\"
+State = $R_STATE
+Calling-Station-Id = \"$BLOCKED_STATION\""
+	tf_expect_reject "round two from the refused station, right code"
+}
+
+# RFC 2865 5.33: every reply carries the request's Proxy-State, unmodified
+# (a proxy in front matches its replies by it): rejects and challenges too.
+proxy_state_comes_back_in_every_reply() {
+	local ps="Proxy-State = 0x74776f6661"
+	fc_send "User-Name = \"proxied\"
+User-Password = \"not-the-password\"
+$ps"
+	tf_expect "wrong password" "$R_CODE" Access-Reject
+	tf_expect "wrong password: Proxy-State" "$(tr " " "\n" <<< "$R_ATTRS" | grep -cx Proxy-State)" 1
+	fc_send "User-Name = \"proxied\"
+User-Password = \"$PW\"
+$ps"
+	tf_expect "right password" "$R_CODE" Access-Challenge
+	tf_expect "challenge: Proxy-State" "$(tr " " "\n" <<< "$R_ATTRS" | grep -cx Proxy-State)" 1
+	fc_send "User-Name = \"proxied\"
+User-Password = \"000000\"
+State = $R_STATE
+$ps"
+	tf_expect "wrong code" "$R_CODE" Access-Challenge
+	tf_expect "second challenge: Proxy-State" "$(tr " " "\n" <<< "$R_ATTRS" | grep -cx Proxy-State)" 1
+	tf_wait_fresh_step
+	fc_send "User-Name = \"proxied\"
+User-Password = \"$(tf_code "${SECRET[proxied]}")\"
+State = $R_STATE
+$ps"
+	tf_expect "right code" "$R_CODE" Access-Accept
+	tf_expect "accept: Proxy-State" "$(tr " " "\n" <<< "$R_ATTRS" | grep -cx Proxy-State)" 1
+}
+
 fc_default_site_run() {
 	local source=$1 t
 	fc_setup "default_$source" "$source"
@@ -282,7 +335,9 @@ fc_default_site_run() {
 		mschapv2_password_alone_is_challenged_and_only_the_right_code_accepts \
 		first_factor_alone_is_rejected_when_a_second_is_required \
 		no_reply_carries_the_pending_challenge \
-		auth_type_accept_is_no_first_factor; do
+		auth_type_accept_is_no_first_factor \
+		site_reject_holds_in_round_two \
+		proxy_state_comes_back_in_every_reply; do
 		fc_run "$t" "default site, password_source = $source"
 	done
 	twofa_stop_radiusd
@@ -443,6 +498,14 @@ radiusd_refuses_a_server_without_twofa_in_post_auth() {
 		"$RADDB/sites-enabled/default" > "$DIR/default.new"
 	mv "$DIR/default.new" "$RADDB/sites-enabled/default"
 	fc_refuses_to_start "twofa under an if in post-auth" default
+
+	# twofa in post-auth, but after a module that may end the section
+	# ("ok = return"): an Access-Accept would leave before the gate.
+	fc_site_default
+	awk '/^post-auth \{/ { print; print "\tok {\n\t\tok = return\n\t}"; next } { print }' \
+		"$RADDB/sites-enabled/default" > "$DIR/default.new"
+	mv "$DIR/default.new" "$RADDB/sites-enabled/default"
+	fc_refuses_to_start "twofa after an ok = return in post-auth" default
 
 	# The control: the same raddb with the gate starts.
 	fc_site_default
