@@ -484,6 +484,12 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 		return post_auth_reject(inst, request);
 
 	case PW_CODE_ACCESS_ACCEPT:
+		/* Made an Accept after this module rejected (control:Response-Packet-Type): a reject still. */
+		if (was_decided(inst, request, DECIDED_REJECT)) {
+			REDEBUG("The reply was made an Access-Accept after this module rejected the request: rejecting");
+			reject_reply(inst, request);
+			return RLM_MODULE_REJECT;
+		}
 		if (was_decided(inst, request, DECIDED_SECOND_FACTOR)) {	/* logged in round two */
 			add_reply_attributes(inst, request);
 			add_message_authenticator(request);

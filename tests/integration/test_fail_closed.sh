@@ -26,6 +26,8 @@ for u in $TOTP_USERS; do
 	USERS_CSV+="$u,$PW,${SECRET[$u]}"$'\n'
 done
 USERS_CSV+="noenrol,$PW,"$'\n'
+SECRET[forced]=$(tf_secret)			# in the store only: Auth-Type twofa checks the password
+USERS_CSV+="forced,$PW,${SECRET[forced]}"$'\n'
 FILES_USERS="$TOTP_USERS noenrol outsider"
 
 # Every reply any test received: "CODE yes|no" (Message-Authenticator).
@@ -466,6 +468,32 @@ fc_optional_case_run() {
 	twofa_stop_radiusd
 }
 
+# --- 2c. a site that makes every reply an Access-Accept --------------------
+
+# control:Response-Packet-Type := Access-Accept turns the reply to an
+# Access-Accept before post-auth, whatever rejected the request: a wrong
+# password rejected by this module is still a reject, and counts as one.
+# (One that pap rejected reaches post-auth as pap's Accept: the site's
+# override hides it from every module.)
+reply_type_forced_to_accept_is_still_a_reject() {
+	fc_pap forced "not-the-password"
+	tf_expect_reject "wrong password, reply type forced"
+	tf_expect "the failure counted" "$(tf_admin --json user show forced | sed -n 's/.*"password_failures":\([0-9]*\).*/\1/p')" 1
+	tf_expect "no code sent, no challenge" "$(fc_log_since | grep -c 'second factor not yet verified')" 0
+}
+
+fc_forced_accept_run() {
+	fc_setup forced_accept local
+	fc_site_default
+	awk '/^authorize \{/ { print; print "\tupdate control {\n\t\tResponse-Packet-Type := Access-Accept\n\t}"; next } { print }' \
+		"$RADDB/sites-enabled/default" > "$DIR/default.new"
+	mv "$DIR/default.new" "$RADDB/sites-enabled/default"
+	fc_start
+	fc_mark
+	fc_run reply_type_forced_to_accept_is_still_a_reject "Response-Packet-Type := Access-Accept"
+	twofa_stop_radiusd
+}
+
 # --- 3. a server without twofa in post-auth -------------------------------
 
 # fc_refuses_to_start WHAT SERVER: radiusd exits at start-up, and says why.
@@ -540,5 +568,6 @@ fc_default_site_run local
 fc_default_site_run none
 fc_password_none_sites_run
 fc_optional_case_run
+fc_forced_accept_run
 tf_run radiusd_refuses_a_server_without_twofa_in_post_auth
 tf_run every_reply_carries_a_message_authenticator
