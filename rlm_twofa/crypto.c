@@ -73,12 +73,12 @@ twofa_rcode_t twofa_crypto_random(uint8_t *buf, size_t len)
 
 twofa_rcode_t twofa_crypto_random_chars(char const *alphabet, size_t n, char *out)
 {
-	size_t	radix = strlen(alphabet);
-	size_t	limit = 256 - (256 % radix);	/* bytes at or above it are drawn again */
+	size_t	radix = strlen(alphabet), limit;
 	uint8_t	pool[64];
 	size_t	used = sizeof(pool), o = 0;
 
 	if (!radix || (radix > 256)) return TWOFA_ERR_CRYPTO;
+	limit = 256 - (256 % radix);		/* bytes at or above it are drawn again */
 	while (o < n) {
 		if (used == sizeof(pool)) {
 			if (RAND_bytes(pool, sizeof(pool)) != 1) {

@@ -267,6 +267,26 @@ static void random_bytes_differ_each_call(void)
 }
 
 /*
+ *	An empty alphabet is refused (crypto.h: TWOFA_ERR_CRYPTO), not a
+ *	division by zero: run in a child, so that a crash is this case's
+ *	failure and not the end of the suite.
+ */
+static void random_chars_refuses_an_empty_alphabet(void)
+{
+	char	out[8];
+	pid_t	pid;
+	int	status = -1;
+
+	pid = fork();
+	if (pid == 0) _exit(twofa_crypto_random_chars("", 4, out) == TWOFA_ERR_CRYPTO ? 0 : 1);
+	CHECK(pid > 0);
+	if (pid > 0) waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0));
+	CHECK(twofa_crypto_random_chars("ab", 4, out) == TWOFA_OK);
+	CHECK((strlen(out) == 4) && (strspn(out, "ab") == 4));
+}
+
+/*
  *	Under umask 0777 open() alone would make the file mode 0000, so only an
  *	explicit fchmod gives 0600; under umask 0 the mode given to open() must
  *	not be wider than 0600 either (a key briefly readable by others).
@@ -627,6 +647,7 @@ int main(void)
 	RUN(secret_is_wiped_before_free);
 	RUN(secret_alloc_is_zeroed);
 	RUN(random_bytes_differ_each_call);
+	RUN(random_chars_refuses_an_empty_alphabet);
 	RUN(key_file_is_created_mode_0600_despite_umask);
 	RUN(key_file_round_trips);
 	RUN(two_key_files_hold_different_keys);

@@ -251,6 +251,36 @@ static void window_is_capped_at_max_window(void)
 	CHECK(verify(code_at(NOW_STEP - TWOFA_TOTP_MAX_WINDOW - 1, buf), 1000, -1, &matched) == TWOFA_ERR_BAD_CODE);
 }
 
+/*
+ *	A period other than 30 (an 8-digit SHA-256 factor of 60 s): the step is
+ *	floor(now / 60), from its first second to its last, and the step
+ *	before or after is outside window 0 but inside window 1.
+ */
+static void period_60_steps_at_its_own_boundaries(void)
+{
+	twofa_totp_params_t const	p = { TWOFA_HASH_SHA256, 8, 60 };
+	uint8_t const			*key;
+	size_t				key_len;
+	char				code[TWOFA_TOTP_MAX_DIGITS + 1], prev[TWOFA_TOTP_MAX_DIGITS + 1];
+	time_t				start = (time_t) 1700000040;	/* a multiple of 60: step 28333334 */
+	int64_t				step = 28333334, matched = -1;
+
+	seed_for(TWOFA_HASH_SHA256, &key, &key_len);
+	CHECK(twofa_totp_step(&p, start) == step);
+	CHECK(twofa_totp_step(&p, start + 59) == step);
+	CHECK(twofa_totp_step(&p, start - 1) == step - 1);
+	CHECK(twofa_hotp_code(key, key_len, TWOFA_HASH_SHA256, 8, (uint64_t) step, code) == TWOFA_OK);
+	CHECK(twofa_hotp_code(key, key_len, TWOFA_HASH_SHA256, 8, (uint64_t) (step - 1), prev) == TWOFA_OK);
+	CHECK(twofa_totp_verify_code(key, key_len, &p, 0, start, -1, code, &matched) == TWOFA_OK && matched == step);
+	CHECK(twofa_totp_verify_code(key, key_len, &p, 0, start + 59, -1, code, &matched) == TWOFA_OK);
+	CHECK(twofa_totp_verify_code(key, key_len, &p, 0, start + 60, -1, code, &matched) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_totp_verify_code(key, key_len, &p, 0, start, -1, prev, &matched) == TWOFA_ERR_BAD_CODE);
+	CHECK(twofa_totp_verify_code(key, key_len, &p, 1, start + 59, -1, prev, &matched) == TWOFA_OK &&
+	      matched == step - 1);
+	/* The clock stepped back a period after the step was used: a replay. */
+	CHECK(twofa_totp_verify_code(key, key_len, &p, 1, start - 60, step, code, &matched) == TWOFA_ERR_REPLAYED);
+}
+
 static void replayed_step_is_refused_by_verify(void)
 {
 	char	buf[TWOFA_TOTP_MAX_DIGITS + 1];
@@ -408,6 +438,7 @@ int main(int argc, char **argv)
 	RUN(window_0_accepts_only_the_current_step);
 	RUN(code_two_steps_old_refused_with_window_1);
 	RUN(window_is_capped_at_max_window);
+	RUN(period_60_steps_at_its_own_boundaries);
 	RUN(replayed_step_is_refused_by_verify);
 	RUN(older_step_after_newer_one_used_is_replayed);
 	RUN(next_step_after_last_used_is_accepted);
