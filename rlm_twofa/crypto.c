@@ -285,7 +285,10 @@ twofa_rcode_t twofa_crypto_load_key(char const *path, uint8_t key[TWOFA_KEY_LEN]
 	len = read_small_file(fd, text, sizeof(text));
 	if (len < 0) snprintf(err, err_len, "%s: %s", path, strerror(errno));
 	close(fd);
-	if (len < 0) return TWOFA_ERR_IO;
+	if (len < 0) {
+		OPENSSL_cleanse(text, sizeof(text));	/* a read that failed part way may have left some of the key */
+		return TWOFA_ERR_IO;
+	}
 
 	rc = twofa_crypto_parse_key(text, (size_t) len, key);
 	OPENSSL_cleanse(text, sizeof(text));

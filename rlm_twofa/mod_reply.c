@@ -86,6 +86,7 @@ void add_reply_message(REQUEST *request, char const *text, FR_TOKEN op)
 	memcpy(buffer, text, len);
 	buffer[len] = '\0';
 	pair_make_reply("Reply-Message", buffer, op);
+	OPENSSL_cleanse(buffer, sizeof(buffer));	/* an enrolment's message holds the new secret */
 }
 
 /** A reason word for a failure, for the log: stable, short, no detail. */
