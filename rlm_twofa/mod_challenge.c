@@ -87,13 +87,18 @@ bool state_spend(rlm_twofa_t const *inst, REQUEST *request)
 	twofa_rcode_t	rc;
 
 	if (!u || u->spent) return true;
+	if (u->answered_before) return false;	/* the reject that follows asks no second time */
 	rc = twofa_store_state_use(inst->store, u->nonce, sizeof(u->nonce), u->pending.expires, time(NULL));
 	if (rc == TWOFA_OK) {
 		u->spent = true;
 		return true;
 	}
-	if (rc == TWOFA_ERR_REPLAYED) REDEBUG2("State was answered before");
-	else log_store_error(inst, request, "use state", rc);
+	if (rc == TWOFA_ERR_REPLAYED) {
+		REDEBUG2("State was answered before");
+		u->answered_before = true;
+	} else {
+		log_store_error(inst, request, "use state", rc);
+	}
 	return false;
 }
 

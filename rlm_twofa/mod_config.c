@@ -280,15 +280,6 @@ int mod_name_and_attrs(CONF_SECTION *conf, rlm_twofa_t *inst)
 }
 
 /*
- *	policy_file: read whole at instantiate, so at start and on each HUP
- *	that re-instantiates the module (the file changed, or the
- *	configuration did, or "radmin hup twofa").  A bad file stops radiusd
- *	at start, and on HUP keeps the instance (and rules) already running.
- *	The rules are a child of the instance: a request in flight keeps the
- *	instance it started with, which FreeRADIUS frees no sooner than 60 s
- *	after it is replaced.
- */
-/*
  *	radiusd re-instantiates the module on HUP only if a file it watches
  *	changed: policy_file (a FILE_INPUT item) and, registered here the same
  *	way, each @FILE list the rules read.  Else a list edited alone would
@@ -329,6 +320,15 @@ static int watch_policy_lists(CONF_SECTION *conf, twofa_netpolicy_t const *polic
 	return 0;
 }
 
+/*
+ *	policy_file: read whole at instantiate, so at start and on each HUP
+ *	that re-instantiates the module (the file changed, or the
+ *	configuration did, or "radmin hup twofa").  A bad file stops radiusd
+ *	at start, and on HUP keeps the instance (and rules) already running.
+ *	The rules are a child of the instance: a request in flight keeps the
+ *	instance it started with, which FreeRADIUS frees no sooner than 60 s
+ *	after it is replaced.
+ */
 int load_policy(CONF_SECTION *conf, rlm_twofa_t *inst)
 {
 	char err[512];

@@ -162,15 +162,21 @@ void log_login(rlm_twofa_t const *inst, REQUEST *request, char const *method, ch
 	}
 }
 
-/** The reply of every reject of this module: reject_message, nothing else (but Proxy-State).  The login
- *  ends here: a sealed State it answered takes no other answer (state_spend). */
+/* A reply of message alone (with Proxy-State and a Message-Authenticator, as every reply). */
+static void reply_only(REQUEST *request, char const *message)
+{
+	reply_clear(request);
+	add_reply_message(request, message, T_OP_SET);
+	add_message_authenticator(request);
+}
+
+/** The reply of every reject, this module's or another's: reject_message, nothing else (but
+ *  Proxy-State).  The login ends here: a sealed State it answered takes no other answer (state_spend). */
 void reject_reply(rlm_twofa_t const *inst, REQUEST *request)
 {
 	(void) state_spend(inst, request);
 	decided(inst, request, DECIDED_REJECT);
-	reply_clear(request);
-	add_reply_message(request, inst->reject_message, T_OP_SET);
-	add_message_authenticator(request);
+	reply_only(request, inst->reject_message);
 }
 
 /** The one Access-Reject of this module: the same Reply-Message whatever failed.
@@ -218,9 +224,7 @@ bool code_sent_reply(rlm_twofa_t const *inst, REQUEST *request)
 	char const *message = request_data_reference(request, (void *) inst->decision_key, NET_CODE_SENT);
 
 	if (!message) return false;
-	reply_clear(request);
-	add_reply_message(request, message, T_OP_SET);
-	add_message_authenticator(request);
+	reply_only(request, message);
 	return true;
 }
 

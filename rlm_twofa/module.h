@@ -198,6 +198,7 @@ typedef struct {
 	twofa_pending_t	pending;
 	uint8_t		nonce[TWOFA_STATE_NONCE_LEN];
 	bool		spent;		//!< recorded as answered in the store (by a consume, or state_spend)
+	bool		answered_before;	//!< state_spend found it recorded already: refused, not asked again
 } unsealed_t;
 #define UNSEALED_STATE	101
 

@@ -406,17 +406,13 @@ static rlm_rcode_t post_auth_reject(rlm_twofa_t const *inst, REQUEST *request)
 
 		log_login(inst, request, "none", "reject", round_two ? "rejected" : "bad_password");
 	}
-	(void) state_spend(inst, request);	/* another module's reject of round two ends the login too */
 	if ((inst->password_source == PASSWORD_SOURCE_NONE) && !was_decided(inst, request, DECIDED_REJECT) &&
 	    !fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY) &&
 	    (load_user_kept(inst, request, user_name(inst, request), &user) == TWOFA_OK)) {
 		count_password_failure(inst, request, user);
 		talloc_free(user);
 	}
-
-	reply_clear(request);
-	add_reply_message(request, inst->reject_message, T_OP_SET);
-	add_message_authenticator(request);
+	reject_reply(inst, request);	/* another module's reject of round two ends the login's State too */
 
 	return RLM_MODULE_UPDATED;
 }

@@ -147,40 +147,53 @@ static void job_limits(twofa_sender_t const *sender, twofa_send_job_t *job)
  *	(no connection, a timeout, TLS) or a status of 400 and up (HTTP, SMTP);
  *	a gateway's own success rules (success_status, success_body) are the
  *	login's to judge, and it is gone.  Not while the sender stops: the
- *	transfers it ends then are its own doing.
+ *	transfers it ends then are its own doing.  The line is made here,
+ *	with the lock held; written once the lock is let go.
  */
-static void log_late_failure(twofa_sender_t const *sender, twofa_send_job_t const *job)
-{
-	char msg[512];
+#define LATE_LINE_MAX	512
 
+static void late_failure_line(twofa_sender_t const *sender, twofa_send_job_t const *job, char line[LATE_LINE_MAX])
+{
+	char const *what = job->what ? job->what : "a code";
+
+	line[0] = '\0';
 	if (!sender->config.log || sender->stop || (job->owners != 1)) return;
 	if (job->result.curl != CURLE_OK) {
-		snprintf(msg, sizeof(msg), "%s not sent (it ended after send_wait): %s",
-			 job->what ? job->what : "a code", job->result.error);
+		snprintf(line, LATE_LINE_MAX, "%s not sent (it ended after send_wait): %s", what, job->result.error);
 	} else if (job->result.status >= 400) {
-		snprintf(msg, sizeof(msg), "%s not sent (it ended after send_wait): the server answered %ld",
-			 job->what ? job->what : "a code", job->result.status);
-	} else {
-		return;
+		snprintf(line, LATE_LINE_MAX, "%s not sent (it ended after send_wait): the server answered %ld",
+			 what, job->result.status);
 	}
-	sender->config.log(sender->config.log_arg, msg);
 }
 
-/* The transfer ended (sender->lock held): its result is final; wake the login if it still waits. */
-static void job_end(twofa_sender_t *sender, twofa_send_job_t *job, CURLcode code)
+/*
+ *	The transfer ended (sender->lock held): its result is final; wake the
+ *	login if it still waits.  late (may be NULL): the log line of a
+ *	failure nobody waits for, "" if none.
+ */
+static void job_end(twofa_sender_t *sender, twofa_send_job_t *job, CURLcode code, char late[LATE_LINE_MAX])
 {
 	job->result.curl = code;
 	if ((code != CURLE_OK) && !job->result.error[0]) {
 		strncpy(job->result.error, curl_easy_strerror(code), sizeof(job->result.error) - 1);
 	}
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &job->result.status);
-	log_late_failure(sender, job);
+	if (late) late_failure_line(sender, job, late);
 	job->done = true;
 	*job->live_prev = job->live_next;
 	if (job->live_next) job->live_next->live_prev = job->live_prev;
 	sender->in_flight--;
 	pthread_cond_signal(&job->ended);
 	job_release(job);
+}
+
+/* libcurl would not take the job (out of memory): ended now, written with the lock held (rare). */
+static void fail_to_start(twofa_sender_t *sender, twofa_send_job_t *job)
+{
+	char late[LATE_LINE_MAX];
+
+	job_end(sender, job, CURLE_FAILED_INIT, late);
+	if (late[0]) sender->config.log(sender->config.log_arg, late);
 }
 
 /* Hand the queued jobs to libcurl (sender->lock held). */
@@ -192,7 +205,7 @@ static void take_queue(twofa_sender_t *sender)
 		next = job->next;
 		job->next = NULL;
 		if (curl_multi_add_handle(sender->multi, job->easy) == CURLM_OK) job->in_multi = true;
-		else job_end(sender, job, CURLE_FAILED_INIT);
+		else fail_to_start(sender, job);
 	}
 	sender->queue = NULL;
 	sender->queue_tail = &sender->queue;
@@ -205,15 +218,17 @@ static void take_done(twofa_sender_t *sender)
 	int	left;
 
 	while ((msg = curl_multi_info_read(sender->multi, &left))) {
-		twofa_send_job_t *job = NULL;
+		twofa_send_job_t	*job = NULL;
+		char			late[LATE_LINE_MAX];
 
 		if (msg->msg != CURLMSG_DONE) continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &job);
 		curl_multi_remove_handle(sender->multi, msg->easy_handle);
 		pthread_mutex_lock(&sender->lock);
 		job->in_multi = false;
-		job_end(sender, job, msg->data.result);
+		job_end(sender, job, msg->data.result, late);
 		pthread_mutex_unlock(&sender->lock);
+		if (late[0]) sender->config.log(sender->config.log_arg, late);
 	}
 }
 
@@ -256,7 +271,7 @@ static void end_all(twofa_sender_t *sender)
 		if (job->in_multi) curl_multi_remove_handle(sender->multi, job->easy);
 		job->in_multi = false;
 		if (!job->result.error[0]) strncpy(job->result.error, "sender stopped", sizeof(job->result.error) - 1);
-		job_end(sender, job, CURLE_ABORTED_BY_CALLBACK);
+		job_end(sender, job, CURLE_ABORTED_BY_CALLBACK, NULL);
 	}
 	pthread_mutex_unlock(&sender->lock);
 }

@@ -1369,6 +1369,26 @@ static twofa_rcode_t sqlite_set_password(twofa_store_t *handle, char const *name
 static twofa_rcode_t user_id_of(conn_t *c, char const *name, int64_t *id);
 
 /*
+ *	An admin call of several statements is all or nothing: in a
+ *	transaction of its own, or, inside the caller's bulk transaction
+ *	(begin()), in that one.  own_txn_open says whether it opened one;
+ *	own_txn_close commits it if rc is TWOFA_OK, else rolls it back.
+ */
+static twofa_rcode_t own_txn_open(conn_t *c, bool *own)
+{
+	*own = sqlite3_get_autocommit(c->db);
+	return *own ? stmt_run_plain(c, STMT_BEGIN, "begin") : TWOFA_OK;
+}
+
+static twofa_rcode_t own_txn_close(conn_t *c, bool own, twofa_rcode_t rc)
+{
+	if (!own) return rc;
+	if (rc == TWOFA_OK) rc = stmt_run_plain(c, STMT_COMMIT, "commit");
+	if ((rc != TWOFA_OK) && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
+	return rc;
+}
+
+/*
  *	A user and every row of theirs.  The sends counted against them go
  *	too: a new user gets the id after the largest, so one made with the
  *	deleted newest user's name would get their id, and their sends.
@@ -1392,17 +1412,12 @@ static twofa_rcode_t sqlite_delete_user(twofa_store_t *handle, char const *name)
 {
 	SQLITE_STORE(handle);
 	CONN_USE(c);
-	bool		own_transaction;
+	bool		own;
 	twofa_rcode_t	rc;
 
 	CONN_OR_FAIL(c, store);
-	own_transaction = sqlite3_get_autocommit(c->db);
-	if (own_transaction && ((rc = stmt_run_plain(c, STMT_BEGIN, "begin")) != TWOFA_OK)) return rc;
-	rc = delete_user(c, name);
-	if (!own_transaction) return rc;
-	if (rc == TWOFA_OK) rc = stmt_run_plain(c, STMT_COMMIT, "commit");
-	if ((rc != TWOFA_OK) && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
-	return rc;
+	if ((rc = own_txn_open(c, &own)) != TWOFA_OK) return rc;
+	return own_txn_close(c, own, delete_user(c, name));
 }
 
 static twofa_rcode_t sqlite_unlock(twofa_store_t *handle, char const *name)
@@ -2087,7 +2102,7 @@ static twofa_rcode_t sqlite_backup_set(twofa_store_t *handle, char const *name, 
 {
 	SQLITE_STORE(handle);
 	CONN_USE(c);
-	bool		own_transaction;
+	bool		own;
 	twofa_rcode_t	rc;
 
 	if (voided) *voided = 0;
@@ -2095,12 +2110,8 @@ static twofa_rcode_t sqlite_backup_set(twofa_store_t *handle, char const *name, 
 	CONN_OR_FAIL(c, store);
 
 	/* The old set goes and the new one comes in one transaction: never both, never neither. */
-	own_transaction = sqlite3_get_autocommit(c->db);
-	if (own_transaction && ((rc = stmt_run_plain(c, STMT_BEGIN, "begin")) != TWOFA_OK)) return rc;
-	rc = backup_replace(c, name, codes, count, voided);
-	if (!own_transaction) return rc;
-	if (rc == TWOFA_OK) rc = stmt_run_plain(c, STMT_COMMIT, "commit");
-	if ((rc != TWOFA_OK) && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
+	if ((rc = own_txn_open(c, &own)) != TWOFA_OK) return rc;
+	rc = own_txn_close(c, own, backup_replace(c, name, codes, count, voided));
 	if ((rc != TWOFA_OK) && voided) *voided = 0;
 	return rc;
 }
@@ -2225,7 +2236,7 @@ static twofa_rcode_t sqlite_reset_user(twofa_store_t *handle, char const *name, 
 {
 	SQLITE_STORE(handle);
 	CONN_USE(c);
-	bool		own_transaction;
+	bool		own;
 	unsigned int	removed = 0, voided = 0;
 	twofa_rcode_t	rc;
 
@@ -2234,13 +2245,8 @@ static twofa_rcode_t sqlite_reset_user(twofa_store_t *handle, char const *name, 
 	CONN_OR_FAIL(c, store);
 
 	/* All of it or none: never a user left with half their factors. */
-	own_transaction = sqlite3_get_autocommit(c->db);
-	if (own_transaction && ((rc = stmt_run_plain(c, STMT_BEGIN, "begin")) != TWOFA_OK)) return rc;
-	rc = reset_user(c, name, &removed, &voided);
-	if (own_transaction) {
-		if (rc == TWOFA_OK) rc = stmt_run_plain(c, STMT_COMMIT, "commit");
-		if ((rc != TWOFA_OK) && !sqlite3_get_autocommit(c->db)) stmt_run_plain(c, STMT_ROLLBACK, "rollback");
-	}
+	if ((rc = own_txn_open(c, &own)) != TWOFA_OK) return rc;
+	rc = own_txn_close(c, own, reset_user(c, name, &removed, &voided));
 	if (rc != TWOFA_OK) return rc;
 	if (factors_removed) *factors_removed = removed;
 	if (codes_voided) *codes_voided = voided;

@@ -47,16 +47,22 @@ ldap_config() {
 	cat "$(MODCONF).new" > "$(MODCONF)" && rm -f "$(MODCONF).new"
 }
 
-# The search way, as a service account; the first server down.
-SEARCH_SECTION="
-	server = \"$CLOSED_URI\"
+# search_lines: the search way as a service account, against the slapd
+# running now (its port, CA and service account).
+search_lines() {
+	printf '%s\n' "
 	server = \"$SLAPD_URI\"
 	start_tls = yes
 	ca_file = \"$SLAPD_CA\"
 	base_dn = \"$PEOPLE\"
 	filter = \"(uid={user})\"
 	bind_dn = \"$SLAPD_READER_DN\"
-	bind_password = \"$(cat "$SLAPD_READER_PW_FILE")\"
+	bind_password = \"$(cat "$SLAPD_READER_PW_FILE")\""
+}
+
+# The search way; the first server down.
+SEARCH_SECTION="
+	server = \"$CLOSED_URI\"$(search_lines)
 	net_timeout = 1
 	timeout = 1
 	pool_size = 2
@@ -763,14 +769,7 @@ directory_without_password_policy_works_as_before() {
 	tf_slapd_stop
 	SLAPD_PPOLICY=0 tf_slapd_setup "$TF_WORK/slapd-plain"
 	tf_expect "no overlay" "$(grep -c ppolicy "$SLAPD_DIR/slapd.conf")" 0
-	start_radiusd optional "
-	server = \"$SLAPD_URI\"
-	start_tls = yes
-	ca_file = \"$SLAPD_CA\"
-	base_dn = \"$PEOPLE\"
-	filter = \"(uid={user})\"
-	bind_dn = \"$SLAPD_READER_DN\"
-	bind_password = \"$(cat "$SLAPD_READER_PW_FILE")\"" || { tf_expect "radiusd starts" no yes; return; }
+	start_radiusd optional "$(search_lines)" || { tf_expect "radiusd starts" no yes; return; }
 	tf_round1 alice alice-ldap-pw
 	tf_expect "alice" "$R_CODE" "Access-Challenge"
 	tf_round1 alice wrong-pw

@@ -84,10 +84,11 @@ int usage_of(command_t const *cmd, int opt);
 int check_name(char const *name);
 /** Options of a command that has none but --help; then exactly nargs arguments (-1: any). */
 int plain_args(command_t const *cmd, int argc, char **argv, int nargs);
-/** *name as stored (found exactly, else in any ASCII case, as a login finds it); as typed if none. */
-int stored_name(admin_t *a, char **name);
-/** A command that takes one user NAME and nothing else: check it, open the store, the name as stored. */
-int name_and_store(admin_t *a, command_t const *cmd, int argc, char **argv, char **name);
+/** *name as stored (found exactly, else in any ASCII case, as a login finds it), and *user (may be
+ *  NULL) as read; as typed, and *user NULL, if there is no such user. */
+int stored_name(admin_t *a, char **name, twofa_user_t **user);
+/** A command that takes one user NAME and nothing else: check it, open the store, stored_name(). */
+int name_and_store(admin_t *a, command_t const *cmd, int argc, char **argv, char **name, twofa_user_t **user);
 /** A command that is one store call on one user: del, unlock, totp remove. */
 int one_call(admin_t *a, command_t const *cmd, int argc, char **argv,
 	     twofa_rcode_t (*call)(twofa_store_t *, char const *), char const *what);

@@ -51,7 +51,7 @@ int cmd_backup_generate(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if (argc - optind != 1) return usage_of(cmd, '?');
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK) ||
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name, NULL)) != ADMIN_OK) ||
 	    ((ret = load_key(a)) != ADMIN_OK)) return ret;
 
 	if (twofa_backup_key_derive(a->key, bkey) != TWOFA_OK) return say(ADMIN_ERROR, "cannot derive the backup-code key");
@@ -82,7 +82,7 @@ int cmd_backup_remove(admin_t *a, command_t const *cmd, int argc, char **argv)
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name, NULL)) != ADMIN_OK) return ret;
 
 	if ((rc = twofa_store_backup_set(a->store, name, NULL, 0, &voided)) != TWOFA_OK) return store_failed(a, rc, name);
 	if (!voided) return say(ADMIN_REFUSED, "user \"%s\" has no unused backup codes", name);

@@ -415,7 +415,6 @@ int plain_args(command_t const *cmd, int argc, char **argv, int nargs)
 	return ADMIN_OK;
 }
 
-/** A command that takes one user NAME and nothing else: check it, open the store. */
 /*
  *	A login finds a user by the name's bytes, then in any ASCII case
  *	(store.h); so does every command on a user: "user reset ALICE"
@@ -423,20 +422,22 @@ int plain_args(command_t const *cmd, int argc, char **argv, int nargs)
  *	A name found neither way stays as typed (the command then says there
  *	is no such user).
  */
-int stored_name(admin_t *a, char **name)
+int stored_name(admin_t *a, char **name, twofa_user_t **out)
 {
 	twofa_user_t	*user = NULL;
 	twofa_rcode_t	rc = twofa_store_get_user(a->store, a->ctx, *name, &user);
 
+	if (out) *out = NULL;
 	if (rc == TWOFA_ERR_NOT_FOUND) return ADMIN_OK;
 	if (rc != TWOFA_OK) return store_failed(a, rc, *name);
 	if ((strcmp(user->name, *name) != 0) && !(*name = talloc_strdup(a->ctx, user->name))) {
 		return say(ADMIN_ERROR, "out of memory");
 	}
+	if (out) *out = user;
 	return ADMIN_OK;
 }
 
-int name_and_store(admin_t *a, command_t const *cmd, int argc, char **argv, char **name)
+int name_and_store(admin_t *a, command_t const *cmd, int argc, char **argv, char **name, twofa_user_t **user)
 {
 	int ret;
 
@@ -444,7 +445,7 @@ int name_and_store(admin_t *a, command_t const *cmd, int argc, char **argv, char
 	*name = argv[optind];
 	if ((ret = check_name(*name)) != ADMIN_OK) return ret;
 	if ((ret = open_store(a, false)) != ADMIN_OK) return ret;
-	return stored_name(a, name);
+	return stored_name(a, name, user);
 }
 
 int parse_uint(char const *text, char const *what, unsigned int min, unsigned int max, unsigned int *out)
@@ -469,7 +470,7 @@ int one_call(admin_t *a, command_t const *cmd, int argc, char **argv,
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name, NULL)) != ADMIN_OK) return ret;
 
 	if ((rc = call(a->store, name)) != TWOFA_OK) return store_failed(a, rc, name);
 	snprintf(action, sizeof(action), "%s %s", cmd->name, cmd->sub);

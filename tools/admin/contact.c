@@ -173,7 +173,7 @@ int cmd_user_set(admin_t *a, command_t const *cmd, int argc, char **argv)
 	}
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK)) return ret;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name, NULL)) != ADMIN_OK)) return ret;
 
 	if (o.phone && ((ret = set_phone(a, name, o.phone)) != ADMIN_OK)) return ret;
 	if ((o.email || o.email2 || o.email_to) && ((ret = set_email(a, name, &o)) != ADMIN_OK)) return ret;

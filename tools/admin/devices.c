@@ -87,7 +87,7 @@ int cmd_devices(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if (id && all) return say(ADMIN_REFUSED, "devices: --forget ID or --all, not both");
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK)) return ret;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name, NULL)) != ADMIN_OK)) return ret;
 
 	if (id || all) return forget(a, name, id);
 	rc = twofa_store_device_list(a->store, a->ctx, name, time(NULL), &list, &count);
@@ -100,8 +100,8 @@ int cmd_devices(admin_t *a, command_t const *cmd, int argc, char **argv)
 /*
  *	user reset, user passwd, user 2fa, totp remove: the user's remembered
  *	devices go too (a new password or a new second factor must be shown
- *	again from every device; a lost phone may be one of them).  After the change itself: a failure here is said,
- *	and the exit status says so.
+ *	again from every device; a lost phone may be one of them).  After the
+ *	change itself: a failure here is said, and the exit status says so.
  */
 int forget_user_devices(admin_t *a, char const *name)
 {

@@ -165,7 +165,6 @@ int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **argv)
 	FILE		*png = NULL;
 	twofa_user_t	*user;
 	twofa_factor_t const *totp;
-	twofa_rcode_t	rc;
 	int		c, ret = ADMIN_OK;
 
 	while ((ret == ADMIN_OK) && ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)) {
@@ -192,12 +191,11 @@ int cmd_totp_enroll(admin_t *a, command_t const *cmd, int argc, char **argv)
 
 	/* Opened before privileges are dropped: root may write where the store's owner cannot. */
 	if (png_path && ((ret = open_png(png_path, force, &png)) != ADMIN_OK)) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK) ||
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name, &user)) != ADMIN_OK) ||
 	    ((ret = load_key(a)) != ADMIN_OK)) goto done;
 
-	rc = twofa_store_get_user(a->store, a->ctx, name, &user);
-	if (rc != TWOFA_OK) {
-		ret = store_failed(a, rc, name);
+	if (!user) {
+		ret = store_failed(a, TWOFA_ERR_NOT_FOUND, name);
 	} else if ((totp = twofa_user_factor(user, TWOFA_FACTOR_TOTP)) && totp->confirmed && !force) {
 		ret = say(ADMIN_REFUSED, "user \"%s\" already has a confirmed authenticator "
 			  "(\"totp remove\" it first, or --force)", name);
@@ -242,11 +240,11 @@ int cmd_totp_confirm(admin_t *a, command_t const *cmd, int argc, char **argv)
 	if (argc - optind != 1) return usage_of(cmd, '?');
 	name = argv[optind];
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK) ||
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name, &user)) != ADMIN_OK) ||
 	    ((ret = load_key(a)) != ADMIN_OK)) return ret;
 
 	/* Refuse before asking for a code nobody will check. */
-	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &user)) != TWOFA_OK) return store_failed(a, rc, name);
+	if (!user) return store_failed(a, TWOFA_ERR_NOT_FOUND, name);
 	totp = twofa_user_factor(user, TWOFA_FACTOR_TOTP);
 	if (!totp || totp->confirmed) {
 		return say(ADMIN_REFUSED, "user \"%s\" has no pending enrolment (see \"totp enroll\")", name);
@@ -289,7 +287,7 @@ int cmd_totp_remove(admin_t *a, command_t const *cmd, int argc, char **argv)
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name, NULL)) != ADMIN_OK) return ret;
 	if ((rc = twofa_store_factor_remove(a->store, name, TWOFA_FACTOR_TOTP)) != TWOFA_OK) {
 		return store_failed(a, rc, name);
 	}

@@ -48,9 +48,8 @@ int cmd_user_passwd(admin_t *a, command_t const *cmd, int argc, char **argv)
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
-
-	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &user)) != TWOFA_OK) return store_failed(a, rc, name);
+	if ((ret = name_and_store(a, cmd, argc, argv, &name, &user)) != ADMIN_OK) return ret;
+	if (!user) return store_failed(a, TWOFA_ERR_NOT_FOUND, name);
 	if ((ret = new_password_hash(a->ctx, name, &hash)) != ADMIN_OK) return ret;
 	if ((rc = twofa_store_set_password(a->store, name, hash)) != TWOFA_OK) return store_failed(a, rc, name);
 	if ((ret = audit_and_forget_devices(a, "user passwd", name, NULL)) != ADMIN_OK) return ret;
@@ -82,7 +81,7 @@ int cmd_user_2fa(admin_t *a, command_t const *cmd, int argc, char **argv)
 	else if (strcmp(mode, "on") == 0) exempt = false;
 	else return say(ADMIN_REFUSED, "user 2fa: \"on\" or \"off\", not \"%s\"", mode);
 	if ((ret = check_name(name)) != ADMIN_OK) return ret;
-	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name)) != ADMIN_OK)) return ret;
+	if (((ret = open_store(a, false)) != ADMIN_OK) || ((ret = stored_name(a, &name, NULL)) != ADMIN_OK)) return ret;
 
 	if ((rc = twofa_store_set_exempt(a->store, name, exempt)) != TWOFA_OK) return store_failed(a, rc, name);
 	ret = audit_and_forget_devices(a, "user 2fa", name, exempt ? "off: exempt" : "on: not exempt");
@@ -98,7 +97,7 @@ int cmd_user_reset(admin_t *a, command_t const *cmd, int argc, char **argv)
 	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
+	if ((ret = name_and_store(a, cmd, argc, argv, &name, NULL)) != ADMIN_OK) return ret;
 
 	rc = twofa_store_reset_user(a->store, name, &removed, &voided);
 	if (rc != TWOFA_OK) return store_failed(a, rc, name);
@@ -282,11 +281,10 @@ int cmd_user_show(admin_t *a, command_t const *cmd, int argc, char **argv)
 	twofa_user_t	*u;
 	time_t		now = time(NULL);
 	char		buf[64], *name;
-	twofa_rcode_t	rc;
 	int		ret;
 
-	if ((ret = name_and_store(a, cmd, argc, argv, &name)) != ADMIN_OK) return ret;
-	if ((rc = twofa_store_get_user(a->store, a->ctx, name, &u)) != TWOFA_OK) return store_failed(a, rc, name);
+	if ((ret = name_and_store(a, cmd, argc, argv, &name, &u)) != ADMIN_OK) return ret;
+	if (!u) return store_failed(a, TWOFA_ERR_NOT_FOUND, name);
 	u->last_accept = last_accept(a, u->name);
 
 	if (a->json) {
